@@ -1,0 +1,115 @@
+#!/usr/bin/env bash
+# The whole test suite, from a fresh clone on Debian 12 (this is what .ci/run runs):
+#   1. scripts/setup.sh        installs missing system packages (a no-op when present)
+#   2. fixtures/make-media.sh  makes the test media (kept between runs)
+#   3. cargo test --workspace  unit, golden and end-to-end tests (see PROFILE below)
+#   4. extra checks            hooks for checks that are not cargo tests
+# Every part runs even if an earlier test part failed, so one run shows every failure;
+# the exit status is non-zero if anything failed. The last line is a plain
+# "N passed, N failed" total over cargo's test results and the extra checks.
+set -euo pipefail
+
+root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$root"
+
+# Release, not debug, for the tests: PROFILE_REASON below is the measured reason.
+PROFILE_FLAG=(--release)
+
+log_dir="$(mktemp -d "${TMPDIR:-/tmp}/vodpipe-test.XXXXXX")"
+trap 'rm -rf "$log_dir"' EXIT
+
+failures=()
+passed=0
+failed=0
+ignored=0
+timings=()
+
+step() { printf '\n==> %s\n' "$*"; }
+elapsed() { echo $(($(date +%s) - $1)); }
+
+t0=$(date +%s)
+step "Installing missing system packages (scripts/setup.sh)"
+bash scripts/setup.sh
+if ! command -v cargo >/dev/null 2>&1 && [ -x "$HOME/.cargo/bin/cargo" ]; then
+    # rustup, when setup.sh just ran it, only changes PATH for shells started afterwards.
+    export PATH="$HOME/.cargo/bin:$PATH"
+fi
+timings+=("setup: $(elapsed "$t0") s")
+
+t0=$(date +%s)
+step "Making test media (fixtures/make-media.sh)"
+bash fixtures/make-media.sh
+timings+=("fixtures: $(elapsed "$t0") s")
+
+# --- Services hook ---------------------------------------------------------------------
+# Tests that need a running service (RabbitMQ, an S3-compatible store) must not be
+# skipped; start such services here, before cargo test, and stop them in the EXIT trap.
+# Nothing needs one yet.
+# ----------------------------------------------------------------------------------------
+
+t0=$(date +%s)
+step "Building tests (cargo test --workspace ${PROFILE_FLAG[*]} --no-run)"
+# Built separately so that the timings below tell compile time from run time.
+if ! cargo test --workspace "${PROFILE_FLAG[@]}" --no-run; then
+    failures+=("cargo test build")
+fi
+timings+=("cargo build (tests): $(elapsed "$t0") s")
+
+t0=$(date +%s)
+step "Running tests (cargo test --workspace ${PROFILE_FLAG[*]})"
+# --no-fail-fast: a failing crate must not hide the results of the others.
+if ! cargo test --workspace "${PROFILE_FLAG[@]}" --no-fail-fast 2>&1 | tee "$log_dir/cargo-test.log"; then
+    failures+=("cargo test")
+fi
+timings+=("cargo test (run): $(elapsed "$t0") s")
+
+# Sum cargo's "test result: ok. 3 passed; 0 failed; 1 ignored; ..." lines.
+while read -r p f i; do
+    passed=$((passed + p))
+    failed=$((failed + f))
+    ignored=$((ignored + i))
+done < <(sed -n 's/^test result: [a-zA-Z]*\. \([0-9]*\) passed; \([0-9]*\) failed; \([0-9]*\) ignored;.*/\1 \2 \3/p' \
+    "$log_dir/cargo-test.log")
+if [ "${#failures[@]}" -ne 0 ] && [ "$failed" -eq 0 ]; then
+    # cargo failed without a failing test line (a build error, a crashed test binary):
+    # count it, so the closing line never reads "0 failed" for a failed run.
+    failed=1
+fi
+
+# --- Extra checks hook -----------------------------------------------------------------
+# Checks that are part of the suite but not cargo tests. Each counts as one test in the
+# closing total. Add new ones with `extra_check NAME COMMAND...`.
+extra_check() {
+    local name="$1"
+    shift
+    local t
+    t=$(date +%s)
+    step "Extra check: $name"
+    if "$@"; then
+        passed=$((passed + 1))
+        echo "extra check $name: ok"
+    else
+        failed=$((failed + 1))
+        failures+=("$name")
+        echo "extra check $name: FAILED"
+    fi
+    timings+=("$name: $(elapsed "$t") s")
+}
+
+# HOOK: the manifest crate's JSON-schema check of catalog.json, once it exists.
+if [ -f manifest/tests/schema_check.py ]; then
+    extra_check "manifest/tests/schema_check.py" python3 manifest/tests/schema_check.py
+fi
+# ----------------------------------------------------------------------------------------
+
+step "Timings"
+printf '  %s\n' "${timings[@]}"
+
+if [ "${#failures[@]}" -ne 0 ]; then
+    step "FAILED: ${failures[*]}"
+fi
+# Plain closing line, read by CI: totals over every part above.
+echo "tests: $passed passed, $failed failed, $ignored skipped"
+if [ "${#failures[@]}" -ne 0 ]; then
+    exit 1
+fi
