@@ -1,5 +1,27 @@
 //! Pure data model and rendering for packaged titles: no I/O, no clock, no GStreamer.
 //!
 //! Layout:
-//! - `model`: the event types packaging produces (tracks, segments, renditions).
+//! - [`model`]: the event types packaging produces (tracks, segments, renditions) and the
+//!   arithmetic on them (durations, bandwidths).
+//! - [`codecs`]: RFC 6381 codec strings and track facts read from real bitstreams (an H.264
+//!   SPS, an ISOBMFF init segment).
+//! - [`cmaf`]: timing of one CMAF fragment (moof+mdat) and pinning of the wall-clock fields
+//!   muxers write into init segments.
+//! - [`Error`]: the one error type of the crate.
+//!
+//! Title layout the renderers assume (all URIs relative to the title root):
+//! `master.m3u8`, `manifest.mpd`, and per rendition `<id>/playlist.m3u8`, `<id>/init.mp4`,
+//! `<id>/seg-00001.m4s`, `<id>/seg-00002.m4s`, ...
+//!
+//! Everything that varies between runs (publish time, generator version, creation times in
+//! init segments) is passed in, so the same input renders byte-identical output.
+
+mod bmff;
+pub mod cmaf;
+pub mod codecs;
+mod error;
+mod fourcc;
 pub mod model;
+
+pub use error::{Error, Result};
+pub use fourcc::FourCc;

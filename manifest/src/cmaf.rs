@@ -1,0 +1,273 @@
+//! Timing of CMAF fragments and reproducible init segments, by reading the boxes directly.
+//!
+//! - [`parse_fragment`]: decode time, duration, earliest presentation time, sync flag and
+//!   sequence number of one fragment (`[styp] [sidx] moof mdat`).
+//! - [`pin_creation_times`]: overwrite the wall-clock fields muxers put into init segments.
+
+use crate::bmff::{self, BoxRef, Reader};
+use crate::codecs::InitInfo;
+use crate::{Error, Result};
+
+/// Timing facts of one CMAF fragment, in the track's timescale.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FragmentInfo {
+    /// `tfdt` baseMediaDecodeTime.
+    pub decode_time: u64,
+    /// Sum of the sample durations (DASH `S@d`, EXTINF once divided by the timescale).
+    pub duration: u64,
+    /// Earliest presentation time: decode_time + min over samples of (decode offset within
+    /// the fragment + composition offset), minus the init segment's edit list media_time
+    /// (DASH `S@t`). Negative if the edit list trims more than the fragment starts with.
+    pub earliest_presentation_time: i64,
+    pub sample_count: u32,
+    /// Whether the first sample is a sync sample: `sample_is_non_sync_sample` clear and
+    /// `sample_depends_on` not 1 ("depends on others").
+    pub first_sample_is_sync: bool,
+    /// `mfhd` sequence_number.
+    pub sequence_number: u32,
+}
+
+// tfhd flags (ISO/IEC 14496-12 8.8.7.1)
+const TFHD_BASE_DATA_OFFSET: u32 = 0x01;
+const TFHD_SAMPLE_DESCRIPTION_INDEX: u32 = 0x02;
+const TFHD_DEFAULT_DURATION: u32 = 0x08;
+const TFHD_DEFAULT_SIZE: u32 = 0x10;
+const TFHD_DEFAULT_FLAGS: u32 = 0x20;
+// trun flags (8.8.8.1)
+const TRUN_DATA_OFFSET: u32 = 0x01;
+const TRUN_FIRST_SAMPLE_FLAGS: u32 = 0x04;
+const TRUN_DURATION: u32 = 0x100;
+const TRUN_SIZE: u32 = 0x200;
+const TRUN_FLAGS: u32 = 0x400;
+const TRUN_CTS_OFFSET: u32 = 0x800;
+
+/// Whether a sample with these sample flags (8.8.3.1) is a sync sample.
+pub fn sample_flags_is_sync(flags: u32) -> bool {
+    let non_sync = flags & 0x0001_0000 != 0;
+    let depends_on = (flags >> 24) & 0x3;
+    !non_sync && depends_on != 1
+}
+
+/// Reads one fragment: `moof` (with `mfhd`, and a `traf` for `init.track_id` holding `tfhd`,
+/// `tfdt` and one or more `trun`), optionally preceded by `styp`, `sidx`, `prft` or `emsg`.
+///
+/// Defaults resolve as the spec says: per-sample trun values, else tfhd defaults, else the
+/// init segment's trex defaults; `first_sample_flags` overrides the first sample's flags.
+pub fn parse_fragment(frag: &[u8], init: &InitInfo) -> Result<FragmentInfo> {
+    let top = bmff::boxes_until(frag, b"moof", "fragment")?;
+    let moof = top
+        .iter()
+        .find(|b| b.fourcc.0 == *b"moof")
+        .ok_or(Error::MissingBox { path: "moof" })?;
+    let mut mfhd = moof.require(b"mfhd", "moof/mfhd")?.reader("moof/mfhd");
+    mfhd.full_box()?;
+    let sequence_number = mfhd.u32()?;
+
+    for traf in moof.children(0, "moof")? {
+        if traf.fourcc.0 != *b"traf" {
+            continue;
+        }
+        if let Some(info) = track_fragment(&traf, init, sequence_number)? {
+            return Ok(info);
+        }
+    }
+    Err(Error::NoTrackFragment {
+        track_id: init.track_id,
+    })
+}
+
+struct Defaults {
+    duration: u32,
+    flags: u32,
+}
+
+/// `None` when this traf belongs to another track.
+fn track_fragment(
+    traf: &BoxRef<'_>,
+    init: &InitInfo,
+    sequence_number: u32,
+) -> Result<Option<FragmentInfo>> {
+    let tfhd = traf.require(b"tfhd", "moof/traf/tfhd")?;
+    let mut r = tfhd.reader("moof/traf/tfhd");
+    let (_, flags) = r.full_box()?;
+    if r.u32()? != init.track_id {
+        return Ok(None);
+    }
+    if flags & TFHD_BASE_DATA_OFFSET != 0 {
+        r.skip(8)?;
+    }
+    if flags & TFHD_SAMPLE_DESCRIPTION_INDEX != 0 {
+        r.skip(4)?;
+    }
+    let mut defaults = Defaults {
+        duration: init.default_sample_duration,
+        flags: init.default_sample_flags,
+    };
+    if flags & TFHD_DEFAULT_DURATION != 0 {
+        defaults.duration = r.u32()?;
+    }
+    if flags & TFHD_DEFAULT_SIZE != 0 {
+        r.skip(4)?;
+    }
+    if flags & TFHD_DEFAULT_FLAGS != 0 {
+        defaults.flags = r.u32()?;
+    }
+
+    let tfdt = traf.require(b"tfdt", "moof/traf/tfdt")?;
+    let mut r = tfdt.reader("moof/traf/tfdt");
+    let decode_time = match r.full_box()?.0 {
+        0 => u64::from(r.u32()?),
+        1 => r.u64()?,
+        v => {
+            return Err(Error::UnsupportedVersion {
+                fourcc: tfdt.fourcc,
+                version: v,
+            });
+        }
+    };
+
+    let mut t = Timing::default();
+    for trun in traf.children(0, "moof/traf")? {
+        if trun.fourcc.0 == *b"trun" {
+            read_trun(&trun, &defaults, &mut t)?;
+        }
+    }
+    let min_pts = t.min_presentation_offset.unwrap_or(0);
+    let ept = i128::from(decode_time) + i128::from(min_pts) - i128::from(init.edit_media_time);
+    Ok(Some(FragmentInfo {
+        decode_time,
+        duration: t.elapsed,
+        earliest_presentation_time: i64::try_from(ept).map_err(|_| Error::ValueOutOfRange {
+            field: "earliest presentation time",
+            value: decode_time,
+        })?,
+        sample_count: t.count,
+        first_sample_is_sync: t.first_flags.is_some_and(sample_flags_is_sync),
+        sequence_number,
+    }))
+}
+
+#[derive(Default)]
+struct Timing {
+    /// Decode offset of the next sample from the fragment's decode time.
+    elapsed: u64,
+    count: u32,
+    /// min over samples of (decode offset + composition offset).
+    min_presentation_offset: Option<i64>,
+    first_flags: Option<u32>,
+}
+
+fn read_trun(trun: &BoxRef<'_>, defaults: &Defaults, t: &mut Timing) -> Result<()> {
+    const CTX: &str = "moof/traf/trun";
+    let mut r: Reader<'_> = trun.reader(CTX);
+    let (version, flags) = r.full_box()?;
+    let count = r.u32()?;
+    if flags & TRUN_DATA_OFFSET != 0 {
+        r.skip(4)?;
+    }
+    let first_sample_flags = if flags & TRUN_FIRST_SAMPLE_FLAGS != 0 {
+        Some(r.u32()?)
+    } else {
+        None
+    };
+    for i in 0..count {
+        let duration = if flags & TRUN_DURATION != 0 {
+            r.u32()?
+        } else {
+            defaults.duration
+        };
+        if flags & TRUN_SIZE != 0 {
+            r.skip(4)?;
+        }
+        let sample_flags = if flags & TRUN_FLAGS != 0 {
+            r.u32()?
+        } else {
+            defaults.flags
+        };
+        let cts = if flags & TRUN_CTS_OFFSET != 0 {
+            // Unsigned in version 0, signed from version 1 on.
+            if version == 0 {
+                i64::from(r.u32()?)
+            } else {
+                i64::from(r.i32()?)
+            }
+        } else {
+            0
+        };
+        if t.count == 0 {
+            t.first_flags = Some(match (i, first_sample_flags) {
+                (0, Some(f)) => f,
+                _ => sample_flags,
+            });
+        }
+        let pts = i64::try_from(t.elapsed).unwrap_or(i64::MAX).saturating_add(cts);
+        t.min_presentation_offset = Some(t.min_presentation_offset.map_or(pts, |m| m.min(pts)));
+        t.elapsed += u64::from(duration);
+        t.count += 1;
+    }
+    Ok(())
+}
+
+/// Sets creation_time and modification_time of `mvhd`, every `tkhd` and every `mdhd` to
+/// `seconds_since_1904`, in place (32-bit fields in version 0 boxes, 64-bit in version 1), so
+/// that the same media gives byte-identical init segments whatever the wall clock said.
+///
+/// Fails without writing anything if a version 0 box cannot hold the value.
+pub fn pin_creation_times(init: &mut [u8], seconds_since_1904: u64) -> Result<()> {
+    // Find every field first, write after: a failure must leave the buffer untouched.
+    let mut fields: Vec<(usize, u8)> = Vec::new();
+    {
+        let top = bmff::boxes_until(init, b"moov", "init segment")?;
+        let moov = top
+            .iter()
+            .find(|b| b.fourcc.0 == *b"moov")
+            .ok_or(Error::MissingBox { path: "moov" })?;
+        fields.push(time_fields(&moov.require(b"mvhd", "moov/mvhd")?)?);
+        for trak in moov.children(0, "moov")? {
+            if trak.fourcc.0 != *b"trak" {
+                continue;
+            }
+            fields.push(time_fields(&trak.require(b"tkhd", "moov/trak/tkhd")?)?);
+            let mdia = trak.require(b"mdia", "moov/trak/mdia")?;
+            fields.push(time_fields(&mdia.require(b"mdhd", "moov/trak/mdia/mdhd")?)?);
+        }
+    }
+    // time_fields checked that each box holds both fields; only the width can still fail.
+    let secs32 = u32::try_from(seconds_since_1904);
+    if fields.iter().any(|&(_, version)| version == 0) && secs32.is_err() {
+        return Err(Error::ValueOutOfRange {
+            field: "creation_time of a version 0 box",
+            value: seconds_since_1904,
+        });
+    }
+    for (offset, version) in fields {
+        if let (0, Ok(v)) = (version, secs32) {
+            let v = v.to_be_bytes();
+            init[offset..offset + 4].copy_from_slice(&v);
+            init[offset + 4..offset + 8].copy_from_slice(&v);
+        } else {
+            let v = seconds_since_1904.to_be_bytes();
+            init[offset..offset + 8].copy_from_slice(&v);
+            init[offset + 8..offset + 16].copy_from_slice(&v);
+        }
+    }
+    Ok(())
+}
+
+/// Offset of creation_time (followed by modification_time) and the box version.
+fn time_fields(b: &BoxRef<'_>) -> Result<(usize, u8)> {
+    let mut r = b.reader("creation_time");
+    let (version, _) = r.full_box()?;
+    let width = match version {
+        0 => 4,
+        1 => 8,
+        v => {
+            return Err(Error::UnsupportedVersion {
+                fourcc: b.fourcc,
+                version: v,
+            });
+        }
+    };
+    r.skip(2 * width)?;
+    Ok((b.body_offset + 4, version))
+}
