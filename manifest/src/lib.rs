@@ -7,6 +7,9 @@
 //!   SPS, an ISOBMFF init segment).
 //! - [`cmaf`]: timing of one CMAF fragment (moof+mdat) and pinning of the wall-clock fields
 //!   muxers write into init segments.
+//! - [`hls`]: master and media playlists (m3u8-rs).
+//! - [`dash`]: the static MPD (dash-mpd-core's types and serializer).
+//! - [`catalog`]: the versioned JSON metadata event published with a title.
 //! - [`Error`]: the one error type of the crate.
 //!
 //! Title layout the renderers assume (all URIs relative to the title root):
@@ -17,10 +20,13 @@
 //! init segments) is passed in, so the same input renders byte-identical output.
 
 mod bmff;
+pub mod catalog;
 pub mod cmaf;
 pub mod codecs;
+pub mod dash;
 mod error;
 mod fourcc;
+pub mod hls;
 pub mod model;
 
 pub use error::{Error, Result};

@@ -1,0 +1,301 @@
+//! The static DASH MPD (ISO/IEC 23009-1), built from dash-mpd-core's types and serialized by
+//! its serde/quick-xml serializer.
+//!
+//! One Period; one video AdaptationSet per codec family and one audio AdaptationSet per
+//! language; every Representation has a `SegmentTemplate` with a `SegmentTimeline`, the
+//! URL templates matching the title layout (`<id>/init.mp4`, `<id>/seg-00001.m4s`...).
+//!
+//! dash-mpd-core 0.1 is the part of dash-mpd 0.21 that holds the MPD types: dash-mpd 0.21
+//! itself always pulls in its HTTP downloader (reqwest, tokio), which this crate must not.
+
+use std::time::Duration;
+
+use dash_mpd_core::{
+    AdaptationSet, AudioChannelConfiguration, Period, Representation, SegmentTemplate,
+    SegmentTimeline, MPD, S,
+};
+use serde::Serialize;
+
+use crate::model::{Presentation, Rendition, TrackKind, VideoCodec};
+use crate::{Error, Result};
+
+/// The MPD schema's namespace.
+pub const MPD_NAMESPACE: &str = "urn:mpeg:dash:schema:mpd:2011";
+/// `MPD@profiles`: the live profile's SegmentTemplate addressing, with CMAF segments.
+pub const PROFILES: &str = "urn:mpeg:dash:profile:isoff-live:2011,urn:mpeg:dash:profile:cmaf:2019";
+/// `AudioChannelConfiguration@schemeIdUri`: a plain channel count (ISO/IEC 23003-3... as
+/// registered by 23009-1 5.8.5.4).
+pub const CHANNEL_CONFIGURATION_SCHEME: &str =
+    "urn:mpeg:dash:23003:3:audio_channel_configuration:2011";
+/// `SegmentTemplate@initialization`.
+pub const INIT_TEMPLATE: &str = "$RepresentationID$/init.mp4";
+/// `SegmentTemplate@media`; [`crate::model::media_segment_uri`] is the same naming.
+pub const MEDIA_TEMPLATE: &str = "$RepresentationID$/seg-$Number%05d$.m4s";
+
+/// The MPD as XML text (with an XML declaration, indented by two spaces).
+///
+/// Fails if a segment's URI does not follow the template naming (see
+/// [`Presentation::validate`]) or if the serializer refuses the document.
+///
+/// - `mediaPresentationDuration`: the longest rendition, exact to the millisecond.
+/// - `minBufferTime`: the longest media segment (rounded up to the millisecond). With
+///   `@bandwidth` set to each Representation's peak segment bit rate, a client that has
+///   buffered that long can always fetch the next segment in time.
+pub fn mpd(p: &Presentation) -> Result<String> {
+    p.validate()?;
+    let max_segment = p
+        .renditions
+        .iter()
+        .flat_map(|r| {
+            let ts = u128::from(r.track.timescale);
+            r.segments
+                .iter()
+                .map(move |s| (u128::from(s.duration) * 1000).div_ceil(ts))
+        })
+        .max()
+        .unwrap_or(0);
+
+    let mut adaptations = Vec::new();
+    let mut families: Vec<Option<VideoCodec>> = Vec::new();
+    for r in p.renditions_of(TrackKind::Video) {
+        if !families.contains(&r.track.video_codec) {
+            families.push(r.track.video_codec);
+        }
+    }
+    for family in families {
+        let reps: Vec<&Rendition> = p
+            .renditions_of(TrackKind::Video)
+            .filter(|r| r.track.video_codec == family)
+            .collect();
+        adaptations.push(video_adaptation_set(adaptations.len(), &reps));
+    }
+    let mut languages: Vec<Option<&str>> = Vec::new();
+    for r in p.renditions_of(TrackKind::Audio) {
+        if !languages.contains(&r.track.language.as_deref()) {
+            languages.push(r.track.language.as_deref());
+        }
+    }
+    for lang in languages {
+        let reps: Vec<&Rendition> = p
+            .renditions_of(TrackKind::Audio)
+            .filter(|r| r.track.language.as_deref() == lang)
+            .collect();
+        adaptations.push(audio_adaptation_set(adaptations.len(), lang, &reps));
+    }
+
+    let doc = MPD {
+        // dash-mpd-core only writes its default namespace when the field is set.
+        xmlns: Some(MPD_NAMESPACE.to_owned()),
+        profiles: Some(PROFILES.to_owned()),
+        mpdtype: Some("static".to_owned()),
+        mediaPresentationDuration: Some(Duration::from_millis(p.duration_millis())),
+        minBufferTime: Some(Duration::from_millis(
+            u64::try_from(max_segment).unwrap_or(u64::MAX),
+        )),
+        periods: vec![Period {
+            id: Some("0".to_owned()),
+            start: Some(Duration::ZERO),
+            adaptations,
+            ..Default::default()
+        }],
+        ..Default::default()
+    };
+
+    let mut xml = String::from("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n");
+    let mut ser = quick_xml::se::Serializer::new(&mut xml);
+    ser.indent(' ', 2);
+    doc.serialize(ser).map_err(Error::MpdSerialize)?;
+    xml.push('\n');
+    Ok(xml)
+}
+
+fn video_adaptation_set(id: usize, reps: &[&Rendition]) -> AdaptationSet {
+    let max_rate = reps
+        .iter()
+        .filter_map(|r| r.track.frame_rate)
+        .max_by(|a, b| a.as_f64().total_cmp(&b.as_f64()));
+    AdaptationSet {
+        id: Some(id.to_string()),
+        contentType: Some("video".to_owned()),
+        mimeType: Some("video/mp4".to_owned()),
+        segmentAlignment: Some(true),
+        startWithSAP: Some(1),
+        maxWidth: reps.iter().filter_map(|r| r.track.width).max().map(u64::from),
+        maxHeight: reps.iter().filter_map(|r| r.track.height).max().map(u64::from),
+        maxFrameRate: max_rate.map(|f| f.to_string()),
+        representations: reps
+            .iter()
+            .map(|r| Representation {
+                id: Some(r.track.id.clone()),
+                codecs: Some(r.track.codecs.clone()),
+                bandwidth: Some(r.peak_bandwidth()),
+                width: r.track.width.map(u64::from),
+                height: r.track.height.map(u64::from),
+                frameRate: r.track.frame_rate.map(|f| f.to_string()),
+                sar: Some("1:1".to_owned()),
+                SegmentTemplate: Some(segment_template(r)),
+                ..Default::default()
+            })
+            .collect(),
+        ..Default::default()
+    }
+}
+
+fn audio_adaptation_set(id: usize, lang: Option<&str>, reps: &[&Rendition]) -> AdaptationSet {
+    let channel_config = |channels: u32| AudioChannelConfiguration {
+        schemeIdUri: CHANNEL_CONFIGURATION_SCHEME.to_owned(),
+        value: Some(channels.to_string()),
+        ..Default::default()
+    };
+    // One channel count for the whole set goes on the set; otherwise each Representation
+    // says its own.
+    let mut counts: Vec<u32> = reps.iter().filter_map(|r| r.track.channels).collect();
+    counts.dedup();
+    let shared = match counts[..] {
+        [one] if reps.iter().all(|r| r.track.channels.is_some()) => Some(one),
+        _ => None,
+    };
+    AdaptationSet {
+        id: Some(id.to_string()),
+        contentType: Some("audio".to_owned()),
+        mimeType: Some("audio/mp4".to_owned()),
+        lang: lang.map(str::to_owned),
+        segmentAlignment: Some(true),
+        startWithSAP: Some(1),
+        AudioChannelConfiguration: shared.map(channel_config).into_iter().collect(),
+        representations: reps
+            .iter()
+            .map(|r| Representation {
+                id: Some(r.track.id.clone()),
+                codecs: Some(r.track.codecs.clone()),
+                bandwidth: Some(r.peak_bandwidth()),
+                audioSamplingRate: r.track.sample_rate.map(|s| s.to_string()),
+                AudioChannelConfiguration: match shared {
+                    Some(_) => Vec::new(),
+                    None => r.track.channels.map(channel_config).into_iter().collect(),
+                },
+                SegmentTemplate: Some(segment_template(r)),
+                ..Default::default()
+            })
+            .collect(),
+        ..Default::default()
+    }
+}
+
+fn segment_template(r: &Rendition) -> SegmentTemplate {
+    SegmentTemplate {
+        timescale: Some(u64::from(r.track.timescale)),
+        initialization: Some(INIT_TEMPLATE.to_owned()),
+        media: Some(MEDIA_TEMPLATE.to_owned()),
+        startNumber: Some(1),
+        SegmentTimeline: Some(SegmentTimeline {
+            segments: timeline(r),
+        }),
+        ..Default::default()
+    }
+}
+
+/// `S` elements: a run of back-to-back segments of equal duration becomes one `S` with `@r`;
+/// `@t` is written for the first segment and wherever a segment does not start where the
+/// previous one ended.
+fn timeline(r: &Rendition) -> Vec<S> {
+    let mut out: Vec<S> = Vec::new();
+    let mut next_start: Option<u64> = None;
+    for seg in &r.segments {
+        let contiguous = next_start == Some(seg.start);
+        match out.last_mut() {
+            Some(last) if contiguous && last.d == seg.duration => {
+                last.r = Some(last.r.unwrap_or(0) + 1);
+            }
+            _ => out.push(S {
+                t: (!contiguous).then_some(seg.start),
+                d: seg.duration,
+                ..Default::default()
+            }),
+        }
+        next_start = Some(seg.start + seg.duration);
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::{media_segment_uri, init_uri, Segment, Sha256Digest, TrackInfo};
+
+    fn rendition(starts_and_durations: &[(u64, u64)]) -> Rendition {
+        let seg = |index: u32, start, duration| Segment {
+            index,
+            start,
+            duration,
+            size: 1000,
+            sha256: Sha256Digest([0; 32]),
+            uri: if index == 0 { init_uri("a") } else { media_segment_uri("a", index) },
+        };
+        Rendition {
+            track: TrackInfo {
+                id: "a".into(),
+                kind: TrackKind::Audio,
+                video_codec: None,
+                codecs: "mp4a.40.2".into(),
+                timescale: 48000,
+                width: None,
+                height: None,
+                frame_rate: None,
+                channels: Some(2),
+                sample_rate: Some(48000),
+                language: None,
+            },
+            init: seg(0, 0, 0),
+            segments: starts_and_durations
+                .iter()
+                .enumerate()
+                .map(|(i, &(s, d))| seg(i as u32 + 1, s, d))
+                .collect(),
+        }
+    }
+
+    fn s(t: Option<u64>, d: u64, r: Option<i64>) -> S {
+        S { t, d, r, ..Default::default() }
+    }
+
+    #[test]
+    fn timeline_compresses_runs_and_marks_gaps() {
+        let r = rendition(&[(1024, 10), (1034, 10), (1044, 10), (1054, 5), (1100, 5), (1105, 5)]);
+        assert_eq!(
+            timeline(&r),
+            vec![
+                s(Some(1024), 10, Some(2)),
+                s(None, 5, None),
+                // A gap: a new S with an explicit start, even though the duration repeats.
+                s(Some(1100), 5, Some(1)),
+            ]
+        );
+        assert!(timeline(&rendition(&[])).is_empty());
+    }
+
+    #[test]
+    fn misnamed_segment_is_an_error() {
+        let mut r = rendition(&[(0, 10)]);
+        r.segments[0].uri = "a/segment-1.m4s".into();
+        let p = Presentation { video_id: "x".into(), renditions: vec![r] };
+        assert!(matches!(mpd(&p), Err(Error::SegmentUri { index: 1, .. })));
+    }
+
+    #[test]
+    fn differing_channel_counts_go_on_each_representation() {
+        let mut stereo = rendition(&[(0, 10)]);
+        let mut surround = rendition(&[(0, 10)]);
+        surround.track.channels = Some(6);
+        stereo.track.language = Some("de".into());
+        surround.track.language = Some("de".into());
+        let set = audio_adaptation_set(0, Some("de"), &[&stereo, &surround]);
+        assert!(set.AudioChannelConfiguration.is_empty());
+        let values: Vec<_> = set
+            .representations
+            .iter()
+            .map(|r| r.AudioChannelConfiguration[0].value.clone())
+            .collect();
+        assert_eq!(values, [Some("2".to_owned()), Some("6".to_owned())]);
+    }
+}
