@@ -1,0 +1,105 @@
+use std::path::PathBuf;
+
+/// What is wrong with a ladder definition.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[non_exhaustive]
+pub enum LadderProblem {
+    #[error("{0}")]
+    Syntax(String),
+    #[error("it has no rungs")]
+    NoRungs,
+    #[error("segment_duration {0} s is outside 1..=20 s")]
+    SegmentDuration(f64),
+    #[error("audio bitrate {0} is outside 32000..=320000")]
+    AudioBitrate(u32),
+    #[error("audio sample rate {0} is not 44100 or 48000")]
+    AudioSampleRate(u32),
+    #[error("rung {rung}: unknown codec {codec:?} (h264, h265, vp9, av1)")]
+    UnknownCodec { rung: usize, codec: String },
+    #[error("rung {rung}: height {height} must be even and within 120..=4320")]
+    Height { rung: usize, height: u32 },
+    #[error("rung {rung}: bitrate {bitrate} is outside 50000..=100000000 bits/s")]
+    Bitrate { rung: usize, bitrate: u32 },
+    #[error("rung {rung}: max_bitrate is below the average bitrate")]
+    MaxBelowAverage { rung: usize },
+    #[error("rung {rung}: profile {profile:?} is not valid for its codec")]
+    Profile { rung: usize, profile: String },
+    #[error("rung {rung}: unknown preset {preset:?}")]
+    Preset { rung: usize, preset: String },
+    #[error("rung {rung}: bframes must be 0..=8 and only on h264 (not baseline) or h265")]
+    BFrames { rung: usize },
+    #[error("rung {rung}: quality (CRF) must be 0..=51 and only on h264 or h265")]
+    Quality { rung: usize },
+    #[error("two rungs are both {0}")]
+    Duplicate(String),
+    #[error("{higher} must have a higher bitrate than {lower}")]
+    NotAscending { higher: String, lower: String },
+}
+
+/// Errors of the packaging pipeline.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    #[error("cannot read ladder {path}: {source}")]
+    LadderRead { path: PathBuf, source: std::io::Error },
+    #[error("invalid ladder{}: {problem}", path.as_ref().map(|p| format!(" {}", p.display())).unwrap_or_default())]
+    Ladder { path: Option<PathBuf>, problem: LadderProblem },
+    #[error("cannot read input {path}: {source}")]
+    InputRead { path: PathBuf, source: std::io::Error },
+    #[error("input {path} is empty (0 bytes)")]
+    EmptyInput { path: PathBuf },
+    #[error("input {path} is not a media file GStreamer can read: {reason}")]
+    NotMedia { path: PathBuf, reason: String },
+    #[error("input {path} has no video stream (audio-only or data file)")]
+    NoVideo { path: PathBuf },
+    #[error("input {path} is unusable: {reason}")]
+    BadSource { path: PathBuf, reason: String },
+    #[error("no ladder rung fits a {source_height}p source (lowest rung is {lowest}p; rungs above the source are never upscaled)")]
+    NoUsableRung { source_height: u32, lowest: u32 },
+    #[error("GStreamer element {element} failed: {error} ({debug})")]
+    Pipeline { element: String, error: String, debug: String },
+    #[error("GStreamer element {factory} is not available (missing plugin package?)")]
+    MissingElement { factory: &'static str },
+    #[error("pipeline setup failed: {0}")]
+    Setup(String),
+    #[error("decoding/encoding made no progress for {seconds} s at {position_s:.3} s of the source: stalled pipeline")]
+    Stalled { seconds: u64, position_s: f64 },
+    #[error("output of rendition {rendition} is malformed: {source}")]
+    Output { rendition: String, source: manifest::Error },
+    #[error("the source ended before any {rendition} segment was produced (corrupt or truncated input?)")]
+    NoSegments { rendition: String },
+    #[error("storing {key} failed: {source}")]
+    Store { key: String, source: StoreError },
+    #[error("thumbnail encoding failed: {0}")]
+    Thumbnail(String),
+    #[error("job cancelled")]
+    Cancelled,
+}
+
+impl Error {
+    /// Whether running the same job again may succeed: storage hiccups yes,
+    /// bad input or a bad ladder never.
+    pub fn is_retryable(&self) -> bool {
+        match self {
+            Error::Store { source, .. } => source.retryable,
+            Error::Stalled { .. } | Error::Cancelled => true,
+            _ => false,
+        }
+    }
+}
+
+/// An error from a [`crate::Storage`] implementation.
+#[derive(Debug, thiserror::Error)]
+#[error("{message}")]
+pub struct StoreError {
+    pub message: String,
+    pub retryable: bool,
+    #[source]
+    pub source: Option<Box<dyn std::error::Error + Send + Sync>>,
+}
+
+impl StoreError {
+    pub fn io(e: std::io::Error) -> Self {
+        StoreError { message: e.to_string(), retryable: false, source: Some(Box::new(e)) }
+    }
+}

@@ -1,0 +1,397 @@
+//! Ladder definitions: what the user asked for (`LadderFile`, from TOML) and the
+//! validated form the pipeline runs (`Ladder` of `Rung`s).
+//!
+//! A ladder is validated when it is loaded, so a bad one fails before any
+//! decoding starts. Which rungs run for a given source is decided later by
+//! [`Ladder::plan`], once the source's size and frame rate are known.
+
+use std::path::Path;
+
+use manifest::model::{FrameRate, VideoCodec};
+use serde::Deserialize;
+
+use crate::error::{Error, LadderProblem};
+
+pub const DEFAULT_SEGMENT_DURATION: f64 = 4.0;
+pub const DEFAULT_AUDIO_BITRATE: u32 = 128_000;
+pub const DEFAULT_AUDIO_SAMPLE_RATE: u32 = 48_000;
+pub const DEFAULT_PRESET: &str = "veryfast";
+/// Shortest and longest segment a ladder may ask for. Below 1 s the per-segment
+/// overhead and keyframe cost dominate; above 20 s players buffer too much.
+pub const MIN_SEGMENT_SECONDS: f64 = 1.0;
+pub const MAX_SEGMENT_SECONDS: f64 = 20.0;
+const MIN_HEIGHT: u32 = 120;
+const MAX_HEIGHT: u32 = 4320;
+
+/// A ladder file as written (TOML).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LadderFile {
+    pub name: Option<String>,
+    /// Target segment duration in seconds.
+    pub segment_duration: Option<f64>,
+    /// Single-threaded encoders: byte-identical output on every run (the x264
+    /// and libvpx rate control is not deterministic across frame threads).
+    /// Rungs still run in parallel with each other.
+    pub deterministic: Option<bool>,
+    pub audio: Option<AudioFile>,
+    #[serde(rename = "rung", default)]
+    pub rungs: Vec<RungFile>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AudioFile {
+    pub bitrate: Option<u32>,
+    pub sample_rate: Option<u32>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RungFile {
+    pub codec: String,
+    pub height: u32,
+    /// Average bitrate, bits/s.
+    pub bitrate: u32,
+    /// Peak bitrate cap (VBV), bits/s; defaults to 1.5x the average.
+    pub max_bitrate: Option<u32>,
+    pub profile: Option<String>,
+    /// Encoder speed preset: x264/x265 preset names; for vp9/av1 the
+    /// `cpu-used` number as a string ("0".."8").
+    pub preset: Option<String>,
+    /// B-frames between references (h264/h265 only).
+    pub bframes: Option<u32>,
+    /// Constant-quality mode (CRF 0..=51, h264/h265 only), capped at `max_bitrate`.
+    pub quality: Option<u32>,
+}
+
+/// A validated ladder.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Ladder {
+    pub name: String,
+    pub segment_seconds: f64,
+    pub deterministic: bool,
+    pub audio: AudioRung,
+    /// Highest first.
+    pub rungs: Vec<Rung>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct AudioRung {
+    pub bitrate: u32,
+    pub sample_rate: u32,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Rung {
+    pub codec: VideoCodec,
+    pub height: u32,
+    pub bitrate: u32,
+    pub max_bitrate: u32,
+    pub profile: String,
+    pub preset: String,
+    pub bframes: u32,
+    pub quality: Option<u32>,
+}
+
+impl Rung {
+    /// Rendition id, folder name and DASH Representation@id.
+    pub fn id(&self) -> String {
+        format!("{}_{}p", codec_name(self.codec), self.height)
+    }
+}
+
+pub fn codec_name(c: VideoCodec) -> &'static str {
+    match c {
+        VideoCodec::H264 => "h264",
+        VideoCodec::H265 => "h265",
+        VideoCodec::Vp9 => "vp9",
+        VideoCodec::Av1 => "av1",
+    }
+}
+
+fn parse_codec(s: &str) -> Option<VideoCodec> {
+    Some(match s {
+        "h264" | "avc" => VideoCodec::H264,
+        "h265" | "hevc" => VideoCodec::H265,
+        "vp9" => VideoCodec::Vp9,
+        "av1" => VideoCodec::Av1,
+        _ => return None,
+    })
+}
+
+fn valid_profiles(c: VideoCodec) -> &'static [&'static str] {
+    match c {
+        VideoCodec::H264 => &["baseline", "constrained-baseline", "main", "high"],
+        VideoCodec::H265 => &["main"],
+        VideoCodec::Vp9 => &["0"],
+        VideoCodec::Av1 => &["main"],
+    }
+}
+
+fn default_profile(c: VideoCodec, height: u32) -> &'static str {
+    match c {
+        // Old phones and set-top boxes decode only Main at the bottom of the ladder.
+        VideoCodec::H264 if height <= 360 => "main",
+        VideoCodec::H264 => "high",
+        VideoCodec::H265 | VideoCodec::Av1 => "main",
+        VideoCodec::Vp9 => "0",
+    }
+}
+
+fn default_preset(c: VideoCodec) -> &'static str {
+    match c {
+        VideoCodec::H264 | VideoCodec::H265 => DEFAULT_PRESET,
+        // libvpx / libaom cpu-used: the slower values are far too slow for a farm.
+        VideoCodec::Vp9 => "6",
+        VideoCodec::Av1 => "8",
+    }
+}
+
+const X26X_PRESETS: &[&str] = &[
+    "ultrafast", "superfast", "veryfast", "faster", "fast", "medium", "slow", "slower", "veryslow",
+];
+
+impl Ladder {
+    pub fn load(path: &Path) -> Result<Self, Error> {
+        let text = std::fs::read_to_string(path).map_err(|source| Error::LadderRead {
+            path: path.to_owned(),
+            source,
+        })?;
+        Self::from_toml(&text).map_err(|e| match e {
+            Error::Ladder { problem, .. } => Error::Ladder { path: Some(path.to_owned()), problem },
+            other => other,
+        })
+    }
+
+    pub fn from_toml(text: &str) -> Result<Self, Error> {
+        let file: LadderFile = toml::from_str(text).map_err(|e| Error::Ladder {
+            path: None,
+            problem: LadderProblem::Syntax(e.message().to_owned()),
+        })?;
+        Self::validate(file).map_err(|problem| Error::Ladder { path: None, problem })
+    }
+
+    pub fn validate(file: LadderFile) -> Result<Self, LadderProblem> {
+        let segment_seconds = file.segment_duration.unwrap_or(DEFAULT_SEGMENT_DURATION);
+        if !(MIN_SEGMENT_SECONDS..=MAX_SEGMENT_SECONDS).contains(&segment_seconds) {
+            return Err(LadderProblem::SegmentDuration(segment_seconds));
+        }
+        let audio = AudioRung {
+            bitrate: file.audio.as_ref().and_then(|a| a.bitrate).unwrap_or(DEFAULT_AUDIO_BITRATE),
+            sample_rate: file
+                .audio
+                .as_ref()
+                .and_then(|a| a.sample_rate)
+                .unwrap_or(DEFAULT_AUDIO_SAMPLE_RATE),
+        };
+        if !(32_000..=320_000).contains(&audio.bitrate) {
+            return Err(LadderProblem::AudioBitrate(audio.bitrate));
+        }
+        if ![44_100, 48_000].contains(&audio.sample_rate) {
+            return Err(LadderProblem::AudioSampleRate(audio.sample_rate));
+        }
+        if file.rungs.is_empty() {
+            return Err(LadderProblem::NoRungs);
+        }
+        let mut rungs = Vec::with_capacity(file.rungs.len());
+        for (i, r) in file.rungs.iter().enumerate() {
+            let n = i + 1;
+            let codec = parse_codec(&r.codec)
+                .ok_or_else(|| LadderProblem::UnknownCodec { rung: n, codec: r.codec.clone() })?;
+            if r.height % 2 != 0 || !(MIN_HEIGHT..=MAX_HEIGHT).contains(&r.height) {
+                return Err(LadderProblem::Height { rung: n, height: r.height });
+            }
+            if !(50_000..=100_000_000).contains(&r.bitrate) {
+                return Err(LadderProblem::Bitrate { rung: n, bitrate: r.bitrate });
+            }
+            let max_bitrate = r.max_bitrate.unwrap_or(r.bitrate / 2 * 3);
+            if max_bitrate < r.bitrate {
+                return Err(LadderProblem::MaxBelowAverage { rung: n });
+            }
+            let profile = r.profile.clone().unwrap_or_else(|| default_profile(codec, r.height).into());
+            if !valid_profiles(codec).contains(&profile.as_str()) {
+                return Err(LadderProblem::Profile { rung: n, profile });
+            }
+            let preset = r.preset.clone().unwrap_or_else(|| default_preset(codec).into());
+            let preset_ok = match codec {
+                VideoCodec::H264 | VideoCodec::H265 => X26X_PRESETS.contains(&preset.as_str()),
+                VideoCodec::Vp9 | VideoCodec::Av1 => preset.parse::<u8>().is_ok_and(|v| v <= 9),
+            };
+            if !preset_ok {
+                return Err(LadderProblem::Preset { rung: n, preset });
+            }
+            let bframes = r.bframes.unwrap_or(0);
+            if bframes > 0 && !matches!(codec, VideoCodec::H264 | VideoCodec::H265) || bframes > 8 {
+                return Err(LadderProblem::BFrames { rung: n });
+            }
+            if codec == VideoCodec::H264 && bframes > 0 && profile.ends_with("baseline") {
+                return Err(LadderProblem::BFrames { rung: n });
+            }
+            if let Some(q) = r.quality {
+                if q > 51 || !matches!(codec, VideoCodec::H264 | VideoCodec::H265) {
+                    return Err(LadderProblem::Quality { rung: n });
+                }
+            }
+            rungs.push(Rung {
+                codec,
+                height: r.height,
+                bitrate: r.bitrate,
+                max_bitrate,
+                profile,
+                preset,
+                bframes,
+                quality: r.quality,
+            });
+        }
+        rungs.sort_by(|a, b| b.height.cmp(&a.height).then(codec_name(a.codec).cmp(codec_name(b.codec))));
+        for pair in rungs.windows(2) {
+            let (hi, lo) = (&pair[0], &pair[1]);
+            if hi.codec == lo.codec && hi.height == lo.height {
+                return Err(LadderProblem::Duplicate(hi.id()));
+            }
+        }
+        // Within one codec a taller rung must cost more bits, or the player's
+        // bandwidth-based switching picks the wrong one.
+        for codec in [VideoCodec::H264, VideoCodec::H265, VideoCodec::Vp9, VideoCodec::Av1] {
+            let same: Vec<&Rung> = rungs.iter().filter(|r| r.codec == codec).collect();
+            for pair in same.windows(2) {
+                if pair[0].bitrate <= pair[1].bitrate {
+                    return Err(LadderProblem::NotAscending { higher: pair[0].id(), lower: pair[1].id() });
+                }
+            }
+        }
+        Ok(Ladder {
+            name: file.name.unwrap_or_else(|| "custom".into()),
+            segment_seconds,
+            deterministic: file.deterministic.unwrap_or(true),
+            audio,
+            rungs,
+        })
+    }
+
+    /// The rungs that run for a source of this display size: never upscale.
+    pub fn plan(&self, source: &SourceGeometry) -> Result<Vec<PlannedRung>, Error> {
+        let planned: Vec<PlannedRung> = self
+            .rungs
+            .iter()
+            .filter(|r| r.height <= source.height)
+            .map(|r| PlannedRung {
+                width: even_width(r.height, source.display_aspect()),
+                rung: r.clone(),
+            })
+            .collect();
+        if planned.is_empty() {
+            return Err(Error::NoUsableRung {
+                source_height: source.height,
+                lowest: self.rungs.iter().map(|r| r.height).min().unwrap_or(0),
+            });
+        }
+        Ok(planned)
+    }
+
+    /// GOP length in frames and the exact segment duration it yields.
+    pub fn gop(&self, fps: FrameRate) -> (u32, u64) {
+        let frames = ((self.segment_seconds * fps.num as f64 / fps.den as f64).round() as u32).max(1);
+        let ns = frames as u128 * 1_000_000_000u128 * fps.den as u128 / fps.num as u128;
+        (frames, ns as u64)
+    }
+}
+
+/// Picture geometry of a decoded source.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct SourceGeometry {
+    pub width: u32,
+    pub height: u32,
+    pub par_n: u32,
+    pub par_d: u32,
+}
+
+impl SourceGeometry {
+    pub fn display_aspect(&self) -> f64 {
+        (self.width as f64 * self.par_n as f64) / (self.height as f64 * self.par_d.max(1) as f64)
+    }
+}
+
+fn even_width(height: u32, dar: f64) -> u32 {
+    let w = (height as f64 * dar / 2.0).round() as u32 * 2;
+    w.max(2)
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct PlannedRung {
+    pub rung: Rung,
+    pub width: u32,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const GOOD: &str = r#"
+        segment_duration = 4.0
+        [audio]
+        bitrate = 128000
+        [[rung]]
+        codec = "h264"
+        height = 360
+        bitrate = 800000
+        [[rung]]
+        codec = "h264"
+        height = 720
+        bitrate = 3000000
+        max_bitrate = 4500000
+    "#;
+
+    #[test]
+    fn loads_and_sorts_highest_first() {
+        let l = Ladder::from_toml(GOOD).unwrap();
+        assert_eq!(l.rungs.iter().map(|r| r.height).collect::<Vec<_>>(), vec![720, 360]);
+        assert_eq!(l.rungs[1].max_bitrate, 1_200_000);
+        assert_eq!(l.rungs[1].profile, "main");
+        assert_eq!(l.rungs[0].profile, "high");
+    }
+
+    fn problem(text: &str) -> LadderProblem {
+        match Ladder::from_toml(text) {
+            Err(Error::Ladder { problem, .. }) => problem,
+            other => panic!("expected a ladder error, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn rejects_bad_ladders() {
+        assert!(matches!(problem("[[rung]]\ncodec='h263'\nheight=360\nbitrate=1000000"), LadderProblem::UnknownCodec { .. }));
+        assert!(matches!(problem("[[rung]]\ncodec='h264'\nheight=361\nbitrate=1000000"), LadderProblem::Height { .. }));
+        assert!(matches!(problem("rung = []"), LadderProblem::NoRungs));
+        assert!(matches!(problem("segment_duration = 0.2\n[[rung]]\ncodec='h264'\nheight=360\nbitrate=1000000"), LadderProblem::SegmentDuration(_)));
+        assert!(matches!(
+            problem("[[rung]]\ncodec='h264'\nheight=720\nbitrate=1000000\n[[rung]]\ncodec='h264'\nheight=360\nbitrate=2000000"),
+            LadderProblem::NotAscending { .. }
+        ));
+        assert!(matches!(problem("[[rung]]\ncodec='h264'\nheight=360\nbitrate=1000000\nmax_bitrate=10"), LadderProblem::MaxBelowAverage { .. }));
+        assert!(matches!(problem("[[rung]]\ncodec='vp9'\nheight=360\nbitrate=1000000\nbframes=2"), LadderProblem::BFrames { .. }));
+        assert!(matches!(problem("[[rung]]\ncodec='h264'\nheight=360\nbitrate=1000000\nbogus=1"), LadderProblem::Syntax(_)));
+    }
+
+    #[test]
+    fn plan_skips_upscaling_and_follows_display_aspect() {
+        let l = Ladder::from_toml(GOOD).unwrap();
+        // 720x480 anamorphic NTSC with 32:27 pixels is 16:9 on screen.
+        let ntsc = SourceGeometry { width: 720, height: 480, par_n: 32, par_d: 27 };
+        let p = l.plan(&ntsc).unwrap();
+        assert_eq!(p.len(), 1);
+        assert_eq!((p[0].width, p[0].rung.height), (640, 360));
+        let four_three = SourceGeometry { width: 640, height: 480, par_n: 1, par_d: 1 };
+        assert_eq!(l.plan(&four_three).unwrap()[0].width, 480);
+        let tiny = SourceGeometry { width: 320, height: 240, par_n: 1, par_d: 1 };
+        assert!(matches!(l.plan(&tiny), Err(Error::NoUsableRung { .. })));
+    }
+
+    #[test]
+    fn gop_keeps_ntsc_rates_exact() {
+        let l = Ladder::from_toml(GOOD).unwrap();
+        assert_eq!(l.gop(FrameRate { num: 30000, den: 1001 }), (120, 4_004_000_000));
+        assert_eq!(l.gop(FrameRate { num: 25, den: 1 }), (100, 4_000_000_000));
+    }
+}

@@ -1,0 +1,491 @@
+//! GStreamer side of vodpipe: probe a source, decode it once, encode every
+//! ladder rung with aligned keyframes, cut CMAF segments, fingerprint them and
+//! hand them to a [`Storage`]; then write the manifests and the catalog
+//! document, last, once every segment they name is stored.
+//!
+//! Layout:
+//! - `ladder`: ladder files (TOML) and their validated form.
+//! - `probe`: what the source is, before anything is built.
+//! - `encode`: per-codec encoder/parser/muxer settings.
+//! - `pipeline`: the GStreamer graph and its streaming-thread callbacks.
+//! - `thumbs`: poster selection and trick-play sprites.
+//! - `storage`: the trait the worker implements (folder, S3).
+//! - `error`: the crate's error type.
+
+pub mod encode;
+pub mod error;
+pub mod ladder;
+mod pipeline;
+pub mod probe;
+pub mod storage;
+pub mod thumbs;
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+use gst::prelude::*;
+use manifest::catalog::{self, Catalog};
+use manifest::model::{Presentation, Rendition, Segment, Sha256Digest, TrackInfo, TrackKind};
+use sha2::{Digest, Sha256};
+use tokio::sync::mpsc;
+use tokio::task::JoinSet;
+
+pub use error::{Error, StoreError};
+pub use ladder::Ladder;
+pub use storage::{Caching, Object, Storage};
+
+use pipeline::{Msg, TrackPlan};
+use storage::content_type as ct;
+
+/// Objects being stored at once: enough to hide a store's latency, few
+/// enough that a slow store pushes back on the pipeline.
+const MAX_INFLIGHT_PUTS: usize = 4;
+/// A pipeline whose decoded position has not moved for this long is stuck.
+pub const STALL_TIMEOUT: Duration = Duration::from_secs(120);
+/// init segments embed the wall clock; they are pinned to this value
+/// (seconds since 1904, i.e. 1904-01-01) so fingerprints are reproducible.
+const PINNED_MP4_TIME: u64 = 0;
+
+/// Registers the statically linked plugins; call once before anything else.
+pub fn init() -> Result<(), Error> {
+    gst::init().map_err(|e| Error::Setup(format!("gstreamer init: {e}")))?;
+    gstfmp4::plugin_register_static().map_err(|e| Error::Setup(format!("fmp4 plugin: {e}")))?;
+    Ok(())
+}
+
+/// One packaging job.
+#[derive(Debug, Clone)]
+pub struct Job {
+    pub input: PathBuf,
+    pub video_id: String,
+    pub ladder: Ladder,
+    /// Passed in so the library has no clock of its own (RFC 3339).
+    pub published_at: String,
+    /// Name and version of the producing program, recorded in the catalog.
+    pub generator: String,
+}
+
+/// Progress of a running job.
+#[derive(Debug, Clone, Copy)]
+pub struct Progress {
+    pub position: Duration,
+    pub duration: Duration,
+    pub elapsed: Duration,
+    pub segments_stored: u64,
+}
+
+impl Progress {
+    pub fn fraction(&self) -> f64 {
+        if self.duration.is_zero() { 0.0 } else { (self.position.as_secs_f64() / self.duration.as_secs_f64()).min(1.0) }
+    }
+    /// Seconds of source processed per second of wall time.
+    pub fn speed(&self) -> f64 {
+        if self.elapsed.is_zero() { 0.0 } else { self.position.as_secs_f64() / self.elapsed.as_secs_f64() }
+    }
+}
+
+/// Callbacks in the order the segmenter fires them.
+pub trait Listener: Send + Sync {
+    fn on_media_start(&self, _track: &TrackInfo) {}
+    fn on_new_segment(&self, _rendition: &str, _segment: &Segment) {}
+    fn on_progress(&self, _progress: Progress) {}
+}
+
+/// A listener that ignores everything.
+pub struct NoListener;
+impl Listener for NoListener {}
+
+/// What a finished job produced.
+#[derive(Debug)]
+pub struct Packaged {
+    pub presentation: Presentation,
+    pub catalog: Catalog,
+    pub source: probe::SourceMedia,
+}
+
+/// Cancels a running job from another task (signal handling, shutdown).
+#[derive(Debug, Clone, Default)]
+pub struct Cancel(Arc<AtomicBool>);
+impl Cancel {
+    pub fn cancel(&self) {
+        self.0.store(true, Ordering::Relaxed);
+    }
+    pub fn is_cancelled(&self) -> bool {
+        self.0.load(Ordering::Relaxed)
+    }
+}
+
+fn sha256(bytes: &[u8]) -> Sha256Digest {
+    Sha256Digest(Sha256::digest(bytes).into())
+}
+
+/// Reads the source once, sequentially, in its own thread (the demuxer reads
+/// it out of order, so it can't be hashed as the pipeline pulls it).
+fn hash_file(path: &Path) -> Result<Sha256Digest, Error> {
+    use std::io::Read;
+    let mut f = std::fs::File::open(path).map_err(|source| Error::InputRead { path: path.to_owned(), source })?;
+    let mut h = Sha256::new();
+    let mut buf = vec![0u8; 1 << 20];
+    loop {
+        let n = f.read(&mut buf).map_err(|source| Error::InputRead { path: path.to_owned(), source })?;
+        if n == 0 {
+            break;
+        }
+        h.update(&buf[..n]);
+    }
+    Ok(Sha256Digest(h.finalize().into()))
+}
+
+struct TrackState {
+    id: String,
+    kind: TrackKind,
+    codec: Option<manifest::model::VideoCodec>,
+    init: Option<(manifest::codecs::InitInfo, Segment)>,
+    info: Option<TrackInfo>,
+    segments: Vec<Segment>,
+}
+
+struct Puts {
+    set: JoinSet<Result<(), Error>>,
+    store: Arc<dyn Storage>,
+}
+
+impl Puts {
+    async fn put(&mut self, object: Object) -> Result<(), Error> {
+        while self.set.len() >= MAX_INFLIGHT_PUTS {
+            self.set.join_next().await.expect("non-empty").map_err(|e| Error::Setup(e.to_string()))??;
+        }
+        let store = self.store.clone();
+        self.set.spawn(async move {
+            let key = object.key.clone();
+            store.put(object).await.map_err(|source| Error::Store { key, source })
+        });
+        Ok(())
+    }
+
+    async fn drain(&mut self) -> Result<(), Error> {
+        while let Some(r) = self.set.join_next().await {
+            r.map_err(|e| Error::Setup(e.to_string()))??;
+        }
+        Ok(())
+    }
+}
+
+fn object(key: String, body: Vec<u8>, content_type: &'static str, caching: Caching) -> Object {
+    let sha256 = sha256(&body);
+    Object { key, body, content_type, caching, sha256 }
+}
+
+/// Runs a whole job: probe, transcode, segment, store, then manifests and catalog.
+pub async fn package(
+    job: &Job,
+    store: Arc<dyn Storage>,
+    listener: Arc<dyn Listener>,
+    cancel: Cancel,
+) -> Result<Packaged, Error> {
+    let started = Instant::now();
+    let input = job.input.clone();
+    let source = tokio::task::spawn_blocking(move || probe::probe(&input))
+        .await
+        .map_err(|e| Error::Setup(e.to_string()))??;
+    let plan = job.ladder.plan(&source.geometry)?;
+    tracing::info!(
+        video_id = %job.video_id,
+        source = %format!("{}x{} {} fps {:.3} s {}", source.geometry.width, source.geometry.height,
+            source.frame_rate.as_f64(), source.duration_ns as f64 / 1e9, source.video_codec),
+        rungs = %plan.iter().map(|p| p.rung.id()).collect::<Vec<_>>().join(","),
+        "packaging"
+    );
+    let input = job.input.clone();
+    let hasher = tokio::task::spawn_blocking(move || hash_file(&input));
+
+    let mut tracks: Vec<TrackPlan> = plan.into_iter().map(TrackPlan::Video).collect();
+    if source.has_audio {
+        tracks.push(TrackPlan::Audio);
+    }
+    let mut states: Vec<TrackState> = tracks
+        .iter()
+        .map(|t| match t {
+            TrackPlan::Video(p) => TrackState { id: p.rung.id(), kind: TrackKind::Video, codec: Some(p.rung.codec), init: None, info: None, segments: vec![] },
+            TrackPlan::Audio => TrackState { id: "audio".into(), kind: TrackKind::Audio, codec: None, init: None, info: None, segments: vec![] },
+        })
+        .collect();
+
+    let (tx, mut rx) = mpsc::channel::<Msg>(8);
+    let graph = pipeline::build(&job.input, &job.ladder, &source, tracks.clone(), tx.clone())?;
+    let pipeline = graph.pipeline.clone();
+    let bus_done = Arc::new(AtomicBool::new(false));
+    let bus = spawn_bus_watch(&graph, tx.clone(), cancel.clone(), bus_done.clone());
+    drop(tx);
+    if let Err(e) = pipeline.set_state(gst::State::Playing) {
+        bus_done.store(true, Ordering::Relaxed);
+        let _ = pipeline.set_state(gst::State::Null);
+        return Err(Error::Setup(format!("cannot start pipeline: {e}")));
+    }
+
+    let result = consume(job, &source, &mut rx, &mut states, store.clone(), &*listener, &graph, started).await;
+    // Close the channel first: a streaming thread blocked in blocking_send
+    // then returns, and the state change to Null cannot deadlock on it.
+    drop(rx);
+    bus_done.store(true, Ordering::Relaxed);
+    let p = pipeline.clone();
+    let _ = tokio::task::spawn_blocking(move || p.set_state(gst::State::Null)).await;
+    let _ = bus.await;
+    let (thumbs, mut puts) = result?;
+
+    let source_sha = hasher.await.map_err(|e| Error::Setup(e.to_string()))??;
+    let mut renditions = Vec::new();
+    for st in states {
+        let Some((_, init)) = st.init else {
+            return Err(Error::NoSegments { rendition: st.id });
+        };
+        if st.segments.is_empty() {
+            return Err(Error::NoSegments { rendition: st.id });
+        }
+        renditions.push(Rendition { track: st.info.expect("set with init"), init, segments: st.segments });
+    }
+    let presentation = Presentation { video_id: job.video_id.clone(), renditions };
+
+    // Manifests last: media playlists, then DASH, then the HLS primary, then
+    // the catalog document, each only after everything it names is stored.
+    puts.drain().await?;
+    for r in &presentation.renditions {
+        let body = manifest::hls::media_playlist(r).into_bytes();
+        puts.put(object(format!("{}/playlist.m3u8", r.track.id), body, ct::HLS, Caching::Short)).await?;
+    }
+    puts.drain().await?;
+    let mpd = manifest::dash::mpd(&presentation).map_err(|source| Error::Output { rendition: "manifest.mpd".into(), source })?;
+    puts.put(object("manifest.mpd".into(), mpd.into_bytes(), ct::DASH, Caching::Short)).await?;
+    puts.put(object("master.m3u8".into(), manifest::hls::master_playlist(&presentation).into_bytes(), ct::HLS, Caching::Short))
+        .await?;
+    puts.drain().await?;
+    let source_info = catalog::SourceInfo {
+        uri: probe::file_uri(&job.input)?,
+        container: source.container.clone(),
+        video_codec: source.video_codec.clone(),
+        audio_codec: source.audio_codec.clone(),
+        duration_ns: source.duration_ns,
+        width: source.geometry.width,
+        height: source.geometry.height,
+        display_aspect_ratio: display_ratio(&source),
+        frame_rate: source.frame_rate,
+        size_bytes: source.size_bytes,
+        sha256: source_sha,
+    };
+    let catalog = catalog::build(&presentation, &source_info, &thumbs, &store.base_uri(), &job.published_at, &job.generator);
+    let json = catalog.to_json_pretty();
+    puts.put(object("catalog.json".into(), json.into_bytes(), ct::JSON, Caching::Short)).await?;
+    puts.drain().await?;
+    Ok(Packaged { presentation, catalog, source })
+}
+
+fn display_ratio(s: &probe::SourceMedia) -> (u32, u32) {
+    let g = &s.geometry;
+    let (mut n, mut d) = (g.width as u64 * g.par_n as u64, g.height as u64 * g.par_d as u64);
+    let mut a = n;
+    let mut b = d;
+    while b != 0 {
+        (a, b) = (b, a % b);
+    }
+    if a > 0 {
+        n /= a;
+        d /= a;
+    }
+    (n as u32, d as u32)
+}
+
+fn spawn_bus_watch(
+    graph: &pipeline::Graph,
+    tx: mpsc::Sender<Msg>,
+    cancel: Cancel,
+    done: Arc<AtomicBool>,
+) -> tokio::task::JoinHandle<()> {
+    let bus = graph.pipeline.bus().expect("pipeline has a bus");
+    let position = graph.position_ns.clone();
+    tokio::task::spawn_blocking(move || {
+        let mut last = (u64::MAX, Instant::now());
+        while !done.load(Ordering::Relaxed) {
+            if cancel.is_cancelled() {
+                let _ = tx.blocking_send(Msg::Failed(Error::Cancelled));
+                return;
+            }
+            let pos = position.load(Ordering::Relaxed);
+            if pos != last.0 {
+                last = (pos, Instant::now());
+            } else if last.1.elapsed() > STALL_TIMEOUT {
+                let _ = tx.blocking_send(Msg::Failed(Error::Stalled {
+                    seconds: STALL_TIMEOUT.as_secs(),
+                    position_s: pos as f64 / 1e9,
+                }));
+                return;
+            }
+            let Some(msg) = bus.timed_pop(gst::ClockTime::from_mseconds(250)) else { continue };
+            use gst::MessageView;
+            match msg.view() {
+                MessageView::Error(err) => {
+                    let element = msg.src().map(|s| s.path_string().to_string()).unwrap_or_else(|| "pipeline".into());
+                    let _ = tx.blocking_send(Msg::Failed(Error::Pipeline {
+                        element,
+                        error: err.error().to_string(),
+                        debug: err.debug().map(|d| d.to_string()).unwrap_or_default(),
+                    }));
+                    return;
+                }
+                MessageView::Warning(w) => {
+                    tracing::warn!(element = ?msg.src().map(|s| s.name()), "{} ({:?})", w.error(), w.debug());
+                }
+                MessageView::Eos(_) => {
+                    let _ = tx.blocking_send(Msg::Eos);
+                    return;
+                }
+                _ => {}
+            }
+        }
+    })
+}
+
+/// Receives chunks from the streaming threads and stores them, until the bus
+/// reports EOS (posted only after every sink has seen its own EOS).
+#[allow(clippy::too_many_arguments)]
+async fn consume(
+    job: &Job,
+    source: &probe::SourceMedia,
+    rx: &mut mpsc::Receiver<Msg>,
+    states: &mut [TrackState],
+    store: Arc<dyn Storage>,
+    listener: &dyn Listener,
+    graph: &pipeline::Graph,
+    started: Instant,
+) -> Result<(catalog::Thumbnails, Puts), Error> {
+    let mut puts = Puts { set: JoinSet::new(), store };
+    let mut tick = tokio::time::interval(Duration::from_millis(500));
+    let mut stored: u64 = 0;
+    let mut poster: Option<catalog::Image> = None;
+    let mut sprites: Vec<catalog::Image> = Vec::new();
+    let mut sprite_index: Option<(String, u32, u32, u64)> = None;
+    let mut sink_eos = 0usize;
+    let duration = Duration::from_nanos(source.duration_ns);
+    loop {
+        let msg = tokio::select! {
+            m = rx.recv() => m,
+            _ = tick.tick() => {
+                let position = Duration::from_nanos(graph.position_ns.load(Ordering::Relaxed)).min(duration);
+                listener.on_progress(Progress { position, duration, elapsed: started.elapsed(), segments_stored: stored });
+                continue;
+            }
+        };
+        let Some(msg) = msg else {
+            return Err(Error::Setup("pipeline ended without EOS".into()));
+        };
+        match msg {
+            Msg::Init { track, mut bytes } => {
+                let st = &mut states[track];
+                manifest::cmaf::pin_creation_times(&mut bytes, PINNED_MP4_TIME)
+                    .map_err(|source| Error::Output { rendition: st.id.clone(), source })?;
+                let digest = sha256(&bytes);
+                if let Some((_, prev)) = &st.init {
+                    if prev.sha256 != digest {
+                        return Err(Error::BadSource {
+                            path: job.input.clone(),
+                            reason: format!("stream format changed mid-stream in {}", st.id),
+                        });
+                    }
+                    continue;
+                }
+                let info = manifest::codecs::from_init_segment(&bytes)
+                    .map_err(|source| Error::Output { rendition: st.id.clone(), source })?;
+                let track_info = track_info(st, &info, source);
+                listener.on_media_start(&track_info);
+                let uri = format!("{}/init.mp4", st.id);
+                let seg = Segment { index: 0, start: 0, duration: 0, size: bytes.len() as u64, sha256: digest, uri: uri.clone() };
+                st.info = Some(track_info);
+                st.init = Some((info, seg));
+                let ctype = if st.kind == TrackKind::Video { ct::VIDEO_MP4 } else { ct::AUDIO_MP4 };
+                puts.put(Object { key: uri, body: bytes, content_type: ctype, caching: Caching::Immutable, sha256: digest }).await?;
+            }
+            Msg::Fragment { track, bytes, sha256 } => {
+                let st = &mut states[track];
+                let Some((info, _)) = &st.init else {
+                    return Err(Error::Setup(format!("{}: fragment before init segment", st.id)));
+                };
+                let frag = manifest::cmaf::parse_fragment(&bytes, info)
+                    .map_err(|source| Error::Output { rendition: st.id.clone(), source })?;
+                if st.kind == TrackKind::Video && !frag.first_sample_is_sync {
+                    return Err(Error::Setup(format!("{}: segment {} does not start with a keyframe", st.id, st.segments.len() + 1)));
+                }
+                let index = st.segments.len() as u32 + 1;
+                let uri = format!("{}/seg-{index:05}.m4s", st.id);
+                let seg = Segment {
+                    index,
+                    start: frag.earliest_presentation_time.max(0) as u64,
+                    duration: frag.duration,
+                    size: bytes.len() as u64,
+                    sha256,
+                    uri: uri.clone(),
+                };
+                listener.on_new_segment(&st.id, &seg);
+                st.segments.push(seg);
+                let ctype = if st.kind == TrackKind::Video { ct::VIDEO_MP4 } else { ct::AUDIO_MP4 };
+                puts.put(Object { key: uri, body: bytes, content_type: ctype, caching: Caching::Immutable, sha256 }).await?;
+                stored += 1;
+            }
+            Msg::Poster { width, height, jpeg } => {
+                let o = object("thumbs/poster.jpg".into(), jpeg, ct::JPEG, Caching::Immutable);
+                poster = Some(catalog::Image { uri: o.key.clone(), width, height, size: o.body.len() as u64, sha256: o.sha256 });
+                puts.put(o).await?;
+            }
+            Msg::Sprite(sheet) => {
+                let key = format!("thumbs/{}", thumbs::SpriteBuilder::sheet_name(sheet.number));
+                let o = object(key, sheet.jpeg, ct::JPEG, Caching::Immutable);
+                sprites.push(catalog::Image {
+                    uri: o.key.clone(),
+                    width: sheet.width,
+                    height: sheet.height,
+                    size: o.body.len() as u64,
+                    sha256: o.sha256,
+                });
+                puts.put(o).await?;
+            }
+            Msg::SpritesDone { vtt, tile_width, tile_height, interval_ns } => {
+                let o = object("thumbs/thumbs.vtt".into(), vtt.into_bytes(), ct::VTT, Caching::Immutable);
+                sprite_index = Some((o.key.clone(), tile_width, tile_height, interval_ns));
+                puts.put(o).await?;
+            }
+            Msg::Failed(e) => return Err(e),
+            Msg::SinkEos => sink_eos += 1,
+            Msg::Eos => break,
+        }
+    }
+    tracing::debug!(sink_eos, "pipeline finished");
+    let poster = poster.ok_or_else(|| Error::Thumbnail("no poster frame was decoded".into()))?;
+    let (index_vtt_uri, tile_width, tile_height, interval_ns) =
+        sprite_index.ok_or_else(|| Error::Thumbnail("trick-play sprites did not finish".into()))?;
+    let thumbs = catalog::Thumbnails {
+        poster,
+        sprites,
+        index_vtt_uri,
+        interval_ms: interval_ns / 1_000_000,
+        tile_width,
+        tile_height,
+    };
+    Ok((thumbs, puts))
+}
+
+fn track_info(st: &TrackState, info: &manifest::codecs::InitInfo, source: &probe::SourceMedia) -> TrackInfo {
+    let video = st.kind == TrackKind::Video;
+    TrackInfo {
+        id: st.id.clone(),
+        kind: st.kind,
+        video_codec: st.codec,
+        codecs: info.codecs.clone(),
+        timescale: info.timescale,
+        width: info.width,
+        height: info.height,
+        frame_rate: video.then_some(source.frame_rate),
+        channels: info.channels,
+        sample_rate: info.sample_rate,
+        language: None,
+    }
+}

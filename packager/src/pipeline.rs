@@ -1,0 +1,610 @@
+//! The GStreamer graph: decode once, fan out to every rung, the audio
+//! rendition and the thumbnail branches.
+//!
+//! ```text
+//! filesrc ! decodebin ─video─ queue ! [deinterlace] ! videorate ! caps ! tee
+//!     tee ─ queue ! videoconvertscale ! caps(I420, WxH, colorimetry) ! ENC ! PARSE ! caps ! cmafmux ! appsink   (per rung)
+//!     tee ─ queue ! videorate ! videoconvertscale ! caps(RGB) ! appsink                                        (poster, sprites)
+//!                     ─audio─ queue ! audioconvert ! audioresample ! caps ! voaacenc ! aacparse ! cmafmux ! appsink
+//! ```
+//!
+//! Appsink callbacks run on streaming threads: they split the muxer output
+//! into init segment and fragments, hash them, and hand them to the async side
+//! with `blocking_send` on a bounded channel, so a slow store slows the
+//! pipeline instead of growing memory.
+
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+
+use gst::prelude::*;
+use manifest::model::Sha256Digest;
+use sha2::{Digest, Sha256};
+use tokio::sync::mpsc;
+
+use crate::encode::{encode_chain, make, set};
+use crate::error::Error;
+use crate::ladder::{Ladder, PlannedRung};
+use crate::probe::SourceMedia;
+use crate::thumbs::{PosterPicker, RgbFrame, Sheet, SpriteBuilder, TILE_WIDTH};
+
+/// Queue depth of raw frames per branch: enough to keep every encoder busy,
+/// small enough that 2160p frames don't add up to gigabytes.
+const BRANCH_QUEUE_FRAMES: u32 = 8;
+const POSTER_MAX_HEIGHT: u32 = 720;
+
+/// What a streaming thread hands to the async side.
+#[derive(Debug)]
+pub(crate) enum Msg {
+    Init { track: usize, bytes: Vec<u8> },
+    Fragment { track: usize, bytes: Vec<u8>, sha256: Sha256Digest },
+    Poster { width: u32, height: u32, jpeg: Vec<u8> },
+    Sprite(Sheet),
+    SpritesDone { vtt: String, tile_width: u32, tile_height: u32, interval_ns: u64 },
+    Failed(Error),
+    /// One appsink saw EOS.
+    SinkEos,
+    /// The bus saw EOS: every sink is done.
+    Eos,
+}
+
+impl std::fmt::Debug for Sheet {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Sheet({}, {} bytes)", self.number, self.jpeg.len())
+    }
+}
+
+/// A track the pipeline produces: the planned rungs in order, then audio.
+#[derive(Debug, Clone)]
+pub(crate) enum TrackPlan {
+    Video(PlannedRung),
+    Audio,
+}
+
+pub(crate) struct Graph {
+    pub pipeline: gst::Pipeline,
+    /// Running time of the latest decoded video frame, for progress and the watchdog.
+    pub position_ns: Arc<AtomicU64>,
+}
+
+fn setup_err(e: impl std::fmt::Display) -> Error {
+    Error::Setup(e.to_string())
+}
+
+fn sha256(bytes: &[u8]) -> Sha256Digest {
+    Sha256Digest(Sha256::digest(bytes).into())
+}
+
+/// Splits muxer output into top-level boxes and groups them: `ftyp`+`moov` is
+/// the init segment, `styp`?+`moof`+`mdat` a fragment.
+fn split_boxes(bytes: &[u8]) -> Result<Vec<(bool, std::ops::Range<usize>)>, String> {
+    let mut out: Vec<(bool, std::ops::Range<usize>)> = Vec::new();
+    let mut pos = 0usize;
+    let mut open: Option<(bool, usize)> = None;
+    let mut last_kind = [0u8; 4];
+    while pos < bytes.len() {
+        if bytes.len() - pos < 8 {
+            return Err(format!("{} trailing bytes are not a box", bytes.len() - pos));
+        }
+        let mut size = u32::from_be_bytes(bytes[pos..pos + 4].try_into().unwrap()) as usize;
+        let kind = &bytes[pos + 4..pos + 8];
+        if size == 1 {
+            if bytes.len() - pos < 16 {
+                return Err("truncated large box".into());
+            }
+            size = u64::from_be_bytes(bytes[pos + 8..pos + 16].try_into().unwrap()) as usize;
+        }
+        if size < 8 || pos + size > bytes.len() {
+            return Err(format!("box {:?} of size {size} overruns the buffer", String::from_utf8_lossy(kind)));
+        }
+        match kind {
+            b"ftyp" => {
+                if let Some((is_init, start)) = open.take() {
+                    out.push((is_init, start..pos));
+                }
+                open = Some((true, pos));
+            }
+            b"styp" | b"moof" => {
+                // A moof right after a styp belongs to the styp's fragment.
+                if !(kind == b"moof" && last_kind == *b"styp") {
+                    if let Some((is_init, start)) = open.take() {
+                        out.push((is_init, start..pos));
+                    }
+                    open = Some((false, pos));
+                }
+            }
+            _ => {
+                if open.is_none() {
+                    return Err(format!("box {:?} outside init segment or fragment", String::from_utf8_lossy(kind)));
+                }
+            }
+        }
+        last_kind.copy_from_slice(kind);
+        pos += size;
+    }
+    if let Some((is_init, start)) = open {
+        out.push((is_init, start..pos));
+    }
+    Ok(out)
+}
+
+fn send(tx: &mpsc::Sender<Msg>, msg: Msg) -> Result<gst::FlowSuccess, gst::FlowError> {
+    // The receiver is gone only when the job already failed or was cancelled.
+    tx.blocking_send(msg).map(|_| gst::FlowSuccess::Ok).map_err(|_| gst::FlowError::Flushing)
+}
+
+fn media_sink(track: usize, tx: mpsc::Sender<Msg>) -> gst_app::AppSink {
+    let eos_tx = tx.clone();
+    gst_app::AppSink::builder()
+        .sync(false)
+        .property("buffer-list", true)
+        .property("max-buffers", 4u32)
+        .callbacks(
+            gst_app::AppSinkCallbacks::builder()
+                .new_sample(move |sink| {
+                    let sample = sink.pull_sample().map_err(|_| gst::FlowError::Eos)?;
+                    let mut bytes = Vec::new();
+                    if let Some(list) = sample.buffer_list() {
+                        for buf in list.iter() {
+                            bytes.extend_from_slice(&buf.map_readable().map_err(|_| gst::FlowError::Error)?);
+                        }
+                    } else if let Some(buf) = sample.buffer() {
+                        bytes.extend_from_slice(&buf.map_readable().map_err(|_| gst::FlowError::Error)?);
+                    }
+                    let parts = match split_boxes(&bytes) {
+                        Ok(p) => p,
+                        Err(reason) => {
+                            let _ = send(&tx, Msg::Failed(Error::Setup(format!("muxer output of track {track}: {reason}"))));
+                            return Err(gst::FlowError::Error);
+                        }
+                    };
+                    for (is_init, range) in parts {
+                        let chunk = bytes[range].to_vec();
+                        let msg = if is_init {
+                            Msg::Init { track, bytes: chunk }
+                        } else {
+                            let sha256 = sha256(&chunk);
+                            Msg::Fragment { track, bytes: chunk, sha256 }
+                        };
+                        send(&tx, msg)?;
+                    }
+                    Ok(gst::FlowSuccess::Ok)
+                })
+                .eos(move |_| {
+                    let _ = eos_tx.blocking_send(Msg::SinkEos);
+                })
+                .build(),
+        )
+        .build()
+}
+
+fn rgb_frame<'a>(sample: &gst::Sample, map: &'a gst::BufferMap<'a, gst::buffer::Readable>) -> Option<RgbFrame<'a>> {
+    let info = gst_video::VideoInfo::from_caps(sample.caps()?).ok()?;
+    Some(RgbFrame { width: info.width(), height: info.height(), stride: info.stride()[0] as usize, data: map.as_slice() })
+}
+
+fn running_time(sample: &gst::Sample, buf: &gst::BufferRef) -> u64 {
+    let pts = buf.pts();
+    sample
+        .segment()
+        .and_then(|s| s.downcast_ref::<gst::ClockTime>())
+        .and_then(|s| s.to_running_time(pts))
+        .map(|t| t.nseconds())
+        .unwrap_or(0)
+}
+
+fn poster_sink(tx: mpsc::Sender<Msg>, done: Arc<AtomicBool>) -> gst_app::AppSink {
+    let picker = Arc::new(Mutex::new(PosterPicker::default()));
+    let eos_picker = picker.clone();
+    let eos_tx = tx.clone();
+    let finish = move |picker: &mut PosterPicker, tx: &mpsc::Sender<Msg>| -> Result<(), Error> {
+        if let Some((width, height, jpeg)) = picker.finish()? {
+            let _ = tx.blocking_send(Msg::Poster { width, height, jpeg });
+        }
+        Ok(())
+    };
+    let finish_eos = finish.clone();
+    gst_app::AppSink::builder()
+        .sync(false)
+        .callbacks(
+            gst_app::AppSinkCallbacks::builder()
+                .new_sample(move |sink| {
+                    let sample = sink.pull_sample().map_err(|_| gst::FlowError::Eos)?;
+                    let mut picker = picker.lock().unwrap();
+                    if picker.decided() {
+                        return Ok(gst::FlowSuccess::Ok);
+                    }
+                    let buf = sample.buffer().ok_or(gst::FlowError::Error)?;
+                    let map = buf.map_readable().map_err(|_| gst::FlowError::Error)?;
+                    let frame = rgb_frame(&sample, &map).ok_or(gst::FlowError::NotNegotiated)?;
+                    if picker.offer(running_time(&sample, buf), &frame) {
+                        done.store(true, Ordering::Relaxed);
+                        if let Err(e) = finish(&mut picker, &tx) {
+                            let _ = tx.blocking_send(Msg::Failed(e));
+                            return Err(gst::FlowError::Error);
+                        }
+                    }
+                    Ok(gst::FlowSuccess::Ok)
+                })
+                .eos(move |_| {
+                    let mut picker = eos_picker.lock().unwrap();
+                    if !picker.decided() {
+                        if let Err(e) = finish_eos(&mut picker, &eos_tx) {
+                            let _ = eos_tx.blocking_send(Msg::Failed(e));
+                        }
+                    }
+                    let _ = eos_tx.blocking_send(Msg::SinkEos);
+                })
+                .build(),
+        )
+        .build()
+}
+
+fn sprite_sink(tx: mpsc::Sender<Msg>, builder: SpriteBuilder, duration_ns: u64) -> gst_app::AppSink {
+    let builder = Arc::new(Mutex::new(builder));
+    let eos_builder = builder.clone();
+    let eos_tx = tx.clone();
+    gst_app::AppSink::builder()
+        .sync(false)
+        .callbacks(
+            gst_app::AppSinkCallbacks::builder()
+                .new_sample(move |sink| {
+                    let sample = sink.pull_sample().map_err(|_| gst::FlowError::Eos)?;
+                    let buf = sample.buffer().ok_or(gst::FlowError::Error)?;
+                    let map = buf.map_readable().map_err(|_| gst::FlowError::Error)?;
+                    let frame = rgb_frame(&sample, &map).ok_or(gst::FlowError::NotNegotiated)?;
+                    let sheet = builder.lock().unwrap().push(&frame, duration_ns);
+                    match sheet {
+                        Ok(Some(sheet)) => send(&tx, Msg::Sprite(sheet)),
+                        Ok(None) => Ok(gst::FlowSuccess::Ok),
+                        Err(e) => {
+                            let _ = tx.blocking_send(Msg::Failed(e));
+                            Err(gst::FlowError::Error)
+                        }
+                    }
+                })
+                .eos(move |_| {
+                    let mut b = eos_builder.lock().unwrap();
+                    match b.flush() {
+                        Ok(Some(sheet)) => {
+                            let _ = eos_tx.blocking_send(Msg::Sprite(sheet));
+                        }
+                        Ok(None) => {}
+                        Err(e) => {
+                            let _ = eos_tx.blocking_send(Msg::Failed(e));
+                        }
+                    }
+                    let _ = eos_tx.blocking_send(Msg::SpritesDone {
+                        vtt: b.vtt().to_owned(),
+                        tile_width: b.tile_width,
+                        tile_height: b.tile_height,
+                        interval_ns: b.interval_ns,
+                    });
+                    let _ = eos_tx.blocking_send(Msg::SinkEos);
+                })
+                .build(),
+        )
+        .build()
+}
+
+fn queue(frames: u32) -> Result<gst::Element, Error> {
+    gst::ElementFactory::make("queue")
+        .property("max-size-buffers", frames)
+        .property("max-size-bytes", 0u32)
+        .property("max-size-time", 0u64)
+        .build()
+        .map_err(|_| Error::MissingElement { factory: "queue" })
+}
+
+fn add_chain(pipeline: &gst::Pipeline, elements: &[gst::Element]) -> Result<(), Error> {
+    pipeline.add_many(elements).map_err(setup_err)?;
+    gst::Element::link_many(elements).map_err(setup_err)?;
+    for e in elements.iter().rev() {
+        e.sync_state_with_parent().map_err(setup_err)?;
+    }
+    Ok(())
+}
+
+fn even(v: f64) -> u32 {
+    ((v / 2.0).round() as u32 * 2).max(2)
+}
+
+/// Everything the pad-added handler needs to build the branches.
+struct Plan {
+    tracks: Vec<TrackPlan>,
+    ladder: Ladder,
+    source: SourceMedia,
+    gop_frames: u32,
+    gop_ns: u64,
+    tx: mpsc::Sender<Msg>,
+    position_ns: Arc<AtomicU64>,
+}
+
+fn build_video(pipeline: &gst::Pipeline, plan: &Plan, pad_caps: &gst::Caps) -> Result<gst::Element, Error> {
+    let s = pad_caps.structure(0).ok_or_else(|| Error::Setup("decoded video has empty caps".into()))?;
+    let colorimetry = s.get::<String>("colorimetry").ok();
+    let fps = plan.source.frame_rate;
+    let head_queue = queue(BRANCH_QUEUE_FRAMES)?;
+    let mut head = vec![head_queue.clone()];
+    if plan.source.interlaced {
+        head.push(make("deinterlace")?);
+    }
+    let rate = make("videorate")?;
+    let rate_caps = gst::ElementFactory::make("capsfilter")
+        .property(
+            "caps",
+            gst_video::VideoCapsBuilder::new().framerate(gst::Fraction::new(fps.num as i32, fps.den as i32)).build(),
+        )
+        .build()
+        .map_err(setup_err)?;
+    let tee = make("tee")?;
+    head.extend([rate, rate_caps.clone(), tee.clone()]);
+    add_chain(pipeline, &head)?;
+
+    let position = plan.position_ns.clone();
+    rate_caps.static_pad("src").unwrap().add_probe(gst::PadProbeType::BUFFER, move |pad, info| {
+        if let Some(buf) = info.buffer() {
+            if let Some(seg) = pad.sticky_event::<gst::event::Segment>(0) {
+                if let Some(rt) = seg.segment().downcast_ref::<gst::ClockTime>().and_then(|s| s.to_running_time(buf.pts())) {
+                    position.store(rt.nseconds(), Ordering::Relaxed);
+                }
+            }
+        }
+        gst::PadProbeReturn::Ok
+    });
+
+    let frame_ns = 1_000_000_000u64 * fps.den as u64 / fps.num as u64;
+    for (track, t) in plan.tracks.iter().enumerate() {
+        let TrackPlan::Video(pr) = t else { continue };
+        let q = queue(BRANCH_QUEUE_FRAMES)?;
+        let scale = make("videoconvertscale")?;
+        let mut raw = gst_video::VideoCapsBuilder::new()
+            .format(gst_video::VideoFormat::I420)
+            .width(pr.width as i32)
+            .height(pr.rung.height as i32)
+            .pixel_aspect_ratio(gst::Fraction::new(1, 1))
+            .build();
+        if let Some(c) = &colorimetry {
+            // Without it videoconvertscale settles on BT.601 for SD sizes and
+            // pays a conversion while tagging rungs differently.
+            raw.get_mut().unwrap().set("colorimetry", c.as_str());
+        }
+        let raw_filter = gst::ElementFactory::make("capsfilter").property("caps", raw).build().map_err(setup_err)?;
+        let chain = encode_chain(&pr.rung, plan.gop_frames, plan.ladder.deterministic)?;
+        let enc_filter =
+            gst::ElementFactory::make("capsfilter").property("caps", chain.caps.clone()).build().map_err(setup_err)?;
+        let chain_mux = chain.muxer.clone();
+        let sink = media_sink(track, plan.tx.clone());
+        add_chain(
+            pipeline,
+            &[q.clone(), scale, raw_filter.clone(), chain.encoder, chain.parser, enc_filter.clone(), chain.muxer, sink.upcast()],
+        )?;
+        force_keyframes(&raw_filter.static_pad("src").unwrap(), plan.gop_ns);
+        split_at_boundaries(&chain_mux, &enc_filter.static_pad("src").unwrap(), plan.gop_ns, frame_ns / 2, true);
+        tee.link(&q).map_err(setup_err)?;
+    }
+
+    // Poster: one frame a second until a non-blank one is found.
+    let (dar_w, dar_h) = (plan.source.geometry.display_aspect(), 1.0);
+    let poster_h = plan.source.geometry.height.min(POSTER_MAX_HEIGHT);
+    let poster_w = even(poster_h as f64 * dar_w / dar_h);
+    let poster_done = Arc::new(AtomicBool::new(false));
+    let pq = queue(2)?;
+    let done = poster_done.clone();
+    pq.static_pad("src").unwrap().add_probe(gst::PadProbeType::BUFFER, move |_, _| {
+        if done.load(Ordering::Relaxed) { gst::PadProbeReturn::Drop } else { gst::PadProbeReturn::Ok }
+    });
+    thumb_branch(pipeline, &tee, pq, gst::Fraction::new(1, 1), poster_w, poster_h, poster_sink(plan.tx.clone(), poster_done))?;
+
+    // Trick-play tiles.
+    let interval_ns = crate::thumbs::sprite_interval_ns(plan.source.duration_ns);
+    let tile_h = even(TILE_WIDTH as f64 / dar_w);
+    let sq = queue(2)?;
+    let rate = gst::Fraction::new(1, (interval_ns / 1_000_000_000) as i32);
+    let builder = SpriteBuilder::new(TILE_WIDTH, tile_h, interval_ns);
+    thumb_branch(pipeline, &tee, sq, rate, TILE_WIDTH, tile_h, sprite_sink(plan.tx.clone(), builder, plan.source.duration_ns))?;
+
+    Ok(head_queue)
+}
+
+fn thumb_branch(
+    pipeline: &gst::Pipeline,
+    tee: &gst::Element,
+    q: gst::Element,
+    rate: gst::Fraction,
+    width: u32,
+    height: u32,
+    sink: gst_app::AppSink,
+) -> Result<(), Error> {
+    let videorate = make("videorate")?;
+    let rate_filter = gst::ElementFactory::make("capsfilter")
+        .property("caps", gst_video::VideoCapsBuilder::new().framerate(rate).build())
+        .build()
+        .map_err(setup_err)?;
+    let scale = make("videoconvertscale")?;
+    let rgb = gst::ElementFactory::make("capsfilter")
+        .property(
+            "caps",
+            gst_video::VideoCapsBuilder::new()
+                .format(gst_video::VideoFormat::Rgb)
+                .width(width as i32)
+                .height(height as i32)
+                .pixel_aspect_ratio(gst::Fraction::new(1, 1))
+                .build(),
+        )
+        .build()
+        .map_err(setup_err)?;
+    add_chain(pipeline, &[q.clone(), videorate, rate_filter, scale, rgb, sink.upcast()])?;
+    tee.link(&q).map_err(setup_err)?;
+    Ok(())
+}
+
+
+/// Puts the muxer in manual-split mode and starts a new fragment, with an
+/// in-stream `FMP4MuxSplitNow` event, before the first buffer at or past each
+/// segment boundary (`k * gop_ns`, less `slack_ns` for timestamp rounding).
+///
+/// Video splits only on a keyframe (the forced ones sit on the boundaries).
+/// Audio has no GOPs: each fragment starts on the AAC frame nearest to the
+/// video boundary (slack = half a frame), measured against the absolute
+/// boundary so that boundaries never drift. Being serialized in the stream,
+/// the split points do not depend on thread timing.
+fn split_at_boundaries(mux: &gst::Element, upstream_src: &gst::Pad, gop_ns: u64, slack_ns: u64, keyframes_only: bool) {
+    mux.set_property("manual-split", true);
+    mux.set_property("send-force-keyunit", false);
+    let next = AtomicU64::new(1);
+    upstream_src.add_probe(gst::PadProbeType::BUFFER, move |pad, info| {
+        let Some(buf) = info.buffer() else { return gst::PadProbeReturn::Ok };
+        if keyframes_only && buf.flags().contains(gst::BufferFlags::DELTA_UNIT) {
+            return gst::PadProbeReturn::Ok;
+        }
+        let Some(seg) = pad.sticky_event::<gst::event::Segment>(0) else { return gst::PadProbeReturn::Ok };
+        let Some(rt) = seg.segment().downcast_ref::<gst::ClockTime>().and_then(|s| s.to_running_time(buf.pts())) else {
+            return gst::PadProbeReturn::Ok;
+        };
+        let k = next.load(Ordering::Relaxed);
+        if rt.nseconds() + slack_ns >= k * gop_ns {
+            // A source gap may skip boundaries; the next one is after this buffer.
+            next.store((rt.nseconds() + slack_ns) / gop_ns + 1, Ordering::Relaxed);
+            let ev = gst::event::CustomDownstream::builder(gst::Structure::builder("FMP4MuxSplitNow").field("chunk", false).build())
+                .build();
+            pad.push_event(ev);
+        }
+        gst::PadProbeReturn::Ok
+    });
+}
+
+/// Sends a downstream force-key-unit event before every frame that starts a
+/// segment. Serialized in the stream, so the keyframe positions do not depend
+/// on thread timing, and identical for every rung.
+fn force_keyframes(pad: &gst::Pad, gop_ns: u64) {
+    let next = AtomicU64::new(0);
+    pad.add_probe(gst::PadProbeType::BUFFER, move |pad, info| {
+        let Some(buf) = info.buffer() else { return gst::PadProbeReturn::Ok };
+        let Some(seg) = pad.sticky_event::<gst::event::Segment>(0) else { return gst::PadProbeReturn::Ok };
+        let Some(rt) = seg.segment().downcast_ref::<gst::ClockTime>().and_then(|s| s.to_running_time(buf.pts())) else {
+            return gst::PadProbeReturn::Ok;
+        };
+        let k = next.load(Ordering::Relaxed);
+        // Half a frame of slack for rounding of the timestamps to nanoseconds.
+        if rt.nseconds() + 1_000_000 >= k * gop_ns {
+            next.store(rt.nseconds() / gop_ns + 1, Ordering::Relaxed);
+            let ev = gst_video::DownstreamForceKeyUnitEvent::builder()
+                .running_time(rt)
+                .all_headers(true)
+                .count(k as u32)
+                .build();
+            pad.push_event(ev);
+        }
+        gst::PadProbeReturn::Ok
+    });
+}
+
+fn build_audio(pipeline: &gst::Pipeline, plan: &Plan, track: usize) -> Result<gst::Element, Error> {
+    let q = queue(64)?;
+    let convert = make("audioconvert")?;
+    let resample = make("audioresample")?;
+    let caps = gst::Caps::builder("audio/x-raw")
+        .field("format", "S16LE")
+        .field("layout", "interleaved")
+        .field("rate", plan.ladder.audio.sample_rate as i32)
+        .field("channels", 2i32)
+        .build();
+    let filter = gst::ElementFactory::make("capsfilter").property("caps", caps).build().map_err(setup_err)?;
+    // voaacenc, not avenc_aac: the latter adds an untrimmed priming frame.
+    let enc = make("voaacenc")?;
+    set(&enc, "bitrate", &plan.ladder.audio.bitrate.to_string());
+    let parse = make("aacparse")?;
+    let mux = make("cmafmux")?;
+    let aac_frame_ns = 1024 * 1_000_000_000 / plan.ladder.audio.sample_rate as u64;
+    split_at_boundaries(&mux, &parse.static_pad("src").unwrap(), plan.gop_ns, aac_frame_ns / 2, false);
+    let sink = media_sink(track, plan.tx.clone());
+    add_chain(pipeline, &[q.clone(), convert, resample, filter, enc, parse, mux, sink.upcast()])?;
+    Ok(q)
+}
+
+fn fakesink(pipeline: &gst::Pipeline) -> Result<gst::Element, Error> {
+    let q = queue(4)?;
+    let sink = gst::ElementFactory::make("fakesink").property("sync", false).build().map_err(setup_err)?;
+    add_chain(pipeline, &[q.clone(), sink])?;
+    Ok(q)
+}
+
+pub(crate) fn build(
+    input: &std::path::Path,
+    ladder: &Ladder,
+    source: &SourceMedia,
+    tracks: Vec<TrackPlan>,
+    tx: mpsc::Sender<Msg>,
+) -> Result<Graph, Error> {
+    let (gop_frames, gop_ns) = ladder.gop(source.frame_rate);
+    let pipeline = gst::Pipeline::new();
+    let src = gst::ElementFactory::make("filesrc")
+        .property("location", input.to_string_lossy().as_ref())
+        .build()
+        .map_err(|_| Error::MissingElement { factory: "filesrc" })?;
+    let decode = make("decodebin")?;
+    pipeline.add_many([&src, &decode]).map_err(setup_err)?;
+    src.link(&decode).map_err(setup_err)?;
+    let position_ns = Arc::new(AtomicU64::new(0));
+    let plan = Arc::new(Plan {
+        tracks,
+        ladder: ladder.clone(),
+        source: source.clone(),
+        gop_frames,
+        gop_ns,
+        tx,
+        position_ns: position_ns.clone(),
+    });
+    let linked = Arc::new(Mutex::new((false, false)));
+    let weak = pipeline.downgrade();
+    decode.connect_pad_added(move |_, pad| {
+        let Some(pipeline) = weak.upgrade() else { return };
+        let caps = pad.current_caps().unwrap_or_else(|| pad.query_caps(None));
+        let name = caps.structure(0).map(|s| s.name().to_string()).unwrap_or_default();
+        let mut linked = linked.lock().unwrap();
+        let result = if name.starts_with("video/x-raw") && !linked.0 {
+            linked.0 = true;
+            build_video(&pipeline, &plan, &caps)
+        } else if name.starts_with("audio/x-raw") && !linked.1 {
+            linked.1 = true;
+            match plan.tracks.iter().position(|t| matches!(t, TrackPlan::Audio)) {
+                Some(track) => build_audio(&pipeline, &plan, track),
+                None => fakesink(&pipeline),
+            }
+        } else {
+            // Second video/audio streams, subtitles, data: not packaged.
+            fakesink(&pipeline)
+        };
+        let linked_ok = result.and_then(|head| {
+            pad.link(&head.static_pad("sink").unwrap()).map(|_| ()).map_err(setup_err)
+        });
+        if let Err(e) = linked_ok {
+            let _ = plan.tx.try_send(Msg::Failed(e));
+        }
+    });
+    Ok(Graph { pipeline, position_ns })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn bx(kind: &[u8; 4], len: usize) -> Vec<u8> {
+        let mut v = (len as u32).to_be_bytes().to_vec();
+        v.extend_from_slice(kind);
+        v.resize(len, 0);
+        v
+    }
+
+    #[test]
+    fn splits_init_and_fragments() {
+        let mut b = Vec::new();
+        for (k, l) in [(b"ftyp", 20), (b"moov", 30), (b"moof", 16), (b"mdat", 40), (b"styp", 12), (b"moof", 16), (b"mdat", 9)] {
+            b.extend(bx(k, l));
+        }
+        let parts = split_boxes(&b).unwrap();
+        assert_eq!(parts, vec![(true, 0..50), (false, 50..106), (false, 106..143)]);
+        assert!(split_boxes(&b[..b.len() - 1]).is_err());
+        assert!(split_boxes(&bx(b"mdat", 8)).is_err());
+    }
+}

@@ -1,0 +1,142 @@
+//! Probe a source before building the pipeline: a bad upload fails here, in
+//! about the time of one preroll, and the plan (rungs, GOP) needs the size and
+//! frame rate up front.
+
+use std::path::Path;
+
+use gst_pbutils::prelude::*;
+use manifest::model::FrameRate;
+
+use crate::error::Error;
+use crate::ladder::SourceGeometry;
+
+/// Sources beyond these are refused before decoding: they would take the
+/// worker for days or exhaust memory in the scaler.
+pub const MAX_PIXELS: u64 = 8192 * 4320;
+pub const MAX_DURATION_NS: u64 = 24 * 3600 * 1_000_000_000;
+const PROBE_TIMEOUT_S: u64 = 60;
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct SourceMedia {
+    pub container: String,
+    pub video_codec: String,
+    pub audio_codec: Option<String>,
+    pub duration_ns: u64,
+    pub geometry: SourceGeometry,
+    pub frame_rate: FrameRate,
+    pub interlaced: bool,
+    pub has_audio: bool,
+    pub size_bytes: u64,
+}
+
+pub fn file_uri(path: &Path) -> Result<String, Error> {
+    let abs = std::fs::canonicalize(path)
+        .map_err(|source| Error::InputRead { path: path.to_owned(), source })?;
+    gst::glib::filename_to_uri(&abs, None)
+        .map(|u| u.to_string())
+        .map_err(|e| Error::BadSource { path: path.to_owned(), reason: e.to_string() })
+}
+
+fn describe(caps: Option<gst::Caps>) -> String {
+    match caps {
+        Some(c) if !c.is_empty() => gst_pbutils::pb_utils_get_codec_description(&c).to_string(),
+        _ => "unknown".into(),
+    }
+}
+
+/// Reduce a fraction and map broken or variable rates to something encodable.
+pub fn normalise_rate(num: i32, den: i32) -> Option<FrameRate> {
+    if num <= 0 || den <= 0 {
+        return None;
+    }
+    let g = gcd(num as u32, den as u32);
+    let (n, d) = (num as u32 / g, den as u32 / g);
+    let fps = n as f64 / d as f64;
+    if !(1.0..=240.0).contains(&fps) {
+        return None;
+    }
+    Some(FrameRate { num: n, den: d })
+}
+
+fn gcd(a: u32, b: u32) -> u32 {
+    if b == 0 { a.max(1) } else { gcd(b, a % b) }
+}
+
+pub fn probe(path: &Path) -> Result<SourceMedia, Error> {
+    let meta = std::fs::metadata(path).map_err(|source| Error::InputRead { path: path.to_owned(), source })?;
+    if !meta.is_file() {
+        return Err(Error::BadSource { path: path.to_owned(), reason: "not a regular file".into() });
+    }
+    if meta.len() == 0 {
+        return Err(Error::EmptyInput { path: path.to_owned() });
+    }
+    let uri = file_uri(path)?;
+    let discoverer = gst_pbutils::Discoverer::new(gst::ClockTime::from_seconds(PROBE_TIMEOUT_S))
+        .map_err(|e| Error::Setup(format!("discoverer: {e}")))?;
+    let info = discoverer
+        .discover_uri(&uri)
+        .map_err(|e| Error::NotMedia { path: path.to_owned(), reason: e.message().to_string() })?;
+    match info.result() {
+        gst_pbutils::DiscovererResult::Ok => {}
+        gst_pbutils::DiscovererResult::MissingPlugins => {
+            let missing = info.missing_elements_installer_details().join(", ");
+            return Err(Error::NotMedia { path: path.to_owned(), reason: format!("missing decoder plugins: {missing}") });
+        }
+        other => {
+            return Err(Error::NotMedia { path: path.to_owned(), reason: format!("{other:?}") });
+        }
+    }
+    let video = info
+        .video_streams()
+        .into_iter()
+        .find(|v| !v.is_image())
+        .ok_or_else(|| Error::NoVideo { path: path.to_owned() })?;
+    let audio = info.audio_streams().into_iter().next();
+    let (width, height) = (video.width(), video.height());
+    if width < 16 || height < 16 || (width as u64) * (height as u64) > MAX_PIXELS {
+        return Err(Error::BadSource {
+            path: path.to_owned(),
+            reason: format!("picture size {width}x{height} is outside 16x16..{MAX_PIXELS} pixels"),
+        });
+    }
+    let duration_ns = info.duration().map(|d| d.nseconds()).unwrap_or(0);
+    if duration_ns == 0 {
+        return Err(Error::BadSource { path: path.to_owned(), reason: "duration is unknown or zero".into() });
+    }
+    if duration_ns > MAX_DURATION_NS {
+        return Err(Error::BadSource {
+            path: path.to_owned(),
+            reason: format!("duration {:.0} s exceeds the 24 h limit", duration_ns as f64 / 1e9),
+        });
+    }
+    let fr = video.framerate();
+    let frame_rate = normalise_rate(fr.numer(), fr.denom()).unwrap_or_else(|| {
+        tracing::warn!(rate = %fr, "variable or unknown frame rate; resampling to 30 fps");
+        FrameRate { num: 30, den: 1 }
+    });
+    let par = video.par();
+    let (par_n, par_d) = if par.numer() > 0 && par.denom() > 0 { (par.numer() as u32, par.denom() as u32) } else { (1, 1) };
+    Ok(SourceMedia {
+        container: describe(info.stream_info().and_then(|s| s.caps())),
+        video_codec: describe(video.caps()),
+        audio_codec: audio.as_ref().map(|a| describe(a.caps())),
+        duration_ns,
+        geometry: SourceGeometry { width, height, par_n, par_d },
+        frame_rate,
+        interlaced: video.is_interlaced(),
+        has_audio: audio.is_some(),
+        size_bytes: meta.len(),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rates_are_reduced_and_sane() {
+        assert_eq!(normalise_rate(60000, 2002), Some(FrameRate { num: 30000, den: 1001 }));
+        assert_eq!(normalise_rate(0, 1), None);
+        assert_eq!(normalise_rate(90000, 1), None);
+    }
+}
