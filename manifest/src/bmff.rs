@@ -36,8 +36,7 @@ impl<'a> BoxRef<'a> {
 
     /// Like [`Self::child`] but absence is an error naming `path`.
     pub fn require(&self, fourcc: &[u8; 4], path: &'static str) -> Result<BoxRef<'a>> {
-        self.child(fourcc, path)?
-            .ok_or(Error::MissingBox { path })
+        self.child(fourcc, path)?.ok_or(Error::MissingBox { path })
     }
 
     /// A reader over the body.
@@ -47,7 +46,11 @@ impl<'a> BoxRef<'a> {
 }
 
 /// Splits `data` into consecutive boxes. `base` is the absolute offset of `data[0]`.
-pub(crate) fn boxes<'a>(data: &'a [u8], base: usize, context: &'static str) -> Result<Vec<BoxRef<'a>>> {
+pub(crate) fn boxes<'a>(
+    data: &'a [u8],
+    base: usize,
+    context: &'static str,
+) -> Result<Vec<BoxRef<'a>>> {
     boxes_inner(data, base, context, None)
 }
 

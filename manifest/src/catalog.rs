@@ -12,7 +12,9 @@
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-use crate::model::{media_playlist_uri, FrameRate, Presentation, Rendition, Sha256Digest, TrackKind};
+use crate::model::{
+    FrameRate, Presentation, Rendition, Sha256Digest, TrackKind, media_playlist_uri,
+};
 use crate::{Error, Result};
 
 /// The `schema` value of documents of this shape.
@@ -140,7 +142,11 @@ pub struct CatalogRendition {
     pub width: Option<u32>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub height: Option<u32>,
-    #[serde(default, skip_serializing_if = "Option::is_none", with = "frame_rate_opt_text")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        with = "frame_rate_opt_text"
+    )]
     pub frame_rate: Option<FrameRate>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub channels: Option<u32>,

@@ -200,7 +200,9 @@ fn read_trun(trun: &BoxRef<'_>, defaults: &Defaults, t: &mut Timing) -> Result<(
                 _ => sample_flags,
             });
         }
-        let pts = i64::try_from(t.elapsed).unwrap_or(i64::MAX).saturating_add(cts);
+        let pts = i64::try_from(t.elapsed)
+            .unwrap_or(i64::MAX)
+            .saturating_add(cts);
         t.min_presentation_offset = Some(t.min_presentation_offset.map_or(pts, |m| m.min(pts)));
         t.elapsed += u64::from(duration);
         t.count += 1;

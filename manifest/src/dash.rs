@@ -5,14 +5,17 @@
 //! language; every Representation has a `SegmentTemplate` with a `SegmentTimeline`, the
 //! URL templates matching the title layout (`<id>/init.mp4`, `<id>/seg-00001.m4s`...).
 //!
+//! `S@t` is each segment's earliest presentation time as the model gives it and no
+//! `presentationTimeOffset` is written: the packager starts every track at 0.
+//!
 //! dash-mpd-core 0.1 is the part of dash-mpd 0.21 that holds the MPD types: dash-mpd 0.21
 //! itself always pulls in its HTTP downloader (reqwest, tokio), which this crate must not.
 
 use std::time::Duration;
 
 use dash_mpd_core::{
-    AdaptationSet, AudioChannelConfiguration, Period, Representation, SegmentTemplate,
-    SegmentTimeline, MPD, S,
+    AdaptationSet, AudioChannelConfiguration, MPD, Period, Representation, S, SegmentTemplate,
+    SegmentTimeline,
 };
 use serde::Serialize;
 
@@ -120,8 +123,16 @@ fn video_adaptation_set(id: usize, reps: &[&Rendition]) -> AdaptationSet {
         mimeType: Some("video/mp4".to_owned()),
         segmentAlignment: Some(true),
         startWithSAP: Some(1),
-        maxWidth: reps.iter().filter_map(|r| r.track.width).max().map(u64::from),
-        maxHeight: reps.iter().filter_map(|r| r.track.height).max().map(u64::from),
+        maxWidth: reps
+            .iter()
+            .filter_map(|r| r.track.width)
+            .max()
+            .map(u64::from),
+        maxHeight: reps
+            .iter()
+            .filter_map(|r| r.track.height)
+            .max()
+            .map(u64::from),
         maxFrameRate: max_rate.map(|f| f.to_string()),
         representations: reps
             .iter()
@@ -221,7 +232,7 @@ fn timeline(r: &Rendition) -> Vec<S> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::{media_segment_uri, init_uri, Segment, Sha256Digest, TrackInfo};
+    use crate::model::{Segment, Sha256Digest, TrackInfo, init_uri, media_segment_uri};
 
     fn rendition(starts_and_durations: &[(u64, u64)]) -> Rendition {
         let seg = |index: u32, start, duration| Segment {
@@ -230,7 +241,11 @@ mod tests {
             duration,
             size: 1000,
             sha256: Sha256Digest([0; 32]),
-            uri: if index == 0 { init_uri("a") } else { media_segment_uri("a", index) },
+            uri: if index == 0 {
+                init_uri("a")
+            } else {
+                media_segment_uri("a", index)
+            },
         };
         Rendition {
             track: TrackInfo {
@@ -256,12 +271,24 @@ mod tests {
     }
 
     fn s(t: Option<u64>, d: u64, r: Option<i64>) -> S {
-        S { t, d, r, ..Default::default() }
+        S {
+            t,
+            d,
+            r,
+            ..Default::default()
+        }
     }
 
     #[test]
     fn timeline_compresses_runs_and_marks_gaps() {
-        let r = rendition(&[(1024, 10), (1034, 10), (1044, 10), (1054, 5), (1100, 5), (1105, 5)]);
+        let r = rendition(&[
+            (1024, 10),
+            (1034, 10),
+            (1044, 10),
+            (1054, 5),
+            (1100, 5),
+            (1105, 5),
+        ]);
         assert_eq!(
             timeline(&r),
             vec![
@@ -278,7 +305,10 @@ mod tests {
     fn misnamed_segment_is_an_error() {
         let mut r = rendition(&[(0, 10)]);
         r.segments[0].uri = "a/segment-1.m4s".into();
-        let p = Presentation { video_id: "x".into(), renditions: vec![r] };
+        let p = Presentation {
+            video_id: "x".into(),
+            renditions: vec![r],
+        };
         assert!(matches!(mpd(&p), Err(Error::SegmentUri { index: 1, .. })));
     }
 

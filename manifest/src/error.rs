@@ -21,7 +21,9 @@ pub enum Error {
         available: usize,
     },
     /// A box header claims a size that does not fit in its parent.
-    #[error("{context}: box `{fourcc}` at byte {offset} has size {size}, only {available} bytes left")]
+    #[error(
+        "{context}: box `{fourcc}` at byte {offset} has size {size}, only {available} bytes left"
+    )]
     BadBoxSize {
         context: &'static str,
         fourcc: FourCc,
@@ -43,7 +45,10 @@ pub enum Error {
     UnsupportedHandler { handler: FourCc },
     /// A codec configuration box whose content breaks its syntax.
     #[error("invalid codec configuration in `{fourcc}`: {reason}")]
-    InvalidCodecConfig { fourcc: FourCc, reason: &'static str },
+    InvalidCodecConfig {
+        fourcc: FourCc,
+        reason: &'static str,
+    },
     /// The bytes given as an H.264 SPS are another kind of NAL unit.
     #[error("not an H.264 sequence parameter set (nal_unit_type {nal_unit_type})")]
     NotAnSps { nal_unit_type: u8 },
@@ -62,7 +67,9 @@ pub enum Error {
         expected: String,
     },
     /// Media segments are not numbered 1, 2, 3... in order.
-    #[error("rendition `{rendition}`: segment at position {position} has index {index}, expected {expected}")]
+    #[error(
+        "rendition `{rendition}`: segment at position {position} has index {index}, expected {expected}"
+    )]
     SegmentNumbering {
         rendition: String,
         position: usize,

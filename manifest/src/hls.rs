@@ -17,7 +17,7 @@ use m3u8_rs::{
     MediaSegment, QuotedOrUnquoted, Resolution, VariantStream,
 };
 
-use crate::model::{media_playlist_uri, Presentation, Rendition, TrackKind};
+use crate::model::{Presentation, Rendition, TrackKind, media_playlist_uri};
 
 /// EXT-X-VERSION of every playlist written here.
 ///
@@ -46,7 +46,11 @@ pub const AUDIO_GROUP_ID: &str = "audio";
 pub fn master_playlist(p: &Presentation) -> String {
     let audio: Vec<&Rendition> = p.renditions_of(TrackKind::Audio).collect();
     let audio_peak = audio.iter().map(|r| r.peak_bandwidth()).max().unwrap_or(0);
-    let audio_average = audio.iter().map(|r| r.average_bandwidth()).max().unwrap_or(0);
+    let audio_average = audio
+        .iter()
+        .map(|r| r.average_bandwidth())
+        .max()
+        .unwrap_or(0);
     let mut audio_codecs: Vec<&str> = Vec::new();
     for r in &audio {
         if !audio_codecs.contains(&r.track.codecs.as_str()) {
@@ -146,8 +150,8 @@ pub fn media_playlist(r: &Rendition) -> String {
         })
         .collect();
     let max_duration = r.segments.iter().map(|s| s.duration).max().unwrap_or(0);
-    let target_duration = ((2 * u128::from(max_duration) + u128::from(ts)) / (2 * u128::from(ts)))
-        .max(1) as u64;
+    let target_duration =
+        ((2 * u128::from(max_duration) + u128::from(ts)) / (2 * u128::from(ts))).max(1) as u64;
     let playlist = MediaPlaylist {
         version: Some(VERSION),
         target_duration,

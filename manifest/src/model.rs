@@ -426,7 +426,10 @@ mod tests {
         // 2 s of 500_000 bytes = 2_000_000 bit/s exactly; 1.5 s of 100_001 bytes = 533_338.67.
         let r = rendition(
             90000,
-            vec![seg(1, 0, 180_000, 500_000), seg(2, 180_000, 135_000, 100_001)],
+            vec![
+                seg(1, 0, 180_000, 500_000),
+                seg(2, 180_000, 135_000, 100_001),
+            ],
         );
         assert_eq!(r.duration(), 315_000);
         assert_eq!(r.peak_bandwidth(), 2_000_000);
@@ -457,15 +460,26 @@ mod tests {
         let mut r = rendition(30000, vec![seg(1, 0, 1, 1), seg(2, 1, 1, 1)]);
         assert!(r.validate().is_ok());
         r.segments[1].uri = "v/seg-2.m4s".into();
-        assert!(matches!(r.validate(), Err(Error::SegmentUri { index: 2, .. })));
+        assert!(matches!(
+            r.validate(),
+            Err(Error::SegmentUri { index: 2, .. })
+        ));
         r.segments[1] = seg(3, 1, 1, 1);
         assert!(matches!(
             r.validate(),
-            Err(Error::SegmentNumbering { position: 1, index: 3, expected: 2, .. })
+            Err(Error::SegmentNumbering {
+                position: 1,
+                index: 3,
+                expected: 2,
+                ..
+            })
         ));
         let mut r = rendition(30000, vec![]);
         r.init.uri = "v/init.m4s".into();
-        assert!(matches!(r.validate(), Err(Error::SegmentUri { index: 0, .. })));
+        assert!(matches!(
+            r.validate(),
+            Err(Error::SegmentUri { index: 0, .. })
+        ));
         r.init.uri = init_uri("v");
         r.track.timescale = 0;
         assert!(matches!(r.validate(), Err(Error::InvalidTrack { .. })));

@@ -10,15 +10,22 @@
 
 use std::path::PathBuf;
 
+use manifest::Error;
 use manifest::cmaf::{self, FragmentInfo};
 use manifest::codecs::{self, InitInfo};
 use manifest::model::{TrackKind, VideoCodec};
-use manifest::Error;
 
 fn sample(name: &str, file: &str) -> Vec<u8> {
-    let path: PathBuf = [env!("CARGO_MANIFEST_DIR"), "..", "fixtures", "codec-samples", name, file]
-        .iter()
-        .collect();
+    let path: PathBuf = [
+        env!("CARGO_MANIFEST_DIR"),
+        "..",
+        "fixtures",
+        "codec-samples",
+        name,
+        file,
+    ]
+    .iter()
+    .collect();
     std::fs::read(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
 }
 
@@ -122,7 +129,10 @@ fn aac_lc_mono_from_gstreamer() {
 fn init_with_fragments_behind_it_still_parses() {
     let mut bytes = sample("h264_high", "init.mp4");
     bytes.extend(sample("h264_high", "seg-00001.m4s"));
-    assert_eq!(codecs::from_init_segment(&bytes).unwrap(), init("h264_high"));
+    assert_eq!(
+        codecs::from_init_segment(&bytes).unwrap(),
+        init("h264_high")
+    );
 }
 
 #[test]
@@ -131,7 +141,10 @@ fn truncated_init_is_an_error() {
     for cut in [0, 7, 8, 40, bytes.len() / 2, bytes.len() - 1] {
         let err = codecs::from_init_segment(&bytes[..cut]).unwrap_err();
         assert!(
-            matches!(err, Error::BadBoxSize { .. } | Error::Truncated { .. } | Error::MissingBox { .. }),
+            matches!(
+                err,
+                Error::BadBoxSize { .. } | Error::Truncated { .. } | Error::MissingBox { .. }
+            ),
             "cut at {cut}: {err}"
         );
     }
@@ -189,18 +202,33 @@ fn fragments_with_negative_composition_offsets() {
     // pts >= dts; per ISO/IEC 14496-12 the composition time is dts + offset, so the earliest
     // presentation times are 1001 - 1001 = 0 and 16016 - 1001 = 15015.
     let f1 = fragment("h264_main_cmaf", 1);
-    assert_eq!((f1.decode_time, f1.duration, f1.earliest_presentation_time), (0, 15015, 0));
-    assert_eq!((f1.sample_count, f1.first_sample_is_sync, f1.sequence_number), (15, true, 1));
+    assert_eq!(
+        (f1.decode_time, f1.duration, f1.earliest_presentation_time),
+        (0, 15015, 0)
+    );
+    assert_eq!(
+        (f1.sample_count, f1.first_sample_is_sync, f1.sequence_number),
+        (15, true, 1)
+    );
     let f2 = fragment("h264_main_cmaf", 2);
-    assert_eq!((f2.decode_time, f2.duration, f2.earliest_presentation_time), (15015, 15015, 15015));
+    assert_eq!(
+        (f2.decode_time, f2.duration, f2.earliest_presentation_time),
+        (15015, 15015, 15015)
+    );
 
     // x265 (2 B-frames, b-pyramid): ffprobe shows 13 then 17 packets of 1001, first dts 0 and
     // 13013, lowest pts 2002 and 15015, with a -2002 offset added back the same way.
     let h1 = fragment("h265_main", 1);
-    assert_eq!((h1.decode_time, h1.duration, h1.earliest_presentation_time), (0, 13013, 0));
+    assert_eq!(
+        (h1.decode_time, h1.duration, h1.earliest_presentation_time),
+        (0, 13013, 0)
+    );
     assert_eq!(h1.sample_count, 13);
     let h2 = fragment("h265_main", 2);
-    assert_eq!((h2.decode_time, h2.duration, h2.earliest_presentation_time), (13013, 17017, 13013));
+    assert_eq!(
+        (h2.decode_time, h2.duration, h2.earliest_presentation_time),
+        (13013, 17017, 13013)
+    );
     assert_eq!((h2.sample_count, h2.first_sample_is_sync), (17, true));
 }
 
@@ -226,9 +254,20 @@ fn av1_and_vp9_fragments() {
     for name in ["av1_main", "vp9_p0"] {
         let f1 = fragment(name, 1);
         let f2 = fragment(name, 2);
-        assert_eq!((f1.decode_time, f1.earliest_presentation_time, f1.sample_count), (0, 0, 15));
+        assert_eq!(
+            (
+                f1.decode_time,
+                f1.earliest_presentation_time,
+                f1.sample_count
+            ),
+            (0, 0, 15)
+        );
         assert_eq!(f1.decode_time + f1.duration, 15015, "{name}");
-        assert_eq!((f2.decode_time, f2.earliest_presentation_time), (15015, 15015), "{name}");
+        assert_eq!(
+            (f2.decode_time, f2.earliest_presentation_time),
+            (15015, 15015),
+            "{name}"
+        );
         assert!(f1.first_sample_is_sync && f2.first_sample_is_sync, "{name}");
     }
 }
@@ -237,10 +276,20 @@ fn av1_and_vp9_fragments() {
 fn audio_fragments() {
     // ffprobe, ffmpeg AAC: 24 packets per fragment, first dts 0 and 24576, each 1024 long.
     let a1 = fragment("aac_lc_48k_stereo", 1);
-    assert_eq!((a1.decode_time, a1.duration, a1.sample_count), (0, 24576, 24));
+    assert_eq!(
+        (a1.decode_time, a1.duration, a1.sample_count),
+        (0, 24576, 24)
+    );
     assert_eq!(a1.earliest_presentation_time, 0);
     let a2 = fragment("aac_lc_48k_stereo", 2);
-    assert_eq!((a2.decode_time, a2.earliest_presentation_time, a2.sample_count), (24576, 24576, 24));
+    assert_eq!(
+        (
+            a2.decode_time,
+            a2.earliest_presentation_time,
+            a2.sample_count
+        ),
+        (24576, 24576, 24)
+    );
     // ffprobe, GStreamer voaacenc: 21, 21, 2 packets from dts 0, 21504, 43008; 1024 each.
     let g = [1, 2, 3].map(|i| fragment("aac_lc_44k_mono_gst", i));
     assert_eq!(g.map(|f| f.sample_count), [21, 21, 2]);
@@ -254,7 +303,10 @@ fn fragment_of_another_track_is_an_error() {
     let mut info = init("h264_high");
     info.track_id = 7;
     let err = cmaf::parse_fragment(&sample("h264_high", "seg-00001.m4s"), &info).unwrap_err();
-    assert!(matches!(err, Error::NoTrackFragment { track_id: 7 }), "{err}");
+    assert!(
+        matches!(err, Error::NoTrackFragment { track_id: 7 }),
+        "{err}"
+    );
 }
 
 #[test]
@@ -262,7 +314,10 @@ fn truncated_fragment_is_an_error() {
     let info = init("h264_high");
     let bytes = sample("h264_high", "seg-00001.m4s");
     for cut in [0, 30, 90, 200] {
-        assert!(cmaf::parse_fragment(&bytes[..cut], &info).is_err(), "cut at {cut}");
+        assert!(
+            cmaf::parse_fragment(&bytes[..cut], &info).is_err(),
+            "cut at {cut}"
+        );
     }
 }
 
@@ -276,7 +331,9 @@ fn times(init: &[u8]) -> Vec<(u8, u64, u64)> {
         let at = init.windows(4).position(|w| w == name).unwrap() + 4;
         let version = init[at];
         let field = |o: usize, w: usize| {
-            init[o..o + w].iter().fold(0u64, |acc, &b| acc << 8 | u64::from(b))
+            init[o..o + w]
+                .iter()
+                .fold(0u64, |acc, &b| acc << 8 | u64::from(b))
         };
         let w = if version == 1 { 8 } else { 4 };
         out.push((version, field(at + 4, w), field(at + 4 + w, w)));
@@ -305,7 +362,10 @@ fn pinning_makes_init_segments_reproducible() {
     // Only those six fields changed.
     let changed = original.iter().zip(&a).filter(|(x, y)| x != y).count();
     assert!(changed <= 6 * 4, "{changed} bytes changed");
-    assert_eq!(codecs::from_init_segment(&a).unwrap(), init("h264_baseline_gst"));
+    assert_eq!(
+        codecs::from_init_segment(&a).unwrap(),
+        init("h264_baseline_gst")
+    );
 }
 
 #[test]

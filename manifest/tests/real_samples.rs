@@ -16,7 +16,13 @@ use manifest::model::{
 };
 use manifest::{dash, hls};
 
-const VIDEO: [&str; 5] = ["h264_main_cmaf", "h264_high", "h265_main", "av1_main", "vp9_p0"];
+const VIDEO: [&str; 5] = [
+    "h264_main_cmaf",
+    "h264_high",
+    "h265_main",
+    "av1_main",
+    "vp9_p0",
+];
 const AUDIO: &str = "aac_lc_48k_stereo";
 
 fn samples_dir() -> PathBuf {
@@ -131,16 +137,27 @@ fn ffprobe(args: &[&str], manifest: &Path) -> String {
 /// each H.264/H.265/AAC stream, `-map 0:N` for each N misses none.)
 fn ffprobe_packets(manifest: &Path) -> BTreeMap<String, u32> {
     // ffprobe lists each stream once per program and once more on its own.
-    let streams: BTreeMap<String, String> = ffprobe(&["-show_entries", "stream=index,codec_name"], manifest)
-        .lines()
-        .filter_map(|l| l.split_once(','))
-        .map(|(i, c)| (i.to_owned(), c.to_owned()))
-        .collect();
-    assert!(!streams.is_empty(), "ffprobe found no stream in {}", manifest.display());
+    let streams: BTreeMap<String, String> =
+        ffprobe(&["-show_entries", "stream=index,codec_name"], manifest)
+            .lines()
+            .filter_map(|l| l.split_once(','))
+            .map(|(i, c)| (i.to_owned(), c.to_owned()))
+            .collect();
+    assert!(
+        !streams.is_empty(),
+        "ffprobe found no stream in {}",
+        manifest.display()
+    );
     let mut counts: BTreeMap<String, u32> = BTreeMap::new();
     for (index, codec) in streams {
         let text = ffprobe(
-            &["-select_streams", &index, "-count_packets", "-show_entries", "stream=nb_read_packets"],
+            &[
+                "-select_streams",
+                &index,
+                "-count_packets",
+                "-show_entries",
+                "stream=nb_read_packets",
+            ],
             manifest,
         );
         let n: u32 = text
