@@ -6,7 +6,8 @@
 //! URL templates matching the title layout (`<id>/init.mp4`, `<id>/seg-00001.m4s`...).
 //!
 //! `S@t` is each segment's earliest presentation time as the model gives it and no
-//! `presentationTimeOffset` is written: the packager starts every track at 0.
+//! `presentationTimeOffset` is written, so a track whose first segment starts after 0 starts
+//! that late in the Period (HLS, which has no start times, would not show that offset).
 //!
 //! dash-mpd-core 0.1 is the part of dash-mpd 0.21 that holds the MPD types: dash-mpd 0.21
 //! itself always pulls in its HTTP downloader (reqwest, tokio), which this crate must not.
