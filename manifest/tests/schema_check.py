@@ -20,6 +20,9 @@ try:
 except ImportError:
     sys.exit("schema_check: the jsonschema package is missing: python3 -m pip install jsonschema")
 
+# Older jsonschema releases (Debian 12 ships 4.10) may lack the per-draft attribute.
+FORMAT_CHECKER = getattr(jsonschema.Draft202012Validator, "FORMAT_CHECKER", None) or jsonschema.FormatChecker()
+
 HERE = pathlib.Path(__file__).resolve().parent
 SCHEMA = HERE.parent / "schema" / "catalog.v1.schema.json"
 GOLDEN = HERE.parent.parent / "fixtures" / "golden"
@@ -28,9 +31,7 @@ GOLDEN = HERE.parent.parent / "fixtures" / "golden"
 def validator():
     schema = json.loads(SCHEMA.read_text())
     jsonschema.Draft202012Validator.check_schema(schema)
-    return jsonschema.Draft202012Validator(
-        schema, format_checker=jsonschema.Draft202012Validator.FORMAT_CHECKER
-    )
+    return jsonschema.Draft202012Validator(schema, format_checker=FORMAT_CHECKER)
 
 
 def broken_variants(doc):
@@ -51,14 +52,14 @@ def broken_variants(doc):
         edit("frame rate as a number", lambda d: d["renditions"][0].__setitem__("frame_rate", 29.97)),
         # Only enforced where jsonschema can check date-times (rfc3339-validator installed).
         *([edit("published_at not a date-time", lambda d: d.__setitem__("published_at", "yesterday"))]
-          if "date-time" in jsonschema.Draft202012Validator.FORMAT_CHECKER.checkers else []),
+          if "date-time" in FORMAT_CHECKER.checkers else []),
         edit("chunk index 0", lambda d: d["renditions"][0]["chunks"][0].__setitem__("index", 0)),
     ]
 
 
 def main(argv):
     v = validator()
-    if "date-time" not in jsonschema.Draft202012Validator.FORMAT_CHECKER.checkers:
+    if "date-time" not in FORMAT_CHECKER.checkers:
         print("note: date-time formats are not checked (python3 -m pip install rfc3339-validator)")
     paths = [pathlib.Path(a) for a in argv] or sorted(GOLDEN.glob("*/catalog.json"))
     if not paths:
