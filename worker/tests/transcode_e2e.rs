@@ -74,12 +74,20 @@ fn hd_16x9_with_audio_default_ladder() {
     let s = Scratch::new("hd_16x9_default");
     let input = media("hd_16x9_audio.mp4");
     // No --ladder and no --video-id: the defaults are part of what is tested.
-    run_ok(&[arg("transcode"), input.clone().into(), arg("--out"), s.out().into()]);
+    run_ok(&[
+        arg("transcode"),
+        input.clone().into(),
+        arg("--out"),
+        s.out().into(),
+    ]);
     let title = s.out().join("hd_16x9_audio");
     let report = verify_title(&s, &input, &title, &Expect::rungs(&[720, 480, 360, 240]));
     // The first second is black: the poster must come from after it.
     let luma = mean_luma(&title.join("thumbs/poster.jpg"));
-    assert!(luma > 40.0, "poster.jpg is (nearly) black: mean luma {luma:.1}; the black opening second was not skipped");
+    assert!(
+        luma > 40.0,
+        "poster.jpg is (nearly) black: mean luma {luma:.1}; the black opening second was not skipped"
+    );
     play_everything(&s, &title, &report);
 }
 
@@ -96,7 +104,12 @@ fn portrait_9x16() {
     let report = verify_title(&s, &input, &title, &Expect::rungs(&[360, 240]));
     // Height comes from the rung; width follows 9:16 (360 -> 202.5, 240 -> 135).
     for v in report.video.values() {
-        assert!(v.width < v.height, "portrait rendition came out landscape: {}x{}", v.width, v.height);
+        assert!(
+            v.width < v.height,
+            "portrait rendition came out landscape: {}x{}",
+            v.width,
+            v.height
+        );
     }
     play_everything(&s, &title, &report);
 }
@@ -109,7 +122,11 @@ fn ntsc_2997_anamorphic_with_segment_override() {
     expect.segment_seconds = 2.0;
     let report = verify_title(&s, &input, &title, &expect);
     for v in report.video.values() {
-        assert_eq!(v.frame_rate, "30000/1001", "{}: 29.97 fps must stay 30000/1001", v.id);
+        assert_eq!(
+            v.frame_rate, "30000/1001",
+            "{}: 29.97 fps must stay 30000/1001",
+            v.id
+        );
     }
     assert_eq!(report.video["h264_360p"].width, 640);
     play_everything(&s, &title, &report);
@@ -120,7 +137,10 @@ fn no_audio_mpegts() {
     let (s, input, title) = transcode_fast("noaudio", "noaudio.ts", 4.0);
     let report = verify_title(&s, &input, &title, &Expect::rungs(&[360, 240]));
     assert!(report.audio.is_none());
-    assert!(!title.join("audio").exists(), "an audio folder was written for a source without audio");
+    assert!(
+        !title.join("audio").exists(),
+        "an audio folder was written for a source without audio"
+    );
     play_everything(&s, &title, &report);
 }
 
@@ -129,10 +149,19 @@ fn shorter_than_one_segment() {
     let (s, input, title) = transcode_fast("short", "short.mp4", 4.0);
     let report = verify_title(&s, &input, &title, &Expect::rungs(&[360, 240]));
     for v in report.video.values() {
-        assert_eq!(v.segments.len(), 1, "{}: a 1.5 s clip must give exactly one segment", v.id);
+        assert_eq!(
+            v.segments.len(),
+            1,
+            "{}: a 1.5 s clip must give exactly one segment",
+            v.id
+        );
     }
     let a = report.audio.as_ref().expect("short.mp4 has audio");
-    assert_eq!(a.segments.len(), 1, "audio: a 1.5 s clip must give exactly one segment");
+    assert_eq!(
+        a.segments.len(),
+        1,
+        "audio: a 1.5 s clip must give exactly one segment"
+    );
     play_everything(&s, &title, &report);
 }
 
@@ -144,7 +173,11 @@ fn length_not_a_multiple_of_the_segment() {
     for v in report.video.values() {
         let d: Vec<f64> = v.segments.iter().map(|g| g.duration).collect();
         assert_eq!(d.len(), 3, "{}: segment durations {d:?}", v.id);
-        assert!((d[2] - 1.5).abs() < 0.001, "{}: last segment should be 1.5 s: {d:?}", v.id);
+        assert!(
+            (d[2] - 1.5).abs() < 0.001,
+            "{}: last segment should be 1.5 s: {d:?}",
+            v.id
+        );
     }
     play_everything(&s, &title, &report);
 }
@@ -153,11 +186,22 @@ fn length_not_a_multiple_of_the_segment() {
 fn default_ladder_skips_rungs_taller_than_the_source() {
     let s = Scratch::new("skip_rungs");
     let input = media("short.mp4");
-    run_ok(&[arg("transcode"), input.clone().into(), arg("--out"), s.out().into()]);
+    run_ok(&[
+        arg("transcode"),
+        input.clone().into(),
+        arg("--out"),
+        s.out().into(),
+    ]);
     let title = s.out().join("short");
     // 640x360: of the default ladder only the rungs at or below 360 lines may run.
-    let heights: Vec<u32> = default_ladder_heights().into_iter().filter(|h| *h <= 360).collect();
-    assert!(!heights.is_empty(), "ladders/default.toml has no rung at or below 360 lines");
+    let heights: Vec<u32> = default_ladder_heights()
+        .into_iter()
+        .filter(|h| *h <= 360)
+        .collect();
+    assert!(
+        !heights.is_empty(),
+        "ladders/default.toml has no rung at or below 360 lines"
+    );
     verify_title(&s, &input, &title, &Expect::rungs(&heights));
 }
 
@@ -186,7 +230,11 @@ fn same_input_twice_gives_the_same_output() {
     }
     let (a, b) = (&titles[0], &titles[1]);
     let files_a = list_files(a);
-    assert_eq!(files_a, list_files(b), "the two runs wrote different file lists");
+    assert_eq!(
+        files_a,
+        list_files(b),
+        "the two runs wrote different file lists"
+    );
     for rel in &files_a {
         let name = rel.rsplit('/').next().unwrap();
         let same_bytes = fs::read(a.join(rel)).unwrap() == fs::read(b.join(rel)).unwrap();
@@ -198,10 +246,16 @@ fn same_input_twice_gives_the_same_output() {
             };
             let (ca, cb) = (strip(&a.join(rel)), strip(&b.join(rel)));
             if ca != cb {
-                panic!("catalog.json differs between runs beyond published_at:\n{}", first_json_difference(&ca, &cb, "$"));
+                panic!(
+                    "catalog.json differs between runs beyond published_at:\n{}",
+                    first_json_difference(&ca, &cb, "$")
+                );
             }
         } else if name == "init.mp4" || name.ends_with(".m3u8") || name.ends_with(".mpd") {
-            assert!(same_bytes, "{rel} differs between two runs on the same input");
+            assert!(
+                same_bytes,
+                "{rel} differs between two runs on the same input"
+            );
         }
     }
 }
@@ -268,7 +322,11 @@ fn expect_refusal(s: &Scratch, input: &Path, ladder: Option<&Path>) {
     }
     let out = run_vodpipe(&args);
     let stderr = strip_ansi(&String::from_utf8_lossy(&out.stderr));
-    assert!(!out.status.success(), "vodpipe accepted {}; stderr:\n{stderr}", input.display());
+    assert!(
+        !out.status.success(),
+        "vodpipe accepted {}; stderr:\n{stderr}",
+        input.display()
+    );
     let lines: Vec<&str> = stderr.lines().filter(|l| !l.trim().is_empty()).collect();
     assert!(
         lines.len() == 1 && lines[0].starts_with("error: ") && lines[0].len() > "error: ".len(),
@@ -297,7 +355,10 @@ struct Expect {
 
 impl Expect {
     fn rungs(heights: &[u32]) -> Self {
-        Expect { heights: heights.to_vec(), segment_seconds: 4.0 }
+        Expect {
+            heights: heights.to_vec(),
+            segment_seconds: 4.0,
+        }
     }
 }
 
@@ -348,7 +409,11 @@ fn verify_title(s: &Scratch, input: &Path, title: &Path, expect: &Expect) -> Rep
     let source = probe_source(input);
 
     // Folders: one per expected rung, plus audio when the source has some, plus thumbs.
-    let mut want: BTreeSet<String> = expect.heights.iter().map(|h| format!("h264_{h}p")).collect();
+    let mut want: BTreeSet<String> = expect
+        .heights
+        .iter()
+        .map(|h| format!("h264_{h}p"))
+        .collect();
     if source.audio_duration.is_some() {
         want.insert("audio".into());
     }
@@ -360,7 +425,13 @@ fn verify_title(s: &Scratch, input: &Path, title: &Path, expect: &Expect) -> Rep
         .filter(|n| n != "thumbs")
         .collect();
     assert_eq!(got, want, "rendition folders in {}", title.display());
-    for f in ["master.m3u8", "manifest.mpd", "catalog.json", "thumbs/poster.jpg", "thumbs/thumbs.vtt"] {
+    for f in [
+        "master.m3u8",
+        "manifest.mpd",
+        "catalog.json",
+        "thumbs/poster.jpg",
+        "thumbs/thumbs.vtt",
+    ] {
         assert!(title.join(f).is_file(), "missing {f}");
     }
 
@@ -390,7 +461,13 @@ fn verify_title(s: &Scratch, input: &Path, title: &Path, expect: &Expect) -> Rep
     if let Some(a) = &audio {
         let v: Vec<f64> = first.segments.iter().map(|g| g.start).collect();
         let au: Vec<f64> = a.segments.iter().map(|g| g.start).collect();
-        assert_eq!(au.len(), v.len(), "audio has {} segments, video {}: {au:?} vs {v:?}", au.len(), v.len());
+        assert_eq!(
+            au.len(),
+            v.len(),
+            "audio has {} segments, video {}: {au:?} vs {v:?}",
+            au.len(),
+            v.len()
+        );
         for (k, (x, y)) in v.iter().zip(&au).enumerate() {
             assert!(
                 (x - y).abs() <= AAC_FRAME + 1e-6,
@@ -400,7 +477,11 @@ fn verify_title(s: &Scratch, input: &Path, title: &Path, expect: &Expect) -> Rep
         }
     }
 
-    let report = Report { video, audio, source };
+    let report = Report {
+        video,
+        audio,
+        source,
+    };
     check_catalog(title, input, &report);
     check_hls(title, &report);
     check_dash(title, &report);
@@ -427,7 +508,11 @@ fn check_video_track(t: &Track, src: &Source, expect: &Expect) {
         t.width,
         src.dar
     );
-    assert_eq!(t.frame_rate, src.frame_rate, "{}: frame rate must be the source's", t.id);
+    assert_eq!(
+        t.frame_rate, src.frame_rate,
+        "{}: frame rate must be the source's",
+        t.id
+    );
     let frame = 1.0 / src.fps;
     assert!(
         (t.duration - src.video_duration).abs() <= frame + 0.001,
@@ -439,16 +524,31 @@ fn check_video_track(t: &Track, src: &Source, expect: &Expect) {
     );
     for (k, g) in t.segments.iter().enumerate() {
         assert!(g.packets > 0, "{}: {} holds no video sample", t.id, g.file);
-        assert!(g.first_packet_keyframe, "{}: {} (segment {}) does not start with a keyframe", t.id, g.file, k + 1);
+        assert!(
+            g.first_packet_keyframe,
+            "{}: {} (segment {}) does not start with a keyframe",
+            t.id,
+            g.file,
+            k + 1
+        );
     }
     // Segment lengths follow from a fixed GOP of round(segment x fps) frames.
     let gop = (expect.segment_seconds * src.fps).round().max(1.0);
     let frames = (src.video_duration * src.fps).round();
     let n = (frames / gop).ceil() as usize;
     let d: Vec<f64> = t.segments.iter().map(|g| g.duration).collect();
-    assert_eq!(t.segments.len(), n, "{}: {frames} frames in GOPs of {gop} make {n} segments; got durations {d:?}", t.id);
+    assert_eq!(
+        t.segments.len(),
+        n,
+        "{}: {frames} frames in GOPs of {gop} make {n} segments; got durations {d:?}",
+        t.id
+    );
     for (k, g) in t.segments.iter().enumerate() {
-        let want = if k + 1 < n { gop } else { frames - gop * (n as f64 - 1.0) } / src.fps;
+        let want = if k + 1 < n {
+            gop
+        } else {
+            frames - gop * (n as f64 - 1.0)
+        } / src.fps;
         assert!(
             (g.duration - want).abs() < 0.001,
             "{}: segment {} lasts {:.6} s, expected {want:.6} s (all: {d:?})",
@@ -478,7 +578,11 @@ fn check_catalog(title: &Path, input: &Path, r: &Report) {
         .expect("catalog.json is not JSON");
     assert_eq!(c["schema"], "vodpipe.catalog/v1", "catalog schema");
     let dir_name = title.file_name().unwrap().to_string_lossy();
-    assert_eq!(c["video_id"].as_str(), Some(&*dir_name), "catalog video_id vs folder name");
+    assert_eq!(
+        c["video_id"].as_str(),
+        Some(&*dir_name),
+        "catalog video_id vs folder name"
+    );
     assert_eq!(
         c["source"]["sha256"].as_str(),
         Some(sha256sum_tool(input).as_str()),
@@ -492,9 +596,14 @@ fn check_catalog(title: &Path, input: &Path, r: &Report) {
     assert_eq!(c["manifests"]["hls"], "master.m3u8");
     assert_eq!(c["manifests"]["dash"], "manifest.mpd");
     let thumbs = &c["thumbnails"];
-    assert!(thumbs.is_object() && !thumbs.as_object().unwrap().is_empty(), "catalog thumbnails missing: {thumbs}");
+    assert!(
+        thumbs.is_object() && !thumbs.as_object().unwrap().is_empty(),
+        "catalog thumbnails missing: {thumbs}"
+    );
 
-    let renditions = c["renditions"].as_array().expect("catalog renditions is not an array");
+    let renditions = c["renditions"]
+        .as_array()
+        .expect("catalog renditions is not an array");
     let ids: BTreeSet<String> = renditions.iter().map(|x| str_of(x, "id")).collect();
     let mut want: BTreeSet<String> = r.video.keys().cloned().collect();
     if r.audio.is_some() {
@@ -504,9 +613,21 @@ fn check_catalog(title: &Path, input: &Path, r: &Report) {
 
     for x in renditions {
         let id = str_of(x, "id");
-        let track = r.video.get(&id).or(if id == "audio" { r.audio.as_ref() } else { None }).unwrap();
+        let track = r
+            .video
+            .get(&id)
+            .or(if id == "audio" {
+                r.audio.as_ref()
+            } else {
+                None
+            })
+            .unwrap();
         let kind = str_of(x, "kind");
-        assert_eq!(kind, if id == "audio" { "audio" } else { "video" }, "{id}: kind");
+        assert_eq!(
+            kind,
+            if id == "audio" { "audio" } else { "video" },
+            "{id}: kind"
+        );
         let codecs = str_of(x, "codecs");
         let prefixes: &[&str] = match track.codec_name.as_str() {
             "h264" => &["avc1.", "avc3."],
@@ -516,34 +637,87 @@ fn check_catalog(title: &Path, input: &Path, r: &Report) {
             "aac" => &["mp4a.40."],
             other => panic!("unexpected codec {other}"),
         };
-        assert!(prefixes.iter().any(|p| codecs.starts_with(p)), "{id}: codecs {codecs:?} for {}", track.codec_name);
+        assert!(
+            prefixes.iter().any(|p| codecs.starts_with(p)),
+            "{id}: codecs {codecs:?} for {}",
+            track.codec_name
+        );
         if kind == "video" {
-            assert_eq!(x["width"].as_u64(), Some(track.width as u64), "{id}: catalog width");
-            assert_eq!(x["height"].as_u64(), Some(track.height as u64), "{id}: catalog height");
-            assert_eq!(frame_rate_of(&x["frame_rate"]), track.frame_rate, "{id}: catalog frame_rate");
+            assert_eq!(
+                x["width"].as_u64(),
+                Some(track.width as u64),
+                "{id}: catalog width"
+            );
+            assert_eq!(
+                x["height"].as_u64(),
+                Some(track.height as u64),
+                "{id}: catalog height"
+            );
+            assert_eq!(
+                frame_rate_of(&x["frame_rate"]),
+                track.frame_rate,
+                "{id}: catalog frame_rate"
+            );
         }
-        assert_eq!(str_of(x, "playlist"), format!("{id}/playlist.m3u8"), "{id}: playlist uri");
-        let timescale = x["timescale"].as_u64().unwrap_or_else(|| panic!("{id}: no timescale"));
+        assert_eq!(
+            str_of(x, "playlist"),
+            format!("{id}/playlist.m3u8"),
+            "{id}: playlist uri"
+        );
+        let timescale = x["timescale"]
+            .as_u64()
+            .unwrap_or_else(|| panic!("{id}: no timescale"));
         assert!(timescale > 0);
 
         let init = &x["init"];
-        assert_eq!(str_of(init, "uri"), format!("{id}/init.mp4"), "{id}: init uri");
+        assert_eq!(
+            str_of(init, "uri"),
+            format!("{id}/init.mp4"),
+            "{id}: init uri"
+        );
         check_file_digest(title, init, &id);
 
-        let chunks = x["chunks"].as_array().unwrap_or_else(|| panic!("{id}: chunks is not an array"));
-        assert_eq!(chunks.len(), track.segments.len(), "{id}: catalog chunks vs segment files");
-        let first_start = chunks.first().map(|ch| ch["start"].as_u64().unwrap()).unwrap_or(0);
+        let chunks = x["chunks"]
+            .as_array()
+            .unwrap_or_else(|| panic!("{id}: chunks is not an array"));
+        assert_eq!(
+            chunks.len(),
+            track.segments.len(),
+            "{id}: catalog chunks vs segment files"
+        );
+        let first_start = chunks
+            .first()
+            .map(|ch| ch["start"].as_u64().unwrap())
+            .unwrap_or(0);
         for (k, (ch, g)) in chunks.iter().zip(&track.segments).enumerate() {
             let n = k as u64 + 1;
-            assert_eq!(ch["index"].as_u64(), Some(n), "{id}: chunk indexes must run 1, 2, ...");
-            assert_eq!(str_of(ch, "uri"), format!("{id}/{}", g.file), "{id}: chunk {n} uri");
+            assert_eq!(
+                ch["index"].as_u64(),
+                Some(n),
+                "{id}: chunk indexes must run 1, 2, ..."
+            );
+            assert_eq!(
+                str_of(ch, "uri"),
+                format!("{id}/{}", g.file),
+                "{id}: chunk {n} uri"
+            );
             check_file_digest(title, ch, &id);
-            let start = ch["start"].as_u64().unwrap_or_else(|| panic!("{id}: chunk {n} start"));
-            let dur = ch["duration"].as_u64().unwrap_or_else(|| panic!("{id}: chunk {n} duration"));
+            let start = ch["start"]
+                .as_u64()
+                .unwrap_or_else(|| panic!("{id}: chunk {n} start"));
+            let dur = ch["duration"]
+                .as_u64()
+                .unwrap_or_else(|| panic!("{id}: chunk {n} duration"));
             let start_s = ch["start_seconds"].as_f64().unwrap();
             let dur_s = ch["duration_seconds"].as_f64().unwrap();
-            assert!((start_s - start as f64 / timescale as f64).abs() < 1e-6, "{id}: chunk {n} start_seconds");
-            assert!((dur_s - dur as f64 / timescale as f64).abs() < 1e-6, "{id}: chunk {n} duration_seconds");
+            assert!(
+                (start_s - start as f64 / timescale as f64).abs() < 1e-6,
+                "{id}: chunk {n} start_seconds"
+            );
+            assert!(
+                (dur_s - dur as f64 / timescale as f64).abs() < 1e-6,
+                "{id}: chunk {n} duration_seconds"
+            );
             assert!(
                 (dur_s - g.duration).abs() <= 0.001,
                 "{id}: chunk {n} duration {dur_s:.6} s, ffprobe {:.6} s",
@@ -561,9 +735,18 @@ fn check_catalog(title: &Path, input: &Path, r: &Report) {
 
 fn check_file_digest(title: &Path, entry: &Value, id: &str) {
     let uri = str_of(entry, "uri");
-    let bytes = fs::read(title.join(&uri)).unwrap_or_else(|e| panic!("{id}: catalog names {uri}, which cannot be read: {e}"));
-    assert_eq!(entry["size"].as_u64(), Some(bytes.len() as u64), "{id}: size of {uri}");
-    assert_eq!(entry["sha256"].as_str(), Some(hex_sha256(&bytes).as_str()), "{id}: sha256 of {uri}");
+    let bytes = fs::read(title.join(&uri))
+        .unwrap_or_else(|e| panic!("{id}: catalog names {uri}, which cannot be read: {e}"));
+    assert_eq!(
+        entry["size"].as_u64(),
+        Some(bytes.len() as u64),
+        "{id}: size of {uri}"
+    );
+    assert_eq!(
+        entry["sha256"].as_str(),
+        Some(hex_sha256(&bytes).as_str()),
+        "{id}: sha256 of {uri}"
+    );
 }
 
 // ---------------------------------------------------------------------------------------
@@ -585,20 +768,52 @@ fn check_hls(title: &Path, r: &Report) {
     match &r.audio {
         Some(_) => {
             assert_eq!(audio_groups.len(), 1, "one EXT-X-MEDIA TYPE=AUDIO expected");
-            assert_eq!(audio_groups[0].uri.as_deref(), Some("audio/playlist.m3u8"), "EXT-X-MEDIA URI");
+            assert_eq!(
+                audio_groups[0].uri.as_deref(),
+                Some("audio/playlist.m3u8"),
+                "EXT-X-MEDIA URI"
+            );
         }
-        None => assert!(audio_groups.is_empty(), "EXT-X-MEDIA TYPE=AUDIO in a title without audio"),
+        None => assert!(
+            audio_groups.is_empty(),
+            "EXT-X-MEDIA TYPE=AUDIO in a title without audio"
+        ),
     }
-    let variants: Vec<&m3u8_rs::VariantStream> = master.variants.iter().filter(|v| !v.is_i_frame).collect();
-    assert_eq!(variants.len(), r.video.len(), "one EXT-X-STREAM-INF per video rendition");
+    let variants: Vec<&m3u8_rs::VariantStream> =
+        master.variants.iter().filter(|v| !v.is_i_frame).collect();
+    assert_eq!(
+        variants.len(),
+        r.video.len(),
+        "one EXT-X-STREAM-INF per video rendition"
+    );
     for v in variants {
-        let id = v.uri.strip_suffix("/playlist.m3u8").unwrap_or_else(|| panic!("variant URI {}", v.uri));
-        let t = r.video.get(id).unwrap_or_else(|| panic!("variant {} names no video rendition", v.uri));
-        let res = v.resolution.as_ref().unwrap_or_else(|| panic!("{id}: no RESOLUTION"));
-        assert_eq!((res.width, res.height), (t.width as u64, t.height as u64), "{id}: RESOLUTION");
+        let id = v
+            .uri
+            .strip_suffix("/playlist.m3u8")
+            .unwrap_or_else(|| panic!("variant URI {}", v.uri));
+        let t = r
+            .video
+            .get(id)
+            .unwrap_or_else(|| panic!("variant {} names no video rendition", v.uri));
+        let res = v
+            .resolution
+            .as_ref()
+            .unwrap_or_else(|| panic!("{id}: no RESOLUTION"));
+        assert_eq!(
+            (res.width, res.height),
+            (t.width as u64, t.height as u64),
+            "{id}: RESOLUTION"
+        );
         assert!(v.bandwidth > 0, "{id}: BANDWIDTH");
-        let codecs = v.codecs.as_deref().unwrap_or_else(|| panic!("{id}: no CODECS"));
-        assert_eq!(codecs.contains("mp4a."), r.audio.is_some(), "{id}: CODECS {codecs:?} vs audio presence");
+        let codecs = v
+            .codecs
+            .as_deref()
+            .unwrap_or_else(|| panic!("{id}: no CODECS"));
+        assert_eq!(
+            codecs.contains("mp4a."),
+            r.audio.is_some(),
+            "{id}: CODECS {codecs:?} vs audio presence"
+        );
         if let Some(fr) = v.frame_rate {
             assert!((fr - r.source.fps).abs() < 0.001, "{id}: FRAME-RATE {fr}");
         }
@@ -623,8 +838,17 @@ fn check_media_playlist(title: &Path, t: &Track) {
         Err(e) => panic!("{}/playlist.m3u8 does not parse: {e:?}", t.id),
     };
     assert!(pl.end_list, "{}: no EXT-X-ENDLIST in a VOD playlist", t.id);
-    assert_eq!(pl.segments.len(), t.segments.len(), "{}: playlist entries vs segment files", t.id);
-    let map = pl.segments.first().and_then(|g| g.map.as_ref()).unwrap_or_else(|| panic!("{}: no EXT-X-MAP", t.id));
+    assert_eq!(
+        pl.segments.len(),
+        t.segments.len(),
+        "{}: playlist entries vs segment files",
+        t.id
+    );
+    let map = pl
+        .segments
+        .first()
+        .and_then(|g| g.map.as_ref())
+        .unwrap_or_else(|| panic!("{}: no EXT-X-MAP", t.id));
     assert_eq!(map.uri, "init.mp4", "{}: EXT-X-MAP URI", t.id);
     let mut sum = 0.0;
     let mut longest = 0.0f64;
@@ -663,12 +887,30 @@ fn check_dash(title: &Path, r: &Report) {
     let path = title.join("manifest.mpd");
     validate_mpd_schema(&path);
     let xml = fs::read_to_string(&path).unwrap();
-    let mpd = dash_mpd_core::parse(&xml).unwrap_or_else(|e| panic!("manifest.mpd does not parse: {e}"));
-    assert_eq!(mpd.mpdtype.as_deref().unwrap_or("static"), "static", "MPD@type");
-    let mpd_dur = mpd.mediaPresentationDuration.expect("no MPD@mediaPresentationDuration").as_secs_f64();
+    let mpd =
+        dash_mpd_core::parse(&xml).unwrap_or_else(|e| panic!("manifest.mpd does not parse: {e}"));
+    assert_eq!(
+        mpd.mpdtype.as_deref().unwrap_or("static"),
+        "static",
+        "MPD@type"
+    );
+    let mpd_dur = mpd
+        .mediaPresentationDuration
+        .expect("no MPD@mediaPresentationDuration")
+        .as_secs_f64();
     let longest_video = r.video.values().map(|t| t.duration).fold(0.0, f64::max);
-    let longest_any = r.audio.as_ref().map(|a| a.duration).unwrap_or(0.0).max(longest_video);
-    let slack = 0.001 * r.video.values().map(|t| t.segments.len()).max().unwrap_or(1) as f64;
+    let longest_any = r
+        .audio
+        .as_ref()
+        .map(|a| a.duration)
+        .unwrap_or(0.0)
+        .max(longest_video);
+    let slack = 0.001
+        * r.video
+            .values()
+            .map(|t| t.segments.len())
+            .max()
+            .unwrap_or(1) as f64;
     assert!(
         mpd_dur >= longest_video - slack && mpd_dur <= longest_any + slack,
         "mediaPresentationDuration {mpd_dur:.6} s outside [{longest_video:.6}, {longest_any:.6}] s (+/- {slack} s)"
@@ -680,17 +922,32 @@ fn check_dash(title: &Path, r: &Report) {
     let mut audio_sets = 0;
     for set in &period.adaptations {
         let set_is_audio = set.contentType.as_deref() == Some("audio")
-            || set.mimeType.as_deref().is_some_and(|m| m.starts_with("audio/"));
+            || set
+                .mimeType
+                .as_deref()
+                .is_some_and(|m| m.starts_with("audio/"));
         if set_is_audio {
             audio_sets += 1;
         }
         for rep in &set.representations {
             let id = rep.id.clone().expect("Representation without @id");
-            let t = r.video.get(&id).or(if id == "audio" { r.audio.as_ref() } else { None });
+            let t = r.video.get(&id).or(if id == "audio" {
+                r.audio.as_ref()
+            } else {
+                None
+            });
             let t = t.unwrap_or_else(|| panic!("Representation {id} names no rendition"));
             if id != "audio" {
-                assert_eq!(rep.width.or(set.width), Some(t.width as u64), "{id}: @width");
-                assert_eq!(rep.height.or(set.height), Some(t.height as u64), "{id}: @height");
+                assert_eq!(
+                    rep.width.or(set.width),
+                    Some(t.width as u64),
+                    "{id}: @width"
+                );
+                assert_eq!(
+                    rep.height.or(set.height),
+                    Some(t.height as u64),
+                    "{id}: @height"
+                );
             }
             assert!(rep.bandwidth.unwrap_or(0) > 0, "{id}: @bandwidth");
             let tpl = rep
@@ -707,17 +964,34 @@ fn check_dash(title: &Path, r: &Report) {
         want.insert("audio".into());
     }
     assert_eq!(seen, want, "Representations vs renditions");
-    assert_eq!(audio_sets, usize::from(r.audio.is_some()), "audio AdaptationSets");
+    assert_eq!(
+        audio_sets,
+        usize::from(r.audio.is_some()),
+        "audio AdaptationSets"
+    );
 }
 
 fn check_dash_template(title: &Path, id: &str, t: &Track, tpl: &dash_mpd_core::SegmentTemplate) {
     let timescale = tpl.timescale.unwrap_or(1) as f64;
-    let init = tpl.initialization.as_deref().unwrap_or_else(|| panic!("{id}: no @initialization"));
+    let init = tpl
+        .initialization
+        .as_deref()
+        .unwrap_or_else(|| panic!("{id}: no @initialization"));
     let init = expand_template(init, id, 0, 0);
-    assert_eq!(init, format!("{id}/init.mp4"), "{id}: @initialization resolves to");
-    let media = tpl.media.as_deref().unwrap_or_else(|| panic!("{id}: no @media"));
+    assert_eq!(
+        init,
+        format!("{id}/init.mp4"),
+        "{id}: @initialization resolves to"
+    );
+    let media = tpl
+        .media
+        .as_deref()
+        .unwrap_or_else(|| panic!("{id}: no @media"));
     let start_number = tpl.startNumber.unwrap_or(1);
-    let timeline = tpl.SegmentTimeline.as_ref().unwrap_or_else(|| panic!("{id}: no SegmentTimeline"));
+    let timeline = tpl
+        .SegmentTimeline
+        .as_ref()
+        .unwrap_or_else(|| panic!("{id}: no SegmentTimeline"));
     // Expand S@t/@d/@r into one (time, duration) per segment.
     let mut entries: Vec<(u64, u64)> = Vec::new();
     let mut next = 0u64;
@@ -731,10 +1005,19 @@ fn check_dash_template(title: &Path, id: &str, t: &Track, tpl: &dash_mpd_core::S
         }
         next = time;
     }
-    assert_eq!(entries.len(), t.segments.len(), "{id}: SegmentTimeline entries vs segment files");
+    assert_eq!(
+        entries.len(),
+        t.segments.len(),
+        "{id}: SegmentTimeline entries vs segment files"
+    );
     for (k, ((time, d), g)) in entries.iter().zip(&t.segments).enumerate() {
         let uri = expand_template(media, id, start_number + k as u64, *time);
-        assert_eq!(uri, format!("{id}/{}", g.file), "{id}: @media for segment {}", k + 1);
+        assert_eq!(
+            uri,
+            format!("{id}/{}", g.file),
+            "{id}: @media for segment {}",
+            k + 1
+        );
         let secs = *d as f64 / timescale;
         assert!(
             (secs - g.duration).abs() <= 0.001,
@@ -760,7 +1043,9 @@ fn expand_template(tpl: &str, id: &str, number: u64, time: u64) -> String {
     while let Some(open) = rest.find('$') {
         out.push_str(&rest[..open]);
         let after = &rest[open + 1..];
-        let close = after.find('$').unwrap_or_else(|| panic!("unterminated $ in template {tpl}"));
+        let close = after
+            .find('$')
+            .unwrap_or_else(|| panic!("unterminated $ in template {tpl}"));
         let token = &after[..close];
         rest = &after[close + 1..];
         let (name, width) = match token.split_once('%') {
@@ -812,32 +1097,58 @@ fn validate_mpd_schema(mpd: &Path) {
 fn check_thumbnails(title: &Path, r: &Report) {
     let thumbs = title.join("thumbs");
     let poster = probe_json(&thumbs.join("poster.jpg"), &["-show_streams"]);
-    assert_eq!(poster["streams"][0]["codec_name"], "mjpeg", "poster.jpg is not a JPEG");
+    assert_eq!(
+        poster["streams"][0]["codec_name"], "mjpeg",
+        "poster.jpg is not a JPEG"
+    );
 
     let vtt = fs::read_to_string(thumbs.join("thumbs.vtt")).unwrap();
-    assert!(vtt.starts_with("WEBVTT"), "thumbs.vtt does not start with WEBVTT");
+    assert!(
+        vtt.starts_with("WEBVTT"),
+        "thumbs.vtt does not start with WEBVTT"
+    );
     let lines: Vec<&str> = vtt.lines().collect();
     let mut cues = Vec::new();
     for (i, line) in lines.iter().enumerate() {
         if let Some((a, b)) = line.split_once("-->") {
             let target = lines.get(i + 1).map(|l| l.trim()).unwrap_or("");
-            cues.push((vtt_time(a.trim()), vtt_time(b.split_whitespace().next().unwrap_or("")), target.to_owned()));
+            cues.push((
+                vtt_time(a.trim()),
+                vtt_time(b.split_whitespace().next().unwrap_or("")),
+                target.to_owned(),
+            ));
         }
     }
     assert!(!cues.is_empty(), "thumbs.vtt has no cues");
     let mut sprite_sizes: BTreeMap<String, (u64, u64)> = BTreeMap::new();
     for (k, (start, end, target)) in cues.iter().enumerate() {
-        assert!(end > start, "thumbs.vtt cue {} is empty: {start} --> {end}", k + 1);
+        assert!(
+            end > start,
+            "thumbs.vtt cue {} is empty: {start} --> {end}",
+            k + 1
+        );
         if k == 0 {
             assert!(*start < 1e-3, "thumbs.vtt starts at {start}, not 0");
         } else {
-            assert!((start - cues[k - 1].1).abs() < 1e-3, "thumbs.vtt cue {} leaves a gap or overlaps", k + 1);
+            assert!(
+                (start - cues[k - 1].1).abs() < 1e-3,
+                "thumbs.vtt cue {} leaves a gap or overlaps",
+                k + 1
+            );
         }
-        let (file, frag) = target.split_once("#xywh=").unwrap_or_else(|| panic!("cue target {target:?} has no #xywh="));
-        assert!(file.starts_with("sprite-") && file.ends_with(".jpg"), "cue target {file}");
+        let (file, frag) = target
+            .split_once("#xywh=")
+            .unwrap_or_else(|| panic!("cue target {target:?} has no #xywh="));
+        assert!(
+            file.starts_with("sprite-") && file.ends_with(".jpg"),
+            "cue target {file}"
+        );
         let (w, h) = *sprite_sizes.entry(file.to_owned()).or_insert_with(|| {
             let p = probe_json(&thumbs.join(file), &["-show_streams"]);
-            (p["streams"][0]["width"].as_u64().unwrap(), p["streams"][0]["height"].as_u64().unwrap())
+            (
+                p["streams"][0]["width"].as_u64().unwrap(),
+                p["streams"][0]["height"].as_u64().unwrap(),
+            )
         });
         let xywh: Vec<u64> = frag.split(',').map(|n| n.parse().unwrap()).collect();
         assert_eq!(xywh.len(), 4, "xywh {frag}");
@@ -859,7 +1170,10 @@ fn check_thumbnails(title: &Path, r: &Report) {
 fn vtt_time(s: &str) -> f64 {
     let mut secs = 0.0;
     for part in s.split(':') {
-        secs = secs * 60.0 + part.parse::<f64>().unwrap_or_else(|_| panic!("bad WebVTT time {s:?}"));
+        secs = secs * 60.0
+            + part
+                .parse::<f64>()
+                .unwrap_or_else(|_| panic!("bad WebVTT time {s:?}"));
     }
     secs
 }
@@ -871,7 +1185,11 @@ fn mean_luma(jpeg: &Path) -> f64 {
         .args(["-f", "rawvideo", "-pix_fmt", "gray", "-"])
         .output()
         .expect("ffmpeg not found: run scripts/setup.sh");
-    assert!(out.status.success() && !out.stdout.is_empty(), "cannot decode {}", jpeg.display());
+    assert!(
+        out.status.success() && !out.stdout.is_empty(),
+        "cannot decode {}",
+        jpeg.display()
+    );
     out.stdout.iter().map(|&b| b as f64).sum::<f64>() / out.stdout.len() as f64
 }
 
@@ -930,7 +1248,10 @@ fn packets_of(v: &Value, codec_type: &str) -> (Value, Vec<Packet>) {
         .filter(|p| p["stream_index"].as_i64() == Some(index))
         .filter_map(|p| {
             let pts = num(&p["pts"])? as f64 * tb;
-            let dur = num(&p["duration"]).filter(|d| *d > 0).map(|d| d as f64 * tb).unwrap_or(fallback);
+            let dur = num(&p["duration"])
+                .filter(|d| *d > 0)
+                .map(|d| d as f64 * tb)
+                .unwrap_or(fallback);
             Some(Packet {
                 pts,
                 end: pts + dur,
@@ -944,14 +1265,21 @@ fn packets_of(v: &Value, codec_type: &str) -> (Value, Vec<Packet>) {
 
 fn span(packets: &[Packet]) -> (f64, f64) {
     let start = packets.iter().map(|p| p.pts).fold(f64::INFINITY, f64::min);
-    let end = packets.iter().map(|p| p.end).fold(f64::NEG_INFINITY, f64::max);
+    let end = packets
+        .iter()
+        .map(|p| p.end)
+        .fold(f64::NEG_INFINITY, f64::max);
     (start, end)
 }
 
 fn probe_source(input: &Path) -> Source {
     let v = probe_json(input, &["-show_streams", "-show_packets"]);
     let (vs, vp) = packets_of(&v, "video");
-    assert!(!vp.is_empty(), "source {} has no video packets", input.display());
+    assert!(
+        !vp.is_empty(),
+        "source {} has no video packets",
+        input.display()
+    );
     let frame_rate = reduce(vs["r_frame_rate"].as_str().unwrap());
     let (fn_, fd) = ratio(&frame_rate, '/');
     let sar = match vs["sample_aspect_ratio"].as_str() {
@@ -965,7 +1293,13 @@ fn probe_source(input: &Path) -> Source {
         let (s, e) = span(&ap);
         e - s
     });
-    Source { dar, frame_rate, fps: fn_ / fd, video_duration: vend - vstart, audio_duration }
+    Source {
+        dar,
+        frame_rate,
+        fps: fn_ / fd,
+        video_duration: vend - vstart,
+        audio_duration,
+    }
 }
 
 /// Concatenates `init.mp4` and every `seg-NNNNN.m4s` of a rendition (a valid fragmented
@@ -982,9 +1316,14 @@ fn probe_rendition(s: &Scratch, title: &Path, id: &str) -> Track {
     files.sort();
     assert!(!files.is_empty(), "{id}: no segments");
     for (k, f) in files.iter().enumerate() {
-        assert_eq!(f, &format!("seg-{:05}.m4s", k + 1), "{id}: segment files must be seg-00001.m4s, seg-00002.m4s, ...");
+        assert_eq!(
+            f,
+            &format!("seg-{:05}.m4s", k + 1),
+            "{id}: segment files must be seg-00001.m4s, seg-00002.m4s, ..."
+        );
     }
-    let mut joined = fs::read(dir.join("init.mp4")).unwrap_or_else(|e| panic!("{id}/init.mp4: {e}"));
+    let mut joined =
+        fs::read(dir.join("init.mp4")).unwrap_or_else(|e| panic!("{id}/init.mp4: {e}"));
     let mut ranges = Vec::new();
     for f in &files {
         let bytes = fs::read(dir.join(f)).unwrap();
@@ -995,22 +1334,40 @@ fn probe_rendition(s: &Scratch, title: &Path, id: &str) -> Track {
     fs::write(&concat, &joined).unwrap();
     let v = probe_json(&concat, &["-show_streams", "-show_format", "-show_packets"]);
     let streams = v["streams"].as_array().unwrap();
-    assert_eq!(streams.len(), 1, "{id}: one track per rendition expected, ffprobe found {}", streams.len());
+    assert_eq!(
+        streams.len(),
+        1,
+        "{id}: one track per rendition expected, ffprobe found {}",
+        streams.len()
+    );
     let kind = streams[0]["codec_type"].as_str().unwrap().to_owned();
-    assert_eq!(kind, if id == "audio" { "audio" } else { "video" }, "{id}: track type");
+    assert_eq!(
+        kind,
+        if id == "audio" { "audio" } else { "video" },
+        "{id}: track type"
+    );
     let (stream, packets) = packets_of(&v, &kind);
     assert!(!packets.is_empty(), "{id}: no packets");
     if kind == "video" {
         let sar = stream["sample_aspect_ratio"].as_str().unwrap_or("1:1");
-        assert!(matches!(sar, "1:1" | "0:1" | "N/A"), "{id}: output pixels must be square, SAR is {sar}");
+        assert!(
+            matches!(sar, "1:1" | "0:1" | "N/A"),
+            "{id}: output pixels must be square, SAR is {sar}"
+        );
     }
 
     let mut segments = Vec::new();
     for (f, (lo, hi)) in files.iter().zip(&ranges) {
-        let mut inside: Vec<&Packet> = packets.iter().filter(|p| p.pos >= *lo && p.pos < *hi).collect();
+        let mut inside: Vec<&Packet> = packets
+            .iter()
+            .filter(|p| p.pos >= *lo && p.pos < *hi)
+            .collect();
         inside.sort_by_key(|p| p.pos);
         let start = inside.iter().map(|p| p.pts).fold(f64::INFINITY, f64::min);
-        let end = inside.iter().map(|p| p.end).fold(f64::NEG_INFINITY, f64::max);
+        let end = inside
+            .iter()
+            .map(|p| p.end)
+            .fold(f64::NEG_INFINITY, f64::max);
         segments.push((
             SegmentStat {
                 file: f.clone(),
@@ -1092,7 +1449,10 @@ fn play(s: &Scratch, server: &HttpServer, manifest: &str, media: Media, r: &Repo
         .arg(format!("video-sink={video_sink}"))
         .arg(format!("audio-sink={audio_sink}"))
         // The adaptivedemux2 elements, never the legacy hlsdemux/dashdemux.
-        .env("GST_PLUGIN_FEATURE_RANK", "hlsdemux2:MAX,dashdemux2:MAX,hlsdemux:NONE,dashdemux:NONE");
+        .env(
+            "GST_PLUGIN_FEATURE_RANK",
+            "hlsdemux2:MAX,dashdemux2:MAX,hlsdemux:NONE,dashdemux:NONE",
+        );
     let label = format!("{manifest} {media:?}");
     let out = run_with_deadline(s, cmd, PLAYBACK_DEADLINE, &label);
     let stdout = String::from_utf8_lossy(&out.stdout);
@@ -1105,8 +1465,16 @@ fn play(s: &Scratch, server: &HttpServer, manifest: &str, media: Media, r: &Repo
         )
     };
     assert!(out.status.success(), "{}", context());
-    assert!(stdout.contains("Got EOS from element"), "{label}: playback never reached EOS\n{}", context());
-    assert!(!stdout.contains("ERROR:") && !stderr.contains("ERROR:"), "{label}: playback error\n{}", context());
+    assert!(
+        stdout.contains("Got EOS from element"),
+        "{label}: playback never reached EOS\n{}",
+        context()
+    );
+    assert!(
+        !stdout.contains("ERROR:") && !stderr.contains("ERROR:"),
+        "{label}: playback error\n{}",
+        context()
+    );
 
     let times: Vec<f64> = stdout
         .lines()
@@ -1118,9 +1486,18 @@ fn play(s: &Scratch, server: &HttpServer, manifest: &str, media: Media, r: &Repo
                 .flatten()
         })
         .collect();
-    assert!(!times.is_empty(), "{label}: no decoded {media:?} buffers\n{}", context());
+    assert!(
+        !times.is_empty(),
+        "{label}: no decoded {media:?} buffers\n{}",
+        context()
+    );
     for w in times.windows(2) {
-        assert!(w[1] > w[0], "{label}: timestamps go backwards or repeat: {} then {}", w[0], w[1]);
+        assert!(
+            w[1] > w[0],
+            "{label}: timestamps go backwards or repeat: {} then {}",
+            w[0],
+            w[1]
+        );
     }
     let gaps = times.windows(2).map(|w| w[1] - w[0]).fold(0.0, f64::max);
     let first = times[0];
@@ -1137,8 +1514,15 @@ fn play(s: &Scratch, server: &HttpServer, manifest: &str, media: Media, r: &Repo
                 times.len()
             );
             let frames = (want * r.source.fps).round() as i64;
-            assert!((times.len() as i64 - frames).abs() <= 1, "{label}: {} frames decoded, {frames} expected", times.len());
-            assert!(gaps <= 1.5 * frame, "{label}: a {gaps:.4} s hole in the decoded video");
+            assert!(
+                (times.len() as i64 - frames).abs() <= 1,
+                "{label}: {} frames decoded, {frames} expected",
+                times.len()
+            );
+            assert!(
+                gaps <= 1.5 * frame,
+                "{label}: a {gaps:.4} s hole in the decoded video"
+            );
         }
         Media::Audio => {
             let want = r.audio.as_ref().unwrap().duration;
@@ -1147,7 +1531,10 @@ fn play(s: &Scratch, server: &HttpServer, manifest: &str, media: Media, r: &Repo
                 (played - want).abs() <= 2.0 * AAC_FRAME + 0.001,
                 "{label}: decoded {played:.4} s of audio, the title has {want:.4} s"
             );
-            assert!(gaps <= 2.0 * AAC_FRAME + 0.001, "{label}: a {gaps:.4} s hole in the decoded audio");
+            assert!(
+                gaps <= 2.0 * AAC_FRAME + 0.001,
+                "{label}: a {gaps:.4} s hole in the decoded audio"
+            );
         }
     }
 }
@@ -1158,7 +1545,10 @@ fn gst_time(s: &str) -> Option<f64> {
     let h: f64 = parts.next()?.parse().ok()?;
     let m: f64 = parts.next()?.parse().ok()?;
     let sec: f64 = parts.next()?.parse().ok()?;
-    parts.next().is_none().then_some(h * 3600.0 + m * 60.0 + sec)
+    parts
+        .next()
+        .is_none()
+        .then_some(h * 3600.0 + m * 60.0 + sec)
 }
 
 /// Serves a folder over HTTP/1.1 on 127.0.0.1 (GET, HEAD, byte ranges, keep-alive) until
@@ -1188,7 +1578,10 @@ impl HttpServer {
                         let (root, requests) = (root.clone(), requests.clone());
                         thread::spawn(move || {
                             if let Err(e) = serve_connection(stream, &root, &requests) {
-                                requests.lock().unwrap().push(format!("connection error: {e}"));
+                                requests
+                                    .lock()
+                                    .unwrap()
+                                    .push(format!("connection error: {e}"));
                             }
                         });
                     }
@@ -1196,7 +1589,12 @@ impl HttpServer {
                 }
             }
         });
-        HttpServer { port, stop, log, thread: Some(thread) }
+        HttpServer {
+            port,
+            stop,
+            log,
+            thread: Some(thread),
+        }
     }
 
     fn requests(&self) -> String {
@@ -1215,7 +1613,11 @@ impl Drop for HttpServer {
     }
 }
 
-fn serve_connection(stream: TcpStream, root: &Path, log: &Mutex<Vec<String>>) -> std::io::Result<()> {
+fn serve_connection(
+    stream: TcpStream,
+    root: &Path,
+    log: &Mutex<Vec<String>>,
+) -> std::io::Result<()> {
     stream.set_read_timeout(Some(Duration::from_secs(30)))?;
     let mut reader = BufReader::new(stream.try_clone()?);
     let mut writer = stream;
@@ -1242,14 +1644,25 @@ fn serve_connection(stream: TcpStream, root: &Path, log: &Mutex<Vec<String>>) ->
         let method = parts.next().unwrap_or("");
         let target = parts.next().unwrap_or("/");
         let path = target.split(['?', '#']).next().unwrap_or("/");
-        let close = headers.get("connection").is_some_and(|v| v.eq_ignore_ascii_case("close"));
+        let close = headers
+            .get("connection")
+            .is_some_and(|v| v.eq_ignore_ascii_case("close"));
         let file = root.join(path.trim_start_matches('/'));
         let safe = !path.split('/').any(|p| p == "..");
         let found = safe && file.is_file() && matches!(method, "GET" | "HEAD");
         if !found {
-            let status = if matches!(method, "GET" | "HEAD") { "404 Not Found" } else { "405 Method Not Allowed" };
-            log.lock().unwrap().push(format!("{method} {target} -> {status}"));
-            write!(writer, "HTTP/1.1 {status}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n")?;
+            let status = if matches!(method, "GET" | "HEAD") {
+                "404 Not Found"
+            } else {
+                "405 Method Not Allowed"
+            };
+            log.lock()
+                .unwrap()
+                .push(format!("{method} {target} -> {status}"));
+            write!(
+                writer,
+                "HTTP/1.1 {status}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+            )?;
             return Ok(());
         }
         let mut f = fs::File::open(&file)?;
@@ -1261,7 +1674,9 @@ fn serve_connection(stream: TcpStream, root: &Path, log: &Mutex<Vec<String>>) ->
             None => ("200 OK", 0, total - 1),
         };
         let length = if total == 0 { 0 } else { last - first + 1 };
-        log.lock().unwrap().push(format!("{method} {target} -> {status} ({length} bytes)"));
+        log.lock()
+            .unwrap()
+            .push(format!("{method} {target} -> {status} ({length} bytes)"));
         let content_type = match file.extension().and_then(|e| e.to_str()) {
             Some("m3u8") => "application/vnd.apple.mpegurl",
             Some("mpd") => "application/dash+xml",
@@ -1278,17 +1693,57 @@ fn serve_connection(stream: TcpStream, root: &Path, log: &Mutex<Vec<String>>) ->
         if range.is_some() {
             head.push_str(&format!("Content-Range: bytes {first}-{last}/{total}\r\n"));
         }
-        head.push_str(if close { "Connection: close\r\n\r\n" } else { "Connection: keep-alive\r\n\r\n" });
+        head.push_str(if close {
+            "Connection: close\r\n\r\n"
+        } else {
+            "Connection: keep-alive\r\n\r\n"
+        });
         writer.write_all(head.as_bytes())?;
         if method == "GET" && length > 0 {
             f.seek(SeekFrom::Start(first))?;
-            std::io::copy(&mut (&mut f).take(length), &mut writer)?;
+            // GStreamer 1.22.0's adaptivedemux2 fails ("Can't push EOS on non-exposed
+            // pad") when a stream reaches its end before the demuxer has exposed its
+            // pads, which happens on loopback when a rendition has one or two segments.
+            // Holding back the tail of each rendition's last segment for a moment, as a
+            // slow network would, lets every track deliver its first samples first.
+            let held = if is_last_segment(&file) {
+                (length / 8).clamp(1, 4096)
+            } else {
+                0
+            };
+            std::io::copy(&mut (&mut f).take(length - held), &mut writer)?;
+            if held > 0 {
+                writer.flush()?;
+                thread::sleep(LAST_SEGMENT_TAIL_DELAY);
+                std::io::copy(&mut (&mut f).take(held), &mut writer)?;
+            }
         }
         writer.flush()?;
         if close {
             return Ok(());
         }
     }
+}
+
+const LAST_SEGMENT_TAIL_DELAY: Duration = Duration::from_millis(500);
+
+/// `.../seg-00003.m4s` when there is no `seg-00004.m4s` beside it.
+fn is_last_segment(file: &Path) -> bool {
+    let Some(name) = file.file_name().and_then(|n| n.to_str()) else {
+        return false;
+    };
+    let Some(n) = name
+        .strip_prefix("seg-")
+        .and_then(|r| r.strip_suffix(".m4s"))
+    else {
+        return false;
+    };
+    let Ok(n) = n.parse::<u32>() else {
+        return false;
+    };
+    !file
+        .with_file_name(format!("seg-{:05}.m4s", n + 1))
+        .exists()
 }
 
 /// "bytes=A-B", "bytes=A-" or "bytes=-N" against a file of `total` bytes.
@@ -1303,7 +1758,11 @@ fn parse_range(header: &str, total: u64) -> Option<(u64, u64)> {
         (total.saturating_sub(n), total - 1)
     } else {
         let first: u64 = a.parse().ok()?;
-        let last = if b.is_empty() { total - 1 } else { b.parse::<u64>().ok()?.min(total - 1) };
+        let last = if b.is_empty() {
+            total - 1
+        } else {
+            b.parse::<u64>().ok()?.min(total - 1)
+        };
         (first, last)
     };
     (first <= last).then_some((first, last))
@@ -1314,7 +1773,10 @@ fn parse_range(header: &str, total: u64) -> Option<(u64, u64)> {
 // ---------------------------------------------------------------------------------------
 
 fn repo_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap().to_owned()
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .unwrap()
+        .to_owned()
 }
 
 const FIXTURES: &[&str] = &[
@@ -1347,14 +1809,20 @@ fn media(name: &str) -> PathBuf {
         if out.status.success() {
             Ok(())
         } else {
-            Err(format!("fixtures/make-media.sh failed:\n{}", String::from_utf8_lossy(&out.stderr)))
+            Err(format!(
+                "fixtures/make-media.sh failed:\n{}",
+                String::from_utf8_lossy(&out.stderr)
+            ))
         }
     });
     if let Err(e) = made {
         panic!("{e}");
     }
     let p = dir.join(name);
-    assert!(p.exists(), "fixture {name} missing after fixtures/make-media.sh");
+    assert!(
+        p.exists(),
+        "fixture {name} missing after fixtures/make-media.sh"
+    );
     p
 }
 
@@ -1364,7 +1832,9 @@ fn default_ladder_heights() -> Vec<u32> {
         .filter_map(|l| {
             let l = l.split('#').next().unwrap().trim();
             let (k, v) = l.split_once('=')?;
-            (k.trim() == "height").then(|| v.trim().parse().ok()).flatten()
+            (k.trim() == "height")
+                .then(|| v.trim().parse().ok())
+                .flatten()
         })
         .collect()
 }
@@ -1377,7 +1847,9 @@ struct Scratch {
 
 impl Scratch {
     fn new(name: &str) -> Self {
-        let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("transcode_e2e").join(name);
+        let dir = Path::new(env!("CARGO_TARGET_TMPDIR"))
+            .join("transcode_e2e")
+            .join(name);
         let _ = fs::remove_dir_all(&dir);
         fs::create_dir_all(&dir).unwrap();
         Scratch { dir }
@@ -1390,7 +1862,11 @@ impl Scratch {
     }
     fn write_ladder(&self, segment: f64) -> PathBuf {
         let p = self.path("ladder.toml");
-        fs::write(&p, FAST_LADDER.replace("{segment}", &format!("{segment:.1}"))).unwrap();
+        fs::write(
+            &p,
+            FAST_LADDER.replace("{segment}", &format!("{segment:.1}")),
+        )
+        .unwrap();
         p
     }
 }
@@ -1410,12 +1886,23 @@ fn transcode_fast(case: &str, fixture: &str, segment: f64) -> (Scratch, PathBuf,
     let s = Scratch::new(case);
     let input = media(fixture);
     let ladder = s.write_ladder(4.0);
-    let mut args = vec![arg("transcode"), input.clone().into(), arg("--out"), s.out().into(), arg("--ladder"), ladder.into()];
+    let mut args = vec![
+        arg("transcode"),
+        input.clone().into(),
+        arg("--out"),
+        s.out().into(),
+        arg("--ladder"),
+        ladder.into(),
+    ];
     if segment != 4.0 {
         args.extend([arg("--segment-duration"), arg(&format!("{segment}"))]);
     }
     run_ok(&args);
-    let stem = Path::new(fixture).file_stem().unwrap().to_string_lossy().into_owned();
+    let stem = Path::new(fixture)
+        .file_stem()
+        .unwrap()
+        .to_string_lossy()
+        .into_owned();
     let title = s.out().join(stem);
     (s, input, title)
 }
@@ -1428,7 +1915,13 @@ fn run_vodpipe(args: &[std::ffi::OsString]) -> Output {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_vodpipe"));
     cmd.args(args).current_dir(repo_root());
     let scratch = std::env::temp_dir();
-    let label = format!("vodpipe {}", args.iter().map(|a| a.to_string_lossy()).collect::<Vec<_>>().join(" "));
+    let label = format!(
+        "vodpipe {}",
+        args.iter()
+            .map(|a| a.to_string_lossy())
+            .collect::<Vec<_>>()
+            .join(" ")
+    );
     run_with_deadline_in(&scratch, cmd, TRANSCODE_DEADLINE, &label)
 }
 
@@ -1442,7 +1935,11 @@ fn run_ok(args: &[std::ffi::OsString]) {
         out.status,
         tail(&String::from_utf8_lossy(&out.stderr), 40)
     );
-    eprintln!("vodpipe {:?}: {:.1} s", args.first(), started.elapsed().as_secs_f64());
+    eprintln!(
+        "vodpipe {:?}: {:.1} s",
+        args.first(),
+        started.elapsed().as_secs_f64()
+    );
 }
 
 fn run_with_deadline(s: &Scratch, cmd: Command, deadline: Duration, label: &str) -> Output {
@@ -1459,7 +1956,9 @@ fn run_with_deadline_in(dir: &Path, mut cmd: Command, deadline: Duration, label:
     cmd.stdin(Stdio::null())
         .stdout(fs::File::create(&out_path).unwrap())
         .stderr(fs::File::create(&err_path).unwrap());
-    let mut child = cmd.spawn().unwrap_or_else(|e| panic!("{label}: cannot start: {e}"));
+    let mut child = cmd
+        .spawn()
+        .unwrap_or_else(|e| panic!("{label}: cannot start: {e}"));
     let started = Instant::now();
     let status = loop {
         if let Some(st) = child.try_wait().unwrap() {
@@ -1469,11 +1968,18 @@ fn run_with_deadline_in(dir: &Path, mut cmd: Command, deadline: Duration, label:
             let _ = child.kill();
             let _ = child.wait();
             let err = fs::read_to_string(&err_path).unwrap_or_default();
-            panic!("{label}: still running after {deadline:?}; killed. stderr tail:\n{}", tail(&err, 30));
+            panic!(
+                "{label}: still running after {deadline:?}; killed. stderr tail:\n{}",
+                tail(&err, 30)
+            );
         }
         thread::sleep(Duration::from_millis(50));
     };
-    let out = Output { status, stdout: fs::read(&out_path).unwrap(), stderr: fs::read(&err_path).unwrap() };
+    let out = Output {
+        status,
+        stdout: fs::read(&out_path).unwrap(),
+        stderr: fs::read(&err_path).unwrap(),
+    };
     let _ = fs::remove_file(&out_path);
     let _ = fs::remove_file(&err_path);
     out
@@ -1504,13 +2010,20 @@ fn strip_ansi(s: &str) -> String {
 /// Every file under `root`, as sorted relative paths with '/' separators.
 fn list_files(root: &Path) -> Vec<String> {
     fn walk(dir: &Path, root: &Path, out: &mut Vec<String>) {
-        let Ok(entries) = fs::read_dir(dir) else { return };
+        let Ok(entries) = fs::read_dir(dir) else {
+            return;
+        };
         for e in entries.filter_map(|e| e.ok()) {
             let p = e.path();
             if p.is_dir() {
                 walk(&p, root, out);
             } else {
-                out.push(p.strip_prefix(root).unwrap().to_string_lossy().replace('\\', "/"));
+                out.push(
+                    p.strip_prefix(root)
+                        .unwrap()
+                        .to_string_lossy()
+                        .replace('\\', "/"),
+                );
             }
         }
     }
@@ -1521,14 +2034,24 @@ fn list_files(root: &Path) -> Vec<String> {
 }
 
 fn hex_sha256(bytes: &[u8]) -> String {
-    Sha256::digest(bytes).iter().map(|b| format!("{b:02x}")).collect()
+    Sha256::digest(bytes)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
 }
 
 /// The input's digest as coreutils' `sha256sum` prints it.
 fn sha256sum_tool(path: &Path) -> String {
-    let out = Command::new("sha256sum").arg(path).output().expect("sha256sum not found");
+    let out = Command::new("sha256sum")
+        .arg(path)
+        .output()
+        .expect("sha256sum not found");
     assert!(out.status.success());
-    String::from_utf8_lossy(&out.stdout).split_whitespace().next().unwrap().to_owned()
+    String::from_utf8_lossy(&out.stdout)
+        .split_whitespace()
+        .next()
+        .unwrap()
+        .to_owned()
 }
 
 fn remove_key(v: &mut Value, key: &str) {
@@ -1567,7 +2090,10 @@ fn first_json_difference(a: &Value, b: &Value, at: &str) -> String {
 }
 
 fn str_of(v: &Value, key: &str) -> String {
-    v[key].as_str().unwrap_or_else(|| panic!("catalog: {key:?} missing or not a string in {v}")).to_owned()
+    v[key]
+        .as_str()
+        .unwrap_or_else(|| panic!("catalog: {key:?} missing or not a string in {v}"))
+        .to_owned()
 }
 
 /// A catalog frame rate as "num/den", whether written as {"num","den"} or a string.
@@ -1581,23 +2107,33 @@ fn frame_rate_of(v: &Value) -> String {
 }
 
 fn parse_rendition_id(id: &str) -> (String, u32) {
-    let (codec, h) = id.split_once('_').unwrap_or_else(|| panic!("rendition id {id} is not codec_heightp"));
-    let height = h.strip_suffix('p').and_then(|h| h.parse().ok()).unwrap_or_else(|| panic!("rendition id {id}"));
+    let (codec, h) = id
+        .split_once('_')
+        .unwrap_or_else(|| panic!("rendition id {id} is not codec_heightp"));
+    let height = h
+        .strip_suffix('p')
+        .and_then(|h| h.parse().ok())
+        .unwrap_or_else(|| panic!("rendition id {id}"));
     (codec.to_owned(), height)
 }
 
 fn num(v: &Value) -> Option<i64> {
-    v.as_i64().or_else(|| v.as_str().and_then(|s| s.parse().ok()))
+    v.as_i64()
+        .or_else(|| v.as_str().and_then(|s| s.parse().ok()))
 }
 
 fn ratio(s: &str, sep: char) -> (f64, f64) {
-    let (a, b) = s.split_once(sep).unwrap_or_else(|| panic!("not a ratio: {s}"));
+    let (a, b) = s
+        .split_once(sep)
+        .unwrap_or_else(|| panic!("not a ratio: {s}"));
     (a.parse().unwrap(), b.parse().unwrap())
 }
 
 /// "60/2" -> "30/1".
 fn reduce(s: &str) -> String {
-    let (a, b) = s.split_once('/').unwrap_or_else(|| panic!("not a fraction: {s}"));
+    let (a, b) = s
+        .split_once('/')
+        .unwrap_or_else(|| panic!("not a fraction: {s}"));
     let (a, b): (u64, u64) = (a.trim().parse().unwrap(), b.trim().parse().unwrap());
     let g = gcd(a, b).max(1);
     format!("{}/{}", a / g, b / g)
