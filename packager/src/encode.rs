@@ -111,6 +111,10 @@ pub(crate) fn encode_chain(rung: &Rung, gop_frames: u32, deterministic: bool) ->
             let enc = make("av1enc")?;
             set(&enc, "target-bitrate", &kbps.to_string());
             set(&enc, "end-usage", "vbr");
+            // av1enc in 1.22 defaults both quantizer bounds to 0, which pins
+            // q at lossless and ignores the target bitrate (10x over).
+            set(&enc, "min-quantizer", "0");
+            set(&enc, "max-quantizer", "63");
             set(&enc, "cpu-used", &rung.preset);
             set(&enc, "keyframe-mode", "disabled");
             set(&enc, "keyframe-max-dist", &n);

@@ -247,6 +247,7 @@ pub async fn package(
         renditions.push(Rendition { track: st.info.expect("set with init"), init, segments: st.segments });
     }
     let presentation = Presentation { video_id: job.video_id.clone(), renditions };
+    check_complete(&presentation, &source, &job.input)?;
 
     // Manifests last: media playlists, then DASH, then the HLS primary, then
     // the catalog document, each only after everything it names is stored.
@@ -279,6 +280,26 @@ pub async fn package(
     puts.put(object("catalog.json".into(), json.into_bytes(), ct::JSON, Caching::Short)).await?;
     puts.drain().await?;
     Ok(Packaged { presentation, catalog, source })
+}
+
+/// A file cut short after its index (moov up front, mdat truncated) decodes
+/// "successfully" up to the cut; publishing it would ship half a title.
+fn check_complete(p: &Presentation, source: &probe::SourceMedia, input: &Path) -> Result<(), Error> {
+    let packaged = p
+        .renditions
+        .iter()
+        .filter(|r| r.track.kind == TrackKind::Video)
+        .map(|r| r.duration() as f64 / r.track.timescale as f64)
+        .fold(0.0, f64::max);
+    let expected = source.duration_ns as f64 / 1e9;
+    let tolerance = (expected * 0.02).max(1.0);
+    if packaged + tolerance < expected {
+        return Err(Error::BadSource {
+            path: input.to_owned(),
+            reason: format!("video ends at {packaged:.3} s but the container says {expected:.3} s: truncated or corrupt"),
+        });
+    }
+    Ok(())
 }
 
 fn display_ratio(s: &probe::SourceMedia) -> (u32, u32) {
