@@ -1,14 +1,10 @@
 //! `vodpipe`: transcode and package uploads into HLS + DASH (CMAF).
-//!
-//! Layout:
-//! - `main`: command line, logging, exit codes.
-//! - `transcode`: the embedded default (one file to a local folder).
-//! - `fs_store`: the local-folder storage.
-//! - `ids`: video id validation.
+//! Command line, logging and exit codes; the work is in the `worker` library.
 
-mod fs_store;
-mod ids;
-mod transcode;
+use std::time::Duration;
+
+use anyhow::{Context, Result};
+use worker::{admin, queue, s3, transcode};
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -41,6 +37,73 @@ enum Command {
         #[arg(long)]
         segment_duration: Option<f64>,
     },
+    /// Consume transcode jobs from RabbitMQ, packaging to S3.
+    Worker {
+        #[arg(long, env = "AMQP_URL", default_value = queue::DEFAULT_AMQP_URL)]
+        amqp_url: String,
+        /// Unacked jobs per worker; a job is CPU-bound, so 1.
+        #[arg(long, default_value_t = 1)]
+        prefetch: u16,
+        /// Seconds a running job may take to finish after SIGTERM before it is requeued.
+        #[arg(long, default_value_t = 300)]
+        grace: u64,
+        /// Scratch space for downloaded sources.
+        #[arg(long, env = "VODPIPE_WORK_DIR", default_value = "/tmp/vodpipe-work")]
+        work_dir: PathBuf,
+    },
+    /// Upload a file to the uploads bucket and queue a job for it; prints the job id.
+    Submit {
+        file: PathBuf,
+        #[arg(long)]
+        video_id: String,
+        #[arg(long)]
+        title: Option<String>,
+        #[arg(long)]
+        description: Option<String>,
+        #[arg(long, default_value = "default")]
+        ladder: String,
+        #[arg(long, env = "AMQP_URL", default_value = queue::DEFAULT_AMQP_URL)]
+        amqp_url: String,
+    },
+    /// Queue one job per object under s3://bucket/prefix (batch runs).
+    Enqueue {
+        prefix: String,
+        #[arg(long, default_value = "default")]
+        ladder: String,
+        #[arg(long, env = "AMQP_URL", default_value = queue::DEFAULT_AMQP_URL)]
+        amqp_url: String,
+    },
+    /// Print a time-limited GET URL for an object of the output bucket.
+    Presign {
+        /// Key in the output bucket, e.g. my-video/master.m3u8.
+        key: String,
+        #[arg(long)]
+        bucket: Option<String>,
+        #[arg(long, default_value_t = 3600)]
+        expires: u64,
+    },
+}
+
+async fn run_worker(amqp_url: String, prefetch: u16, grace: u64, work_dir: PathBuf) -> Result<()> {
+    packager::init()?;
+    let (tx, rx) = tokio::sync::watch::channel(false);
+    tokio::spawn(async move {
+        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).expect("SIGTERM handler");
+        tokio::select! {
+            _ = tokio::signal::ctrl_c() => {}
+            _ = term.recv() => {}
+        }
+        tracing::info!("signal received: no new jobs; finishing the current one");
+        let _ = tx.send(true);
+    });
+    let settings = queue::WorkerSettings {
+        amqp_url,
+        prefetch: prefetch.max(1),
+        grace: Duration::from_secs(grace),
+        work_dir,
+        s3: s3::S3Config::from_env().await?,
+    };
+    queue::run(settings, rx).await.context("worker")
 }
 
 fn init_logging() {
@@ -63,6 +126,27 @@ fn main() -> ExitCode {
         match cli.command {
             Command::Transcode { input, out, video_id, ladder, segment_duration } => {
                 transcode::run(transcode::Args { input, out, video_id, ladder, segment_duration }).await
+            }
+            Command::Worker { amqp_url, prefetch, grace, work_dir } => run_worker(amqp_url, prefetch, grace, work_dir).await,
+            Command::Submit { file, video_id, title, description, ladder, amqp_url } => {
+                let job_id = admin::submit(&amqp_url, &file, &video_id, &ladder, title, description).await?;
+                println!("{job_id}");
+                Ok(())
+            }
+            Command::Enqueue { prefix, ladder, amqp_url } => {
+                let ids = admin::enqueue(&amqp_url, &prefix, &ladder).await?;
+                for id in &ids {
+                    println!("{id}");
+                }
+                tracing::info!("queued {} jobs", ids.len());
+                Ok(())
+            }
+            Command::Presign { key, bucket, expires } => {
+                let cfg = s3::S3Config::from_env().await?;
+                let client = s3::client(&cfg).await;
+                let bucket = bucket.unwrap_or(cfg.output_bucket.clone());
+                println!("{}", s3::presign_get(&client, &bucket, &key, Duration::from_secs(expires)).await?);
+                Ok(())
             }
         }
     });

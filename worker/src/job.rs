@@ -1,0 +1,185 @@
+//! The job message: what `vodpipe submit` / `enqueue` publish and the worker
+//! consumes. Versioned, strict (unknown fields are refused), validated before
+//! any download starts. Schema: `worker/schema/job.v1.schema.json`.
+
+use serde::{Deserialize, Serialize};
+use thiserror::Error;
+
+use crate::ids::validate_video_id;
+
+pub const JOB_SCHEMA_V1: &str = "vodpipe.job/v1";
+pub const MAX_MESSAGE_BYTES: usize = 64 * 1024;
+const MAX_TITLE: usize = 512;
+const MAX_DESCRIPTION: usize = 16 * 1024;
+/// Ladders a job may name; each is built into the binary from `ladders/`.
+pub const LADDERS: [(&str, &str); 4] = [
+    ("default", include_str!("../../ladders/default.toml")),
+    ("hevc", include_str!("../../ladders/hevc.toml")),
+    ("av1", include_str!("../../ladders/av1.toml")),
+    ("multi-codec", include_str!("../../ladders/multi-codec.toml")),
+];
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct JobMessage {
+    /// Always `vodpipe.job/v1`.
+    pub schema: String,
+    pub job_id: String,
+    pub video_id: String,
+    /// `s3://bucket/key` of the raw upload.
+    pub source: String,
+    #[serde(default = "default_ladder")]
+    pub ladder: String,
+    /// Key prefix in the output bucket; defaults to `<video_id>/`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub output_prefix: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub title: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
+}
+
+fn default_ladder() -> String {
+    "default".into()
+}
+
+/// A job that can never succeed, whatever the retries: it goes to the dead-letter queue.
+#[derive(Debug, Error)]
+#[non_exhaustive]
+pub enum InvalidJob {
+    #[error("job message is {0} bytes (at most {MAX_MESSAGE_BYTES})")]
+    TooLarge(usize),
+    #[error("job message is not valid JSON for schema {JOB_SCHEMA_V1}: {0}")]
+    Malformed(#[from] serde_json::Error),
+    #[error("unsupported job schema {0:?} (expected {JOB_SCHEMA_V1})")]
+    Schema(String),
+    #[error("unsafe {field}: {reason}")]
+    UnsafeId { field: &'static str, reason: String },
+    #[error("source {0:?} is not an s3://bucket/key URI")]
+    Source(String),
+    #[error("unknown ladder {0:?} (known: default, hevc, av1, multi-codec)")]
+    Ladder(String),
+    #[error("output_prefix {0:?} must be relative path segments ending in '/'")]
+    OutputPrefix(String),
+    #[error("{field} is too long or contains control characters")]
+    Text { field: &'static str },
+}
+
+/// A validated job, ready to run.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Job {
+    pub message: JobMessage,
+    pub source_bucket: String,
+    pub source_key: String,
+    pub output_prefix: String,
+    pub ladder_toml: &'static str,
+}
+
+pub fn parse_s3_uri(uri: &str) -> Option<(String, String)> {
+    let rest = uri.strip_prefix("s3://")?;
+    let (bucket, key) = rest.split_once('/')?;
+    let bucket_ok = (3..=63).contains(&bucket.len())
+        && bucket.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '.');
+    let key_ok = !key.is_empty() && key.len() <= 1024 && !key.chars().any(|c| c.is_control());
+    (bucket_ok && key_ok).then(|| (bucket.to_owned(), key.to_owned()))
+}
+
+fn check_text(field: &'static str, v: &Option<String>, max: usize, allow_newlines: bool) -> Result<(), InvalidJob> {
+    if let Some(t) = v {
+        let bad = t.len() > max || t.chars().any(|c| c.is_control() && !(allow_newlines && (c == '\n' || c == '\t')));
+        if bad {
+            return Err(InvalidJob::Text { field });
+        }
+    }
+    Ok(())
+}
+
+impl Job {
+    pub fn parse(bytes: &[u8]) -> Result<Job, InvalidJob> {
+        if bytes.len() > MAX_MESSAGE_BYTES {
+            return Err(InvalidJob::TooLarge(bytes.len()));
+        }
+        let message: JobMessage = serde_json::from_slice(bytes)?;
+        Job::validate(message)
+    }
+
+    pub fn validate(message: JobMessage) -> Result<Job, InvalidJob> {
+        if message.schema != JOB_SCHEMA_V1 {
+            return Err(InvalidJob::Schema(message.schema));
+        }
+        validate_video_id(&message.job_id)
+            .map_err(|e| InvalidJob::UnsafeId { field: "job_id", reason: e.to_string() })?;
+        validate_video_id(&message.video_id)
+            .map_err(|e| InvalidJob::UnsafeId { field: "video_id", reason: e.to_string() })?;
+        let (source_bucket, source_key) =
+            parse_s3_uri(&message.source).ok_or_else(|| InvalidJob::Source(message.source.clone()))?;
+        let ladder_toml = LADDERS
+            .iter()
+            .find(|(name, _)| *name == message.ladder)
+            .map(|(_, toml)| *toml)
+            .ok_or_else(|| InvalidJob::Ladder(message.ladder.clone()))?;
+        let output_prefix = match &message.output_prefix {
+            None => format!("{}/", message.video_id),
+            Some(p) => {
+                let segments_ok = p
+                    .strip_suffix('/')
+                    .is_some_and(|body| body.split('/').all(|s| validate_video_id(s).is_ok()));
+                if !segments_ok || p.len() > 512 {
+                    return Err(InvalidJob::OutputPrefix(p.clone()));
+                }
+                p.clone()
+            }
+        };
+        check_text("title", &message.title, MAX_TITLE, false)?;
+        check_text("description", &message.description, MAX_DESCRIPTION, true)?;
+        Ok(Job { message, source_bucket, source_key, output_prefix, ladder_toml })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn msg(extra: &str) -> String {
+        format!(
+            r#"{{"schema":"vodpipe.job/v1","job_id":"j1","video_id":"v1","source":"s3://vodpipe-uploads/raw/v1.mp4"{extra}}}"#
+        )
+    }
+
+    #[test]
+    fn accepts_a_minimal_job_with_defaults() {
+        let j = Job::parse(msg("").as_bytes()).unwrap();
+        assert_eq!(j.output_prefix, "v1/");
+        assert_eq!(j.message.ladder, "default");
+        assert_eq!((j.source_bucket.as_str(), j.source_key.as_str()), ("vodpipe-uploads", "raw/v1.mp4"));
+    }
+
+    #[test]
+    fn refuses_bad_jobs() {
+        let cases: Vec<(String, fn(&InvalidJob) -> bool)> = vec![
+            ("not json".into(), |e| matches!(e, InvalidJob::Malformed(_))),
+            (msg(r#","extra":1"#), |e| matches!(e, InvalidJob::Malformed(_))),
+            (msg("").replace("job/v1", "job/v9"), |e| matches!(e, InvalidJob::Schema(_))),
+            (msg("").replace(r#""v1""#, r#""../x""#), |e| matches!(e, InvalidJob::UnsafeId { field: "video_id", .. })),
+            (msg("").replace(r#""j1""#, r#""a/b""#), |e| matches!(e, InvalidJob::UnsafeId { field: "job_id", .. })),
+            (msg("").replace("s3://vodpipe-uploads/raw/v1.mp4", "/etc/passwd"), |e| matches!(e, InvalidJob::Source(_))),
+            (msg(r#","ladder":"nope""#), |e| matches!(e, InvalidJob::Ladder(_))),
+            (msg(r#","output_prefix":"a/../b/""#), |e| matches!(e, InvalidJob::OutputPrefix(_))),
+            (msg(r#","title":"bell\u0007""#), |e| matches!(e, InvalidJob::Text { .. })),
+        ];
+        for (text, check) in cases {
+            match Job::parse(text.as_bytes()) {
+                Ok(j) => panic!("accepted {text}: {j:?}"),
+                Err(e) => assert!(check(&e), "{text}: wrong error {e}"),
+            }
+        }
+        assert!(matches!(Job::parse(&vec![b' '; MAX_MESSAGE_BYTES + 1]), Err(InvalidJob::TooLarge(_))));
+    }
+
+    #[test]
+    fn every_built_in_ladder_is_valid() {
+        for (name, text) in LADDERS {
+            packager::Ladder::from_toml(text).unwrap_or_else(|e| panic!("{name}: {e}"));
+        }
+    }
+}

@@ -1,0 +1,17 @@
+//! vodpipe's outside world: the command line's jobs, storage and queues.
+//!
+//! Layout:
+//! - `transcode`: the embedded default (one file to a local folder).
+//! - `fs_store`: the local-folder storage.
+//! - `ids`: video id validation.
+//! - `job`: the versioned job message.
+//! - `queue`: RabbitMQ topology, the consumer loop and catalog events.
+//! - `s3`: the S3 storage, source download, presigned URLs.
+
+pub mod admin;
+pub mod fs_store;
+pub mod ids;
+pub mod job;
+pub mod queue;
+pub mod s3;
+pub mod transcode;
