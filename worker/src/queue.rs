@@ -1,0 +1,462 @@
+//! RabbitMQ side: topology, publishing with confirms, and the consumer loop.
+//!
+//! Topology (declared idempotently by every worker and by `submit`):
+//! - `vodpipe.jobs`: durable quorum queue, dead-lettering to `vodpipe.dlx`,
+//!   with a delivery limit so a job that keeps crashing its worker ends in
+//!   the DLQ instead of looping forever.
+//! - `vodpipe.dlx` (fanout) -> `vodpipe.jobs.dlq`: permanent failures, with
+//!   the reason in the `x-vodpipe-error` header.
+//! - `catalog` (topic): `video.packaged`, `video.failed`, `video.progress`.
+//!
+//! A job is acked only after its segments, manifests, catalog document and
+//! `video.packaged` event are all confirmed. Long jobs rely on the broker's
+//! `consumer_timeout` being above the longest job (README: "Broker settings").
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result, anyhow};
+use futures_lite::StreamExt;
+use lapin::options::{
+    BasicAckOptions, BasicCancelOptions, BasicConsumeOptions, BasicNackOptions, BasicPublishOptions, BasicQosOptions,
+    ConfirmSelectOptions, ExchangeDeclareOptions, QueueBindOptions, QueueDeclareOptions,
+};
+use lapin::types::{AMQPValue, FieldTable, LongString, ShortString};
+use lapin::{BasicProperties, Channel, Connection, ConnectionProperties, ExchangeKind};
+use packager::{Cancel, Listener, Progress};
+use serde_json::json;
+use tokio::sync::{mpsc, watch};
+
+use crate::job::{InvalidJob, Job, JobMessage};
+use crate::s3::{self, S3Store};
+
+pub const JOBS_QUEUE: &str = "vodpipe.jobs";
+pub const DEAD_LETTER_EXCHANGE: &str = "vodpipe.dlx";
+pub const DEAD_LETTER_QUEUE: &str = "vodpipe.jobs.dlq";
+pub const EVENTS_EXCHANGE: &str = "catalog";
+pub const DEFAULT_AMQP_URL: &str = "amqp://guest:guest@127.0.0.1:5672/%2f";
+/// Deliveries of one job before the broker dead-letters it (crash loops).
+pub const DELIVERY_LIMIT: i64 = 5;
+/// Tries of a retryable failure inside one delivery, with backoff.
+pub const ATTEMPTS_PER_DELIVERY: u32 = 3;
+pub const PROGRESS_EVERY: Duration = Duration::from_secs(5);
+/// Where markers of published `video.packaged` events live in the output bucket.
+pub const EVENT_MARKER_PREFIX: &str = "_jobs/";
+
+fn s(v: &str) -> ShortString {
+    v.into()
+}
+
+pub async fn connect(url: &str) -> Result<Connection> {
+    Connection::connect(url, ConnectionProperties::default())
+        .await
+        .with_context(|| format!("cannot connect to RabbitMQ at {}", redact(url)))
+}
+
+fn redact(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(a), Some(b)) if b > a => format!("{}***{}", &url[..a + 3], &url[b..]),
+        _ => url.to_owned(),
+    }
+}
+
+/// Declares queues and exchanges; safe to call from every process.
+pub async fn declare_topology(ch: &Channel) -> Result<()> {
+    let durable = ExchangeDeclareOptions { durable: true, ..Default::default() };
+    ch.exchange_declare(s(DEAD_LETTER_EXCHANGE), ExchangeKind::Fanout, durable, FieldTable::default()).await?;
+    ch.exchange_declare(s(EVENTS_EXCHANGE), ExchangeKind::Topic, durable, FieldTable::default()).await?;
+    let qdurable = QueueDeclareOptions { durable: true, ..Default::default() };
+    ch.queue_declare(s(DEAD_LETTER_QUEUE), qdurable, FieldTable::default()).await?;
+    ch.queue_bind(s(DEAD_LETTER_QUEUE), s(DEAD_LETTER_EXCHANGE), s(""), QueueBindOptions::default(), FieldTable::default())
+        .await?;
+    let mut args = FieldTable::default();
+    args.insert(s("x-queue-type"), AMQPValue::LongString(LongString::from("quorum")));
+    args.insert(s("x-dead-letter-exchange"), AMQPValue::LongString(LongString::from(DEAD_LETTER_EXCHANGE)));
+    args.insert(s("x-delivery-limit"), AMQPValue::LongLongInt(DELIVERY_LIMIT));
+    ch.queue_declare(s(JOBS_QUEUE), qdurable, args).await.context("declaring the jobs queue")?;
+    Ok(())
+}
+
+/// Publishes persistently and waits for the broker's confirm.
+pub async fn publish_confirmed(
+    ch: &Channel,
+    exchange: &str,
+    routing_key: &str,
+    body: &[u8],
+    message_id: &str,
+    headers: FieldTable,
+) -> Result<()> {
+    let props = BasicProperties::default()
+        .with_delivery_mode(2)
+        .with_content_type(s("application/json"))
+        .with_message_id(s(message_id))
+        .with_headers(headers);
+    let confirm = ch
+        .basic_publish(s(exchange), s(routing_key), BasicPublishOptions { mandatory: false, ..Default::default() }, body, props)
+        .await?
+        .await?;
+    match confirm {
+        lapin::Confirmation::Ack(_) => Ok(()),
+        other => Err(anyhow!("broker did not confirm publish to {exchange}/{routing_key}: {other:?}")),
+    }
+}
+
+pub async fn confirm_channel(conn: &Connection) -> Result<Channel> {
+    let ch = conn.create_channel().await?;
+    ch.confirm_select(ConfirmSelectOptions::default()).await?;
+    Ok(ch)
+}
+
+pub async fn publish_job(ch: &Channel, job: &JobMessage) -> Result<()> {
+    let body = serde_json::to_vec(job)?;
+    publish_confirmed(ch, "", JOBS_QUEUE, &body, &job.job_id, FieldTable::default()).await
+}
+
+/// How a job ended, for ack / retry / dead-letter.
+#[derive(Debug)]
+enum Failure {
+    /// Will never succeed: dead-letter with the reason.
+    Permanent { kind: &'static str, error: anyhow::Error },
+    /// May succeed later (storage, network): retry, then let the broker redeliver.
+    Retryable(anyhow::Error),
+}
+
+impl From<InvalidJob> for Failure {
+    fn from(e: InvalidJob) -> Self {
+        Failure::Permanent { kind: "invalid-job", error: e.into() }
+    }
+}
+
+impl From<packager::Error> for Failure {
+    fn from(e: packager::Error) -> Self {
+        if e.is_retryable() {
+            Failure::Retryable(e.into())
+        } else {
+            Failure::Permanent { kind: "bad-input", error: e.into() }
+        }
+    }
+}
+
+pub struct WorkerSettings {
+    pub amqp_url: String,
+    pub prefetch: u16,
+    /// How long a running job may take to finish after SIGTERM before it is requeued.
+    pub grace: Duration,
+    pub work_dir: PathBuf,
+    pub s3: s3::S3Config,
+}
+
+/// Everything a job needs from the outside world.
+struct Ctx {
+    s3: aws_sdk_s3::Client,
+    cfg: s3::S3Config,
+    events: Channel,
+    work_dir: PathBuf,
+}
+
+/// Sends `video.progress` at most every few seconds, never blocking the pipeline.
+struct ProgressEvents {
+    tx: mpsc::Sender<Progress>,
+}
+
+impl Listener for ProgressEvents {
+    fn on_progress(&self, p: Progress) {
+        let _ = self.tx.try_send(p);
+    }
+}
+
+/// Consumes jobs until `shutdown` turns true; reconnects when the broker goes away.
+pub async fn run(settings: WorkerSettings, mut shutdown: watch::Receiver<bool>) -> Result<()> {
+    let client = s3::client(&settings.s3).await;
+    s3::ensure_bucket(&client, &settings.s3.output_bucket).await?;
+    std::fs::create_dir_all(&settings.work_dir)
+        .with_context(|| format!("cannot create work dir {}", settings.work_dir.display()))?;
+    let mut backoff = Duration::from_millis(500);
+    loop {
+        if *shutdown.borrow() {
+            return Ok(());
+        }
+        match consume_session(&settings, &client, &mut shutdown).await {
+            Ok(()) => return Ok(()),
+            Err(e) => {
+                tracing::warn!("broker session ended: {e:#}; reconnecting in {backoff:?}");
+                tokio::select! {
+                    _ = tokio::time::sleep(backoff) => {}
+                    _ = shutdown.changed() => return Ok(()),
+                }
+                backoff = (backoff * 2).min(Duration::from_secs(30));
+            }
+        }
+    }
+}
+
+async fn consume_session(
+    settings: &WorkerSettings,
+    client: &aws_sdk_s3::Client,
+    shutdown: &mut watch::Receiver<bool>,
+) -> Result<()> {
+    let conn = connect(&settings.amqp_url).await?;
+    let ch = confirm_channel(&conn).await?;
+    declare_topology(&ch).await?;
+    ch.basic_qos(settings.prefetch, BasicQosOptions::default()).await?;
+    let events = confirm_channel(&conn).await?;
+    let tag = format!("vodpipe-{}-{}", hostname(), std::process::id());
+    let mut consumer =
+        ch.basic_consume(s(JOBS_QUEUE), s(&tag), BasicConsumeOptions::default(), FieldTable::default()).await?;
+    tracing::info!(queue = JOBS_QUEUE, prefetch = settings.prefetch, "waiting for jobs");
+    let ctx = Arc::new(Ctx { s3: client.clone(), cfg: settings.s3.clone(), events, work_dir: settings.work_dir.clone() });
+    loop {
+        let delivery = tokio::select! {
+            d = consumer.next() => d,
+            _ = shutdown.changed() => {
+                let _ = ch.basic_cancel(s(&tag), BasicCancelOptions::default()).await;
+                return Ok(());
+            }
+        };
+        let delivery = match delivery {
+            Some(Ok(d)) => d,
+            Some(Err(e)) => return Err(e.into()),
+            None => return Err(anyhow!("consumer cancelled by the broker")),
+        };
+        let stop = handle(&ctx, &ch, &delivery, shutdown, settings.grace).await?;
+        if stop {
+            let _ = ch.basic_cancel(s(&tag), BasicCancelOptions::default()).await;
+            return Ok(());
+        }
+    }
+}
+
+fn hostname() -> String {
+    std::fs::read_to_string("/etc/hostname").map(|h| h.trim().to_owned()).unwrap_or_else(|_| "host".into())
+}
+
+/// Runs one delivery to its end. Returns true when shutdown interrupted it.
+async fn handle(
+    ctx: &Arc<Ctx>,
+    ch: &Channel,
+    delivery: &lapin::message::Delivery,
+    shutdown: &mut watch::Receiver<bool>,
+    grace: Duration,
+) -> Result<bool> {
+    let job = match Job::parse(&delivery.data) {
+        Ok(j) => j,
+        Err(e) => {
+            let f = Failure::from(e);
+            dead_letter(ctx, ch, delivery, None, &f).await?;
+            return Ok(false);
+        }
+    };
+    let id = job.message.job_id.clone();
+    tracing::info!(job_id = %id, video_id = %job.message.video_id, source = %job.message.source, redelivered = delivery.redelivered, "job started");
+    let cancel = Cancel::default();
+    let mut attempt = 1;
+    loop {
+        let work = run_job(ctx.clone(), job.clone(), cancel.clone());
+        tokio::pin!(work);
+        let mut deadline: Option<tokio::time::Instant> = None;
+        let outcome = loop {
+            tokio::select! {
+                r = &mut work => break Some(r),
+                _ = shutdown.changed(), if deadline.is_none() => {
+                    tracing::info!(job_id = %id, "shutdown requested: finishing the current job within {grace:?}");
+                    deadline = Some(tokio::time::Instant::now() + grace);
+                }
+                _ = tokio::time::sleep_until(deadline.unwrap_or_else(tokio::time::Instant::now)), if deadline.is_some() => {
+                    cancel.cancel();
+                    let _ = (&mut work).await;
+                    break None;
+                }
+            }
+        };
+        match outcome {
+            None => {
+                tracing::warn!(job_id = %id, "grace period over: job requeued");
+                delivery.acker.nack(BasicNackOptions { requeue: true, ..Default::default() }).await?;
+                return Ok(true);
+            }
+            Some(Ok(())) => {
+                delivery.acker.ack(BasicAckOptions::default()).await?;
+                tracing::info!(job_id = %id, "job done");
+                return Ok(deadline.is_some());
+            }
+            Some(Err(Failure::Retryable(e))) if attempt < ATTEMPTS_PER_DELIVERY && deadline.is_none() => {
+                let wait = Duration::from_secs(2u64.pow(attempt));
+                tracing::warn!(job_id = %id, attempt, "retryable failure: {e:#}; retrying in {wait:?}");
+                tokio::time::sleep(wait).await;
+                attempt += 1;
+            }
+            Some(Err(Failure::Retryable(e))) => {
+                // The quorum queue counts deliveries and dead-letters past the limit.
+                tracing::warn!(job_id = %id, "retryable failure, returning the job to the queue: {e:#}");
+                delivery.acker.nack(BasicNackOptions { requeue: true, ..Default::default() }).await?;
+                return Ok(deadline.is_some());
+            }
+            Some(Err(f @ Failure::Permanent { .. })) => {
+                dead_letter(ctx, ch, delivery, Some(&job.message), &f).await?;
+                return Ok(deadline.is_some());
+            }
+        }
+    }
+}
+
+/// Copies the message to the DLQ with the reason, tells the catalog, then acks.
+async fn dead_letter(
+    ctx: &Ctx,
+    ch: &Channel,
+    delivery: &lapin::message::Delivery,
+    job: Option<&JobMessage>,
+    failure: &Failure,
+) -> Result<()> {
+    let (kind, error) = match failure {
+        Failure::Permanent { kind, error } => (*kind, error),
+        Failure::Retryable(error) => ("retries-exhausted", error),
+    };
+    let reason = format!("{error:#}");
+    tracing::error!(job_id = ?job.map(|j| &j.job_id), kind, "job failed permanently: {reason}");
+    let mut headers = delivery.properties.headers().clone().unwrap_or_default();
+    headers.insert(s("x-vodpipe-error"), AMQPValue::LongString(LongString::from(reason.as_str())));
+    headers.insert(s("x-vodpipe-error-kind"), AMQPValue::LongString(LongString::from(kind)));
+    let message_id = job.map(|j| j.job_id.as_str()).unwrap_or("unparseable");
+    publish_confirmed(ch, DEAD_LETTER_EXCHANGE, JOBS_QUEUE, &delivery.data, message_id, headers).await?;
+    let event = json!({
+        "event": "video.failed",
+        "job_id": job.map(|j| j.job_id.clone()),
+        "video_id": job.map(|j| j.video_id.clone()),
+        "kind": kind,
+        "reason": reason,
+    });
+    publish_confirmed(&ctx.events, EVENTS_EXCHANGE, "video.failed", event.to_string().as_bytes(), message_id, FieldTable::default())
+        .await?;
+    delivery.acker.ack(BasicAckOptions::default()).await?;
+    Ok(())
+}
+
+fn source_path(work_dir: &Path, job: &Job) -> PathBuf {
+    let ext = Path::new(&job.source_key)
+        .extension()
+        .and_then(|e| e.to_str())
+        .filter(|e| e.len() <= 8 && e.chars().all(|c| c.is_ascii_alphanumeric()))
+        .unwrap_or("bin");
+    work_dir.join(&job.message.job_id).join(format!("source.{ext}"))
+}
+
+async fn run_job(ctx: Arc<Ctx>, job: Job, cancel: Cancel) -> Result<(), Failure> {
+    let started = Instant::now();
+    let msg = &job.message;
+    let ladder = packager::Ladder::from_toml(job.ladder_toml).map_err(Failure::from)?;
+    match object_exists(&ctx.s3, &job.source_bucket, &job.source_key).await {
+        Ok(true) => {}
+        Ok(false) => {
+            return Err(Failure::Permanent {
+                kind: "bad-input",
+                error: anyhow!("source {} does not exist", msg.source),
+            });
+        }
+        Err(e) => return Err(Failure::Retryable(e)),
+    }
+    let path = source_path(&ctx.work_dir, &job);
+    let dir = path.parent().expect("job dir").to_owned();
+    tokio::fs::create_dir_all(&dir).await.map_err(|e| Failure::Retryable(e.into()))?;
+    let _cleanup = RemoveOnDrop(dir);
+    s3::download(&ctx.s3, &job.source_bucket, &job.source_key, &path).await.map_err(Failure::Retryable)?;
+    let store = Arc::new(S3Store::new(ctx.s3.clone(), ctx.cfg.output_bucket.clone(), job.output_prefix.clone()));
+    let (ptx, mut prx) = mpsc::channel::<Progress>(4);
+    let events = ctx.events.clone();
+    let (job_id, video_id) = (msg.job_id.clone(), msg.video_id.clone());
+    let progress_task = tokio::spawn(async move {
+        let mut last: Option<Instant> = None;
+        while let Some(p) = prx.recv().await {
+            if last.is_some_and(|t| t.elapsed() < PROGRESS_EVERY) {
+                continue;
+            }
+            last = Some(Instant::now());
+            let body = json!({
+                "event": "video.progress", "job_id": job_id, "video_id": video_id,
+                "percent": (p.fraction() * 1000.0).round() / 10.0, "speed": (p.speed() * 100.0).round() / 100.0,
+            });
+            let _ = publish_confirmed(&events, EVENTS_EXCHANGE, "video.progress", body.to_string().as_bytes(), &job_id, FieldTable::default()).await;
+        }
+    });
+    let pjob = packager::Job {
+        input: path.clone(),
+        video_id: msg.video_id.clone(),
+        ladder,
+        published_at: crate::transcode::now_rfc3339(),
+        generator: concat!("vodpipe ", env!("CARGO_PKG_VERSION")).into(),
+    };
+    let result = packager::package(&pjob, store, Arc::new(ProgressEvents { tx: ptx }), cancel).await;
+    let _ = progress_task.await;
+    let packaged = result.map_err(Failure::from)?;
+
+    // One video.packaged per job, even when the job is redelivered after a
+    // crash: a marker stored after the confirmed publish says it went out.
+    let marker = format!("{EVENT_MARKER_PREFIX}{}.packaged", msg.job_id);
+    let already = object_exists(&ctx.s3, &ctx.cfg.output_bucket, &marker).await.map_err(Failure::Retryable)?;
+    let fingerprint = packaged.catalog.fingerprint.to_string();
+    if already {
+        tracing::info!(job_id = %msg.job_id, "video.packaged was already published for this job");
+    } else {
+        let catalog = serde_json::to_value(&packaged.catalog).map_err(|e| Failure::Retryable(e.into()))?;
+        let event = json!({
+            "event": "video.packaged",
+            "job_id": msg.job_id,
+            "video_id": msg.video_id,
+            "title": msg.title,
+            "description": msg.description,
+            "fingerprint": fingerprint,
+            "manifests": {
+                "hls": format!("s3://{}/{}master.m3u8", ctx.cfg.output_bucket, job.output_prefix),
+                "dash": format!("s3://{}/{}manifest.mpd", ctx.cfg.output_bucket, job.output_prefix),
+            },
+            "catalog": catalog,
+        });
+        publish_confirmed(&ctx.events, EVENTS_EXCHANGE, "video.packaged", event.to_string().as_bytes(), &msg.job_id, FieldTable::default())
+            .await
+            .map_err(Failure::Retryable)?;
+        put_marker(&ctx.s3, &ctx.cfg.output_bucket, &marker, fingerprint.as_bytes()).await.map_err(Failure::Retryable)?;
+    }
+    tracing::info!(job_id = %msg.job_id, seconds = started.elapsed().as_secs_f64(), %fingerprint, "packaged");
+    Ok(())
+}
+
+async fn object_exists(client: &aws_sdk_s3::Client, bucket: &str, key: &str) -> Result<bool> {
+    match client.head_object().bucket(bucket).key(key).send().await {
+        Ok(_) => Ok(true),
+        Err(e) if e.as_service_error().is_some_and(|se| se.is_not_found()) => Ok(false),
+        Err(e) => Err(anyhow::Error::new(e).context(format!("HEAD s3://{bucket}/{key}"))),
+    }
+}
+
+async fn put_marker(client: &aws_sdk_s3::Client, bucket: &str, key: &str, body: &[u8]) -> Result<()> {
+    client
+        .put_object()
+        .bucket(bucket)
+        .key(key)
+        .server_side_encryption(aws_sdk_s3::types::ServerSideEncryption::Aes256)
+        .content_type("text/plain")
+        .body(aws_sdk_s3::primitives::ByteStream::from(body.to_vec()))
+        .send()
+        .await
+        .with_context(|| format!("PUT s3://{bucket}/{key}"))?;
+    Ok(())
+}
+
+/// Removes a job's scratch folder however the job ends.
+struct RemoveOnDrop(PathBuf);
+impl Drop for RemoveOnDrop {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn credentials_are_not_logged() {
+        assert_eq!(redact("amqp://guest:secret@127.0.0.1:5672/%2f"), "amqp://***@127.0.0.1:5672/%2f");
+        assert_eq!(redact("amqp://127.0.0.1"), "amqp://127.0.0.1");
+    }
+}
