@@ -328,6 +328,12 @@ fn build_video(pipeline: &gst::Pipeline, plan: &Plan, pad_caps: &gst::Caps) -> R
     if plan.source.interlaced {
         head.push(make("deinterlace")?);
     }
+    if plan.source.orientation.is_some() {
+        // Follows the stream's image-orientation tag, as a player would.
+        let flip = make("videoflip")?;
+        set(&flip, "video-direction", "auto");
+        head.push(flip);
+    }
     let rate = make("videorate")?;
     let rate_caps = gst::ElementFactory::make("capsfilter")
         .property(

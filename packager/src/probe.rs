@@ -25,6 +25,10 @@ pub struct SourceMedia {
     pub geometry: SourceGeometry,
     pub frame_rate: FrameRate,
     pub interlaced: bool,
+    /// The container asks for the picture to be rotated or flipped on display
+    /// (phone footage): the pipeline applies it, and `geometry` is already
+    /// the displayed one.
+    pub orientation: Option<String>,
     pub has_audio: bool,
     pub size_bytes: u64,
 }
@@ -115,7 +119,17 @@ pub fn probe(path: &Path) -> Result<SourceMedia, Error> {
         FrameRate { num: 30, den: 1 }
     });
     let par = video.par();
-    let (par_n, par_d) = if par.numer() > 0 && par.denom() > 0 { (par.numer() as u32, par.denom() as u32) } else { (1, 1) };
+    let (mut par_n, mut par_d) =
+        if par.numer() > 0 && par.denom() > 0 { (par.numer() as u32, par.denom() as u32) } else { (1, 1) };
+    let orientation = video
+        .tags()
+        .and_then(|t| t.get::<gst::tags::ImageOrientation>().map(|v| v.get().to_string()))
+        .filter(|o| o != "rotate-0");
+    let (mut width, mut height) = (width, height);
+    if orientation.as_deref().is_some_and(|o| o.ends_with("-90") || o.ends_with("-270")) {
+        std::mem::swap(&mut width, &mut height);
+        std::mem::swap(&mut par_n, &mut par_d);
+    }
     Ok(SourceMedia {
         container: describe(info.stream_info().and_then(|s| s.caps())),
         video_codec: describe(video.caps()),
@@ -124,6 +138,7 @@ pub fn probe(path: &Path) -> Result<SourceMedia, Error> {
         geometry: SourceGeometry { width, height, par_n, par_d },
         frame_rate,
         interlaced: video.is_interlaced(),
+        orientation,
         has_audio: audio.is_some(),
         size_bytes: meta.len(),
     })
