@@ -104,6 +104,26 @@ fn object(key: &str, body: Vec<u8>, caching: Caching) -> Object {
     }
 }
 
+/// Deletes what a passing test stored (a failing one leaves it for a look).
+async fn remove_run(f: &Fixture) {
+    for key in s3::list_keys(&f.client, &f.bucket, &f.run)
+        .await
+        .expect("list the run")
+    {
+        f.client
+            .delete_object()
+            .bucket(&f.bucket)
+            .key(&key)
+            .send()
+            .await
+            .expect("delete");
+    }
+    let left = s3::list_keys(&f.client, &f.bucket, &f.run)
+        .await
+        .expect("list the run");
+    assert!(left.is_empty(), "{left:?}");
+}
+
 async fn get_all(client: &Client, bucket: &str, key: &str) -> Vec<u8> {
     let got = client
         .get_object()
@@ -221,6 +241,7 @@ async fn put_sets_encryption_headers_and_digest() {
         .await
         .unwrap_err();
     assert!(!err.retryable);
+    remove_run(&f).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -266,6 +287,7 @@ async fn large_object_goes_multipart_and_round_trips() {
 
     store.put(obj).await.expect("second put");
     assert_eq!(store.skipped(), 1);
+    remove_run(&f).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -332,6 +354,7 @@ async fn upload_file_and_download_round_trip() {
     assert_eq!((size, digest), (4, Sha256Digest::of(b"tiny")));
 
     let _ = std::fs::remove_dir_all(&dir);
+    remove_run(&f).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -378,6 +401,7 @@ async fn presigned_url_works_with_plain_http() {
     // The signature covers the key: another key with the same query is refused.
     let (status, _) = http_get(&url.replacen("hello%20world", "hello%20world2", 1));
     assert_eq!(status, 403);
+    remove_run(&f).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
