@@ -48,9 +48,10 @@ bash fixtures/make-media.sh
 timings+=("fixtures: $(elapsed "$t0") s")
 
 # --- Services hook ---------------------------------------------------------------------
-# Tests that need a running service (RabbitMQ, an S3-compatible store) must not be
-# skipped; start such services here, before cargo test, and stop them in the EXIT trap.
-# Nothing needs one yet.
+# Tests that need a running service must not be skipped. RabbitMQ and the S3-compatible
+# server are started by the tests themselves through scripts/services.sh (idempotent), so
+# nothing is started here; a service that a test cannot start itself belongs here,
+# before cargo test, with its stop in the EXIT trap.
 # ----------------------------------------------------------------------------------------
 
 t0=$(date +%s)
