@@ -1,0 +1,681 @@
+#!/usr/bin/env bash
+# End-to-end benchmark of `vodpipe transcode` (see BENCHMARKS.md for what each figure means):
+#   1. a 4-rung H.264 ladder (1080p/720p/480p/360p + AAC) against the ffmpeg CLI doing the same
+#      ladder (one decode, split + scale, 4x libx264, HLS fMP4), with deterministic = false and
+#      = true, plus the output bitrates of every rung;
+#   2. the same ladder against the encoders' floor (gst-launch: decode, tee, scale, x264enc,
+#      fakesink; no muxing, hashing, storage or thumbnails);
+#   3. peak RSS on a short and a long source (2-rung 480p/240p ladder at preset ultrafast);
+#   5. time to first stored segment, per rendition;
+#   micro (only when asked for): the criterion benches of benches/ (manifest rendering of a
+#      2-hour title, sha256 throughput), BENCH_RUNS times, medians and ratios.
+# (4, remux-only packaging, waits for the "copy" rung.)
+#
+# Runs of 1 and 2 are interleaved round by round (A, B, C, D; then B, C, D, A; ...) so that a
+# burst of load elsewhere hits every variant alike; ratios are taken within a round, then the
+# median of those is reported. Wall and CPU (user+sys) time and peak RSS come from GNU time.
+#
+# Environment knobs (defaults in brackets):
+#   BENCH_SECONDS [60]        length of the 1080p30 source used by parts 1, 2 and 5
+#   BENCH_RUNS [3]            rounds of parts 1 and 2, and runs of part 5
+#   BENCH_MEM_SHORT_MIN [2]   BENCH_MEM_LONG_MIN [20]   source lengths for part 3 (minutes)
+#   BENCH_PARTS ["1 2 3 5"]   which parts to run (1 and 2 share their rounds; 5 is measured
+#                             during the runs of 1; add "micro" for the criterion benches)
+#   BENCH_FFMPEG_MATCHED [0]  1: part 1 also runs ffmpeg with vodpipe's exact x264 settings
+#                             (no B-frames, VBV maxrate = bitrate): the pipelines compared alone
+#   BENCH_QUALITY [0]         1: after round 1, SSIM and PSNR of each variant's 1080p rendition
+#                             against the source (ffmpeg's ssim/psnr filters; adds ~1 min each)
+#   BENCH_BUILD [1]           1: `cargo build --release -p worker` first; 0: use the binary as is
+#   BENCH_KEEP [0]            1: keep every output folder under the results folder
+#   BENCH_MEDIA [target/bench-media]   cache of generated sources and ladder files
+#   BENCH_RESULTS [target/bench-results/<date>]   raw figures (TSV), logs and summary.md
+#
+# Needs: ffmpeg/ffprobe, gst-launch-1.0 (gstreamer1.0-tools), GNU time (Debian: time; installed
+# here when missing and running as root). Nothing here is a test: figures go to stdout and
+# $BENCH_RESULTS/summary.md.
+set -euo pipefail
+
+root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$root"
+
+SECONDS_SRC="${BENCH_SECONDS:-60}"
+RUNS="${BENCH_RUNS:-3}"
+MEM_SHORT_MIN="${BENCH_MEM_SHORT_MIN:-2}"
+MEM_LONG_MIN="${BENCH_MEM_LONG_MIN:-20}"
+PARTS=" ${BENCH_PARTS:-1 2 3 5} "
+BUILD="${BENCH_BUILD:-1}"
+KEEP="${BENCH_KEEP:-0}"
+FFMPEG_MATCHED="${BENCH_FFMPEG_MATCHED:-0}"
+QUALITY="${BENCH_QUALITY:-0}"
+MEDIA="${BENCH_MEDIA:-target/bench-media}"
+RESULTS="${BENCH_RESULTS:-target/bench-results/$(date +%Y%m%d-%H%M%S)}"
+
+# The ladder of parts 1, 2 and 5: height width kbps max_kbps profile (max = 1.5x, as in
+# ladders/default.toml). One table feeds the ladder file, the ffmpeg command and the floor.
+RUNGS=(
+    "1080 1920 5000 7500 high"
+    "720 1280 3000 4500 high"
+    "480 854 1400 2100 main"
+    "360 640 800 1200 main"
+)
+PRESET=veryfast
+SEGMENT=4
+FPS=30
+GOP=$((SEGMENT * FPS))
+AUDIO_KBPS=128
+
+step() { printf '\n==> %s\n' "$*" >&2; }
+die() { printf 'bench.sh: %s\n' "$*" >&2; exit 1; }
+have_part() { [[ "$PARTS" == *" $1 "* ]]; }
+
+# ---- tools -------------------------------------------------------------------------------
+
+if [ ! -x /usr/bin/time ]; then
+    [ "$(id -u)" = 0 ] || die "GNU time (/usr/bin/time) is missing: apt-get install time"
+    step "Installing GNU time (Debian package: time)"
+    DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends time >/dev/null \
+        || { apt-get update >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends time >/dev/null; }
+fi
+for tool in ffmpeg ffprobe gst-launch-1.0 gst-inspect-1.0; do
+    command -v "$tool" >/dev/null || die "$tool is missing (bash scripts/setup.sh installs it)"
+done
+for element in x264enc avdec_h264 videoconvertscale; do
+    gst-inspect-1.0 "$element" >/dev/null 2>&1 || die "GStreamer element $element is missing"
+done
+
+mkdir -p "$MEDIA" "$RESULTS"
+MEDIA="$(cd "$MEDIA" && pwd)"
+RESULTS="$(cd "$RESULTS" && pwd)"
+
+if [ "$BUILD" = 1 ]; then
+    step "Building target/release/vodpipe (cargo build --release -p worker)"
+    cargo build --release -p worker >&2
+fi
+[ -x target/release/vodpipe ] || die "target/release/vodpipe is missing (cargo build --release -p worker)"
+# A private copy: the shared target dir may be rebuilt by someone else mid-run.
+VODPIPE="$RESULTS/vodpipe"
+cp target/release/vodpipe "$VODPIPE"
+
+# ---- the machine ---------------------------------------------------------------------------
+
+{
+    echo "date: $(date -u +%Y-%m-%dT%H:%M:%SZ)"
+    echo "commit: $(git rev-parse --short HEAD 2>/dev/null || echo '?')$(git diff --quiet HEAD -- packager worker manifest 2>/dev/null || echo ' (with uncommitted changes in manifest/packager/worker)')"
+    echo "vodpipe binary: target/release/vodpipe built $(date -u -r target/release/vodpipe +%Y-%m-%dT%H:%M:%SZ)"
+    echo "nproc: $(nproc)"
+    lscpu | grep -E '^(Model name|CPU\(s\)|Thread|Core|Socket|L2|L3|Hypervisor)' | sed 's/  */ /g'
+    echo "memory: $(free -m | awk '/^Mem:/ {print $2 " MiB"}')"
+    echo "kernel: $(uname -r)"
+    echo "gstreamer: $(gst-launch-1.0 --version | sed -n 2p)"
+    echo "ffmpeg: $(ffmpeg -hide_banner -version | head -n1)"
+    echo "x264: $(dpkg-query -W -f '${Package} ${Version}' 'libx264-*' 2>/dev/null | head -n1)"
+    echo "load at start: $(cut -d' ' -f1-3 /proc/loadavg)"
+    echo "settings: BENCH_SECONDS=$SECONDS_SRC BENCH_RUNS=$RUNS BENCH_MEM_SHORT_MIN=$MEM_SHORT_MIN BENCH_MEM_LONG_MIN=$MEM_LONG_MIN BENCH_PARTS=\"$(echo $PARTS)\" BENCH_FFMPEG_MATCHED=$FFMPEG_MATCHED"
+} > "$RESULTS/machine.txt"
+sed -i 's/ $//' "$RESULTS/machine.txt"
+cat "$RESULTS/machine.txt" >&2
+
+# ---- sources and ladders -------------------------------------------------------------------
+
+# A 1080p30 H.264 High + AAC source of $1 seconds: testsrc2's moving shapes plus temporal
+# noise (about 8 Mb/s at CRF 21; flat synthetic pictures would flatter every encoder),
+# tagged BT.709 so that no tool has to guess the colorimetry. Cached.
+source_of() {
+    local secs="$1" out="$MEDIA/src-1080p30-${1}s.mp4"
+    if [ ! -s "$out" ]; then
+        step "Generating $out (${secs} s, once)"
+        ffmpeg -nostdin -hide_banner -loglevel error -y \
+            -f lavfi -i "testsrc2=size=1920x1080:rate=$FPS:duration=$secs" \
+            -f lavfi -i "sine=frequency=440:beep_factor=4:sample_rate=48000:duration=$secs" \
+            -filter_complex "[0:v]noise=alls=4:allf=t,format=yuv420p[v];[1:a]aformat=channel_layouts=stereo[a]" \
+            -map "[v]" -map "[a]" \
+            -c:v libx264 -profile:v high -preset veryfast -crf 21 -g $((2 * FPS)) \
+            -colorspace bt709 -color_primaries bt709 -color_trc bt709 -color_range tv \
+            -c:a aac -b:a 192k -movflags +faststart "$out.part.mp4"
+        mv "$out.part.mp4" "$out"
+    fi
+    echo "$out"
+}
+
+# A $1-minute source made by repeating the 60 s one without re-encoding (cheap to make,
+# same content and bitrate throughout). Cached.
+long_source_of() {
+    local mins="$1" out="$MEDIA/src-1080p30-${1}min.mp4" base
+    base="$(source_of 60)"
+    if [ ! -s "$out" ]; then
+        step "Making $out (${mins} min, the 60 s source repeated, stream copy)"
+        ffmpeg -nostdin -hide_banner -loglevel error -y -stream_loop -1 -i "$base" \
+            -t $((mins * 60)) -c copy -movflags +faststart "$out.part.mp4"
+        mv "$out.part.mp4" "$out"
+    fi
+    echo "$out"
+}
+
+# ladder4.toml / ladder4-det.toml (parts 1, 2, 5) and ladder-mem.toml (part 3).
+write_ladders() {
+    local det rung h w kbps max profile
+    for det in false true; do
+        local file="$MEDIA/ladder4.toml"
+        [ "$det" = true ] && file="$MEDIA/ladder4-det.toml"
+        {
+            echo "# Written by scripts/bench.sh: the 4-rung H.264 ladder the ffmpeg command mirrors."
+            echo "name = \"bench4\""
+            echo "segment_duration = $SEGMENT.0"
+            echo "deterministic = $det"
+            echo
+            echo "[audio]"
+            echo "bitrate = $((AUDIO_KBPS * 1000))"
+            echo "sample_rate = 48000"
+            for rung in "${RUNGS[@]}"; do
+                read -r h w kbps max profile <<<"$rung"
+                echo
+                echo "[[rung]]"
+                echo "codec = \"h264\""
+                echo "height = $h"
+                echo "bitrate = $((kbps * 1000))"
+                echo "max_bitrate = $((max * 1000))"
+                echo "profile = \"$profile\""
+                echo "preset = \"$PRESET\""
+            done
+        } > "$file"
+    done
+    cat > "$MEDIA/ladder-mem.toml" <<EOF
+# Written by scripts/bench.sh: a cheap 2-rung ladder so that a 20-minute run stays affordable.
+name = "bench-mem"
+segment_duration = $SEGMENT.0
+deterministic = false
+
+[audio]
+bitrate = $((AUDIO_KBPS * 1000))
+sample_rate = 48000
+
+[[rung]]
+codec = "h264"
+height = 480
+bitrate = 1400000
+max_bitrate = 2100000
+profile = "main"
+preset = "ultrafast"
+
+[[rung]]
+codec = "h264"
+height = 240
+bitrate = 400000
+max_bitrate = 600000
+profile = "main"
+preset = "ultrafast"
+EOF
+}
+
+# ---- the commands being compared ----------------------------------------------------------
+
+# Each cmd_* sets CMD to an argument vector (GNU time runs programs, not shell functions).
+
+# vodpipe transcode SRC OUT LADDER: the title lands in OUT/t/.
+cmd_vodpipe() {
+    CMD=("$VODPIPE" transcode "$1" --out "$2" --video-id t --ladder "$3")
+}
+
+# The ffmpeg CLI ladder as an ffmpeg user writes it: one decode, split, scale, 4x libx264
+# (preset, bitrate, maxrate, bufsize = 2 s at maxrate, fixed 4 s GOP without scene cuts;
+# everything else, B-frames included, at ffmpeg's defaults), AAC, HLS fMP4 with a master
+# playlist. Each rendition in OUT/<id>/, ids as vodpipe names them. `temp_file` makes
+# ffmpeg write each segment under a temporary name and rename it, as vodpipe's folder store
+# does, so that a segment that exists is complete (part 5 relies on that).
+#
+# cmd_ffmpeg SRC OUT matched: the same, but with the x264 settings vodpipe ends up with (see
+# packager/src/encode.rs and the SEI dump in x264-settings.txt): no B-frames, and the VBV
+# capped at the average bitrate with the same buffer (x264enc always sets maxrate = bitrate).
+cmd_ffmpeg() {
+    local src="$1" out="$2" matched="${3:-}" graph="[0:v]split=${#RUNGS[@]}" maps=() enc=() streams="" i=0 rung h w kbps max profile
+    for i in "${!RUNGS[@]}"; do graph+="[s$i]"; done
+    for i in "${!RUNGS[@]}"; do
+        read -r h w kbps max profile <<<"${RUNGS[$i]}"
+        graph+=";[s$i]scale=$w:$h[v$i]"
+        maps+=(-map "[v$i]")
+        if [ "$matched" = matched ]; then
+            enc+=("-b:v:$i" "${kbps}k" "-maxrate:v:$i" "${kbps}k" "-bufsize:v:$i" "$((2 * max))k" "-profile:v:$i" "$profile" "-bf:v:$i" 0)
+        else
+            enc+=("-b:v:$i" "${kbps}k" "-maxrate:v:$i" "${max}k" "-bufsize:v:$i" "$((2 * max))k" "-profile:v:$i" "$profile")
+        fi
+        streams+="v:$i,agroup:aud,name:h264_${h}p "
+    done
+    streams+="a:0,agroup:aud,name:audio"
+    mkdir -p "$out"
+    CMD=(ffmpeg -nostdin -hide_banner -loglevel error -y -i "$src" \
+        -filter_complex "$graph" "${maps[@]}" -map 0:a \
+        -c:v libx264 -preset "$PRESET" -g "$GOP" -keyint_min "$GOP" -sc_threshold 0 "${enc[@]}" \
+        -c:a aac -b:a "${AUDIO_KBPS}k" -ac 2 -ar 48000 \
+        -f hls -hls_time "$SEGMENT" -hls_playlist_type vod -hls_segment_type fmp4 \
+        -hls_flags independent_segments+temp_file -hls_fmp4_init_filename init.mp4 \
+        -master_pl_name master.m3u8 -var_stream_map "$streams" \
+        -hls_segment_filename "$out/%v/seg-%05d.m4s" "$out/%v/playlist.m3u8")
+}
+
+# The encoders' floor: what vodpipe's video branches cost without the packaging around
+# them. filesrc ! decodebin (the same demuxer and decoders vodpipe gets; audio decoded and
+# dropped) ! tee ! per rung: queue (8 frames, as vodpipe's) ! videoconvertscale ! I420 at
+# the rung's size with BT.709 pinned ! x264enc with the properties packager/src/encode.rs
+# sets ! the rung's profile ! fakesink. Left out: videorate, h264parse, cmafmux, appsink,
+# sha256, storage writes, the AAC encoder, the poster and sprite branches.
+# $2: threads for x264enc (0 = auto, as deterministic = false; 1 as deterministic = true).
+cmd_floor() {
+    local src="$1" threads="$2" q="queue max-size-buffers=8 max-size-bytes=0 max-size-time=0" args=() rung h w kbps max profile vbv
+    args+=(filesrc "location=$src" ! decodebin name=d
+        d. ! audio/x-raw ! queue ! fakesink sync=false
+        d. ! video/x-raw ! $q ! tee name=t)
+    for rung in "${RUNGS[@]}"; do
+        read -r h w kbps max profile <<<"$rung"
+        vbv=$((2000 * max / kbps))
+        [ "$vbv" -gt 10000 ] && vbv=10000
+        args+=(t. ! $q ! videoconvertscale
+            ! "video/x-raw,format=I420,width=$w,height=$h,pixel-aspect-ratio=1/1,colorimetry=bt709"
+            ! x264enc "speed-preset=$PRESET" "key-int-max=$GOP" bframes=0 b-adapt=false "threads=$threads"
+                pass=cbr "bitrate=$kbps" "vbv-buf-capacity=$vbv" "option-string=scenecut=0:open-gop=0"
+            ! "video/x-h264,profile=$profile,stream-format=avc,alignment=au" ! fakesink sync=false)
+    done
+    CMD=(gst-launch-1.0 -q "${args[@]}")
+}
+
+# ---- measuring -----------------------------------------------------------------------------
+
+RAW="$RESULTS/runs.tsv"
+RATES="$RESULTS/bitrates.tsv"
+TTFS="$RESULTS/ttfs.tsv"
+[ -s "$RAW" ] || printf 'part\tround\tvariant\twall_s\tuser_s\tsys_s\tpeak_rss_kib\tload1_before\tstatus\n' > "$RAW"
+[ -s "$RATES" ] || printf 'round\tvariant\trendition\tsegments\tseconds\tkbps\n' > "$RATES"
+[ -s "$TTFS" ] || printf 'run\tvariant\trendition\tms\n' > "$TTFS"
+
+# watch_first_segments ROUND VARIANT PID T0: while PID runs, polls $WATCH_DIR/*/$WATCH_NAME
+# every 5 ms and records, per rendition, the milliseconds from T0 (just before the process
+# was started) until the file exists; stops polling once every rendition has one. Both
+# tools write a segment under a temporary name and rename it, so existing means stored.
+watch_first_segments() {
+    local round="$1" variant="$2" pid="$3" t0="$4" f name now expected=$((${#RUNGS[@]} + 1))
+    local -A seen=()
+    exec 9<> <(:)
+    while kill -0 "$pid" 2>/dev/null && [ "${#seen[@]}" -lt "$expected" ]; do
+        for f in "$WATCH_DIR"/*/"$WATCH_NAME"; do
+            [ -e "$f" ] || continue
+            name="${f%/*}"
+            name="${name##*/}"
+            if [ -z "${seen[$name]:-}" ]; then
+                now="${EPOCHREALTIME/./}"
+                seen[$name]=$(((now - t0) / 1000))
+            fi
+        done
+        read -r -t 0.005 -u 9 || true
+    done
+    exec 9<&-
+    for name in "${!seen[@]}"; do
+        printf '%s\t%s\t%s\t%s\n' "$round" "$variant" "$name" "${seen[$name]}" >> "$TTFS"
+    done
+}
+
+# timed PART ROUND VARIANT LOG -- COMMAND...: one run under GNU time, appended to runs.tsv.
+# With WATCH_DIR and WATCH_NAME set, also records the time to each rendition's first segment.
+timed() {
+    local part="$1" round="$2" variant="$3" log="$4" tf status load t0 pid
+    shift 5
+    tf="$(mktemp)"
+    load="$(cut -d' ' -f1 /proc/loadavg)"
+    step "part $part, round $round: $variant (load $load)"
+    t0="${EPOCHREALTIME/./}"
+    /usr/bin/time -f '%e\t%U\t%S\t%M' -o "$tf" "$@" >"$log" 2>&1 &
+    pid=$!
+    if [ -n "${WATCH_DIR:-}" ]; then
+        watch_first_segments "$round" "$variant" "$pid" "$t0"
+    fi
+    status=0
+    wait "$pid" || status=$?
+    if [ "$status" != 0 ]; then
+        printf 'bench.sh: %s exited %s; last lines of %s:\n' "$variant" "$status" "$log" >&2
+        tail -n 5 "$log" >&2
+    fi
+    printf '%s\t%s\t%s\t%s\t%s\t%s\n' "$part" "$round" "$variant" "$(tail -n1 "$tf")" "$load" "$status" >> "$RAW"
+    rm -f "$tf"
+    return "$status"
+}
+
+# bitrates ROUND VARIANT TITLE_DIR: per rendition, media segment bytes x 8 / summed EXTINF,
+# both read from the rendition's own playlist (init segments not counted).
+bitrates() {
+    local round="$1" variant="$2" dir="$3" pl rdir
+    for pl in "$dir"/*/playlist.m3u8; do
+        rdir="$(dirname "$pl")"
+        awk -v dir="$rdir" -v round="$round" -v variant="$variant" -v name="$(basename "$rdir")" '
+            /^#EXTINF:/ { sub(/^#EXTINF:/, ""); sub(/,.*/, ""); secs += $0; next }
+            /^[^#]/ && NF {
+                n++
+                cmd = "stat -c %s \"" dir "/" $0 "\""
+                cmd | getline size
+                close(cmd)
+                bytes += size
+            }
+            END { printf "%s\t%s\t%s\t%d\t%.3f\t%.0f\n", round, variant, name, n, secs, (secs > 0 ? bytes * 8 / secs / 1000 : 0) }
+        ' "$pl" >> "$RATES"
+    done
+}
+
+# The x264 settings each tool really used, from the SEI x264 writes into the stream.
+x264_settings() {
+    local file="$1" label="$2" found
+    found="$(LC_ALL=C tr -c '[:print:]' '\n' < "$file" | grep -m1 'x264 - core' || true)"
+    printf '%s: %s\n' "$label" "${found:-(no x264 SEI found)}"
+}
+
+# quality VARIANT RENDITION_DIR SRC: the rendition's init segment and media segments in
+# playlist order make one fMP4 file; ffmpeg compares it frame by frame with the source.
+quality() {
+    local variant="$1" dir="$2" src="$3" joined log ssim psnr
+    joined="$(mktemp --suffix=.mp4)"
+    log="$RESULTS/logs/quality-$variant.log"
+    cat "$dir"/init*.mp4 $(awk -v dir="$dir" '/^[^#]/ && NF { print dir "/" $0 }' "$dir/playlist.m3u8") > "$joined"
+    step "quality of $variant $(basename "$dir") against the source"
+    ffmpeg -nostdin -hide_banner -i "$joined" -i "$src" -lavfi \
+        "[0:v]setpts=PTS-STARTPTS,split[a1][a2];[1:v]setpts=PTS-STARTPTS,split[b1][b2];[a1][b1]ssim;[a2][b2]psnr" \
+        -an -f null - > "$log" 2>&1 || true
+    rm -f "$joined"
+    ssim="$(grep -o 'SSIM .*All:[0-9.]*' "$log" | sed 's/.*All://' | tail -n1)"
+    psnr="$(grep -o 'PSNR .*average:[0-9.inf]*' "$log" | sed 's/.*average://' | tail -n1)"
+    printf '%s\t%s\t%s\t%s\n' "$variant" "$(basename "$dir")" "${ssim:-?}" "${psnr:-?}" >> "$RESULTS/quality.tsv"
+}
+
+finish_output() {
+    [ "$KEEP" = 1 ] || rm -rf "$1"
+}
+
+# ---- part 1 + 2: ladder against ffmpeg and against the encoders' floor ----------------------
+
+write_ladders
+if have_part 1 || have_part 2 || have_part 5; then
+    SRC="$(source_of "$SECONDS_SRC")"
+fi
+
+if have_part 1 || have_part 2; then
+    variants=()
+    have_part 1 && variants+=(vodpipe ffmpeg vodpipe_det)
+    have_part 1 && [ "$FFMPEG_MATCHED" = 1 ] && variants+=(ffmpeg_matched)
+    have_part 2 && { have_part 1 || variants+=(vodpipe); variants+=(floor); }
+    n=${#variants[@]}
+    for round in $(seq 1 "$RUNS"); do
+        for k in $(seq 0 $((n - 1))); do
+            variant="${variants[$(((k + round - 1) % n))]}"
+            out="$RESULTS/out/$variant-$round"
+            rm -rf "$out"
+            mkdir -p "$out"
+            log="$RESULTS/logs/$variant-$round.log"
+            mkdir -p "$(dirname "$log")"
+            WATCH_DIR=""
+            case "$variant" in
+                vodpipe) cmd_vodpipe "$SRC" "$out" "$MEDIA/ladder4.toml"; part=1; title="$out/t"; WATCH_NAME=seg-00001.m4s ;;
+                vodpipe_det) cmd_vodpipe "$SRC" "$out" "$MEDIA/ladder4-det.toml"; part=1; title="$out/t"; WATCH_NAME=seg-00001.m4s ;;
+                # ffmpeg numbers segments from 0.
+                ffmpeg) cmd_ffmpeg "$SRC" "$out"; part=1; title="$out"; WATCH_NAME=seg-00000.m4s ;;
+                ffmpeg_matched) cmd_ffmpeg "$SRC" "$out" matched; part=1; title="$out"; WATCH_NAME=seg-00000.m4s ;;
+                floor) cmd_floor "$SRC" 0; part=2; title="" ;;
+            esac
+            have_part 5 && [ -n "$title" ] && WATCH_DIR="$title"
+            if timed "$part" "$round" "$variant" "$log" -- "${CMD[@]}" && [ -n "$title" ]; then
+                bitrates "$round" "$variant" "$title"
+            fi
+            if [ "$round" = 1 ]; then
+                case "$variant" in
+                    vodpipe|vodpipe_det) [ -f "$out/t/h264_1080p/seg-00001.m4s" ] && x264_settings "$out/t/h264_1080p/seg-00001.m4s" "$variant 1080p" >> "$RESULTS/x264-settings.txt" ;;
+                    ffmpeg|ffmpeg_matched) [ -f "$out/h264_1080p/seg-00000.m4s" ] && x264_settings "$out/h264_1080p/seg-00000.m4s" "$variant 1080p" >> "$RESULTS/x264-settings.txt" ;;
+                esac || true
+            fi
+            if [ "$round" = 1 ] && [ "$QUALITY" = 1 ] && [ -n "$title" ] && [ -f "$title/h264_1080p/playlist.m3u8" ]; then
+                [ -s "$RESULTS/quality.tsv" ] || printf 'variant\trendition\tssim_all\tpsnr_avg_db\n' > "$RESULTS/quality.tsv"
+                quality "$variant" "$title/h264_1080p" "$SRC"
+            fi
+            finish_output "$out"
+        done
+    done
+fi
+
+# ---- part 3: memory on a short and a long source -----------------------------------------
+
+if have_part 3; then
+    short="$(long_source_of "$MEM_SHORT_MIN")"
+    long="$(long_source_of "$MEM_LONG_MIN")"
+    WATCH_DIR=""
+    for pair in "short:$short" "long:$long"; do
+        which="${pair%%:*}"
+        src="${pair#*:}"
+        out="$RESULTS/out/mem-$which"
+        rm -rf "$out"
+        mkdir -p "$out" "$RESULTS/logs"
+        cmd_vodpipe "$src" "$out" "$MEDIA/ladder-mem.toml"
+        timed 3 1 "mem_$which" "$RESULTS/logs/mem-$which.log" -- "${CMD[@]}" || true
+        finish_output "$out"
+    done
+fi
+
+# ---- part 5: time to first stored segment ------------------------------------------------
+# Measured during the runs of part 1 (see watch_first_segments); on its own, N more runs.
+
+if have_part 5 && ! have_part 1; then
+    for round in $(seq 1 "$RUNS"); do
+        out="$RESULTS/out/vodpipe-ttfs-$round"
+        rm -rf "$out"
+        mkdir -p "$out" "$RESULTS/logs"
+        cmd_vodpipe "$SRC" "$out" "$MEDIA/ladder4.toml"
+        WATCH_DIR="$out/t" WATCH_NAME=seg-00001.m4s
+        timed 5 "$round" vodpipe "$RESULTS/logs/vodpipe-ttfs-$round.log" -- "${CMD[@]}" || true
+        finish_output "$out"
+    done
+fi
+WATCH_DIR=""
+
+# ---- micro: the criterion benches -------------------------------------------------------
+
+MICRO="$RESULTS/criterion.tsv"
+if have_part micro; then
+    target_dir="$(cargo metadata --format-version 1 --no-deps | python3 -c 'import json, sys; print(json.load(sys.stdin)["target_directory"])')"
+    printf 'run\tbenchmark\tmedian_ns\tthroughput_unit\tper_iteration\n' > "$MICRO"
+    mkdir -p "$RESULTS/logs"
+    for run in $(seq 1 "$RUNS"); do
+        step "micro, run $run: cargo bench -p vodpipe-benches (load $(cut -d' ' -f1 /proc/loadavg))"
+        rm -rf "$target_dir/criterion/manifest_2h_6v1a" "$target_dir/criterion/media_playlist_1800_segments" "$target_dir/criterion/sha256_4MiB"
+        cargo bench -p vodpipe-benches > "$RESULTS/logs/criterion-$run.log" 2>&1 || die "cargo bench failed, see $RESULTS/logs/criterion-$run.log"
+        python3 - "$target_dir/criterion" "$run" >> "$MICRO" <<'PY'
+import json, pathlib, sys
+root, run = pathlib.Path(sys.argv[1]), sys.argv[2]
+for bench in sorted(root.glob("*/*/new/benchmark.json")):
+    meta = json.loads(bench.read_text())
+    median = json.loads((bench.parent / "estimates.json").read_text())["median"]["point_estimate"]
+    (unit, amount), = (meta.get("throughput") or {"none": 0}).items()
+    print(f"{run}\t{meta['full_id']}\t{median:.0f}\t{unit}\t{amount}")
+PY
+    done
+    grep -h '^title:' "$RESULTS/logs/criterion-1.log" | head -n1 | sed 's/^/manifest bench /' > "$RESULTS/criterion-sizes.txt" || true
+fi
+
+echo "load at end: $(cut -d' ' -f1-3 /proc/loadavg)" >> "$RESULTS/machine.txt"
+
+# ---- summary -------------------------------------------------------------------------------
+
+summary() {
+    echo "## Results ($(date -u +%Y-%m-%d), $RESULTS)"
+    echo
+    echo '```'
+    cat "$RESULTS/machine.txt"
+    echo '```'
+    echo
+    [ "$(wc -l < "$RAW")" -gt 1 ] && awk -F'\t' '
+        function median(list,   a, n, i, j, t) {
+            n = split(list, a, " ")
+            for (i = 2; i <= n; i++) for (j = i; j > 1 && a[j - 1] + 0 > a[j] + 0; j--) { t = a[j]; a[j] = a[j - 1]; a[j - 1] = t }
+            if (n == 0) return ""
+            return n % 2 ? a[(n + 1) / 2] : (a[n / 2] + a[n / 2 + 1]) / 2
+        }
+        function range(list,   a, n, i, lo, hi) {
+            n = split(list, a, " ")
+            lo = hi = a[1]
+            for (i = 2; i <= n; i++) { if (a[i] + 0 < lo + 0) lo = a[i]; if (a[i] + 0 > hi + 0) hi = a[i] }
+            return sprintf("%.2f-%.2f", lo, hi)
+        }
+        function ratio(num, den, metric, label,   r, list, k) {
+            list = ""
+            for (r = 1; r <= maxround; r++) {
+                k = r SUBSEP num
+                if ((k, metric) in v && (r SUBSEP den, metric) in v && v[r, den, metric] > 0)
+                    list = list " " v[k, metric] / v[r, den, metric]
+            }
+            if (list == "") return
+            printf "| %s | %.3f | %s |\n", label, median(list), range(list)
+        }
+        NR == 1 { next }
+        $9 != 0 { failed[$3]++; next }
+        {
+            cpu = $5 + $6
+            v[$2, $3, "wall"] = $4; v[$2, $3, "cpu"] = cpu; v[$2, $3, "rss"] = $7
+            walls[$3] = walls[$3] " " $4; cpus[$3] = cpus[$3] " " cpu; rss[$3] = rss[$3] " " $7
+            loads[$3] = loads[$3] " " $8; count[$3]++
+            if ($2 > maxround) maxround = $2
+            if (!($3 in order)) { order[$3] = ++nv; names[nv] = $3 }
+        }
+        END {
+            print "| variant | runs | wall s (median) | CPU s user+sys (median) | peak RSS MiB (median) | 1-min load before runs |"
+            print "|---|---|---|---|---|---|"
+            for (i = 1; i <= nv; i++) {
+                n = names[i]
+                printf "| %s | %d%s | %.2f | %.2f | %.1f | %s |\n", n, count[n], failed[n] ? " (+" failed[n] " failed)" : "", median(walls[n]), median(cpus[n]), median(rss[n]) / 1024, range(loads[n])
+            }
+            print ""
+            print "| ratio (paired within a round) | median | range |"
+            print "|---|---|---|"
+            ratio("vodpipe", "ffmpeg", "wall", "wall vodpipe / ffmpeg (target <= 0.9)")
+            ratio("vodpipe", "ffmpeg", "cpu", "CPU vodpipe / ffmpeg")
+            ratio("vodpipe", "ffmpeg", "rss", "peak RSS vodpipe / ffmpeg")
+            ratio("vodpipe_det", "ffmpeg", "wall", "wall vodpipe_det / ffmpeg")
+            ratio("vodpipe_det", "ffmpeg", "cpu", "CPU vodpipe_det / ffmpeg")
+            ratio("vodpipe", "ffmpeg_matched", "wall", "wall vodpipe / ffmpeg_matched")
+            ratio("vodpipe", "ffmpeg_matched", "cpu", "CPU vodpipe / ffmpeg_matched")
+            ratio("vodpipe", "floor", "wall", "wall vodpipe / encoders floor (target <= 1.05)")
+            ratio("vodpipe", "floor", "cpu", "CPU vodpipe / encoders floor")
+            if (("1", "mem_long", "rss") in v && v["1", "mem_short", "rss"] > 0)
+                printf "| peak RSS mem_long / mem_short (target <= 1.1) | %.3f | one run each |\n", v["1", "mem_long", "rss"] / v["1", "mem_short", "rss"]
+        }
+    ' "$RAW"
+    if [ "$(wc -l < "$RATES")" -gt 1 ]; then
+        echo
+        echo "Output bitrates, kb/s (media segment bytes x 8 / playlist duration; median over runs):"
+        echo
+        awk -F'\t' '
+            function median(list,   a, n, i, j, t) {
+                n = split(list, a, " ")
+                for (i = 2; i <= n; i++) for (j = i; j > 1 && a[j - 1] + 0 > a[j] + 0; j--) { t = a[j]; a[j] = a[j - 1]; a[j - 1] = t }
+                return n % 2 ? a[(n + 1) / 2] : (a[n / 2] + a[n / 2 + 1]) / 2
+            }
+            NR == 1 { next }
+            {
+                k[$3, $2] = k[$3, $2] " " $6; segs[$3, $2] = $4 " x " sprintf("%.1f", $5 / $4) " s"
+                if (!($3 in ro)) { ro[$3] = ++nr; rn[nr] = $3 }
+                if (!($2 in vo)) { vo[$2] = ++nv; vn[nv] = $2 }
+            }
+            END {
+                printf "| rendition |"; for (j = 1; j <= nv; j++) printf " %s |", vn[j]; print ""
+                printf "|---|"; for (j = 1; j <= nv; j++) printf "---|"; print ""
+                for (i = 1; i <= nr; i++) {
+                    printf "| %s |", rn[i]
+                    for (j = 1; j <= nv; j++) printf " %s |", ((rn[i], vn[j]) in k) ? sprintf("%.0f (%s)", median(k[rn[i], vn[j]]), segs[rn[i], vn[j]]) : "-"
+                    print ""
+                }
+            }
+        ' "$RATES"
+    fi
+    if [ "$(wc -l < "$TTFS")" -gt 1 ]; then
+        echo
+        echo "Time to first stored segment, ms from process start (median over runs):"
+        echo
+        awk -F'\t' '
+            function median(list,   a, n, i, j, t) {
+                n = split(list, a, " ")
+                for (i = 2; i <= n; i++) for (j = i; j > 1 && a[j - 1] + 0 > a[j] + 0; j--) { t = a[j]; a[j] = a[j - 1]; a[j - 1] = t }
+                return n % 2 ? a[(n + 1) / 2] : (a[n / 2] + a[n / 2 + 1]) / 2
+            }
+            NR == 1 { next }
+            {
+                ms[$2, $3] = ms[$2, $3] " " $4
+                if (!(($2, $1) in first) || $4 < first[$2, $1]) first[$2, $1] = $4
+                runs[$2] = runs[$2] " " $1
+                if (!($3 in ro)) { ro[$3] = ++nr; rn[nr] = $3 }
+                if (!($2 in vo)) { vo[$2] = ++nv; vn[nv] = $2 }
+            }
+            END {
+                printf "| rendition |"; for (j = 1; j <= nv; j++) printf " %s |", vn[j]; print ""
+                printf "|---|"; for (j = 1; j <= nv; j++) printf "---|"; print ""
+                for (j = 1; j <= nv; j++) for (key in first) { split(key, p, SUBSEP); if (p[1] == vn[j]) fl[vn[j]] = fl[vn[j]] " " first[key] }
+                printf "| first of any |"; for (j = 1; j <= nv; j++) printf " %s |", median(fl[vn[j]]); print ""
+                for (i = 1; i <= nr; i++) {
+                    printf "| %s |", rn[i]
+                    for (j = 1; j <= nv; j++) printf " %s |", ((vn[j], rn[i]) in ms) ? median(ms[vn[j], rn[i]]) : "-"
+                    print ""
+                }
+            }
+        ' "$TTFS"
+    fi
+    if [ -s "$RESULTS/quality.tsv" ]; then
+        echo
+        echo "Quality of the 1080p rendition against the source (round 1; SSIM All, PSNR average dB):"
+        echo
+        echo "| variant | rendition | SSIM | PSNR dB |"
+        echo "|---|---|---|---|"
+        tail -n +2 "$RESULTS/quality.tsv" | awk -F'\t' '{ printf "| %s | %s | %s | %s |\n", $1, $2, $3, $4 }'
+    fi
+    if [ -s "$MICRO" ]; then
+        echo
+        echo "Criterion benches (median of each run's median; throughput from it):"
+        echo
+        awk -F'\t' '
+            function median(list,   a, n, i, j, t) {
+                n = split(list, a, " ")
+                for (i = 2; i <= n; i++) for (j = i; j > 1 && a[j - 1] + 0 > a[j] + 0; j--) { t = a[j]; a[j] = a[j - 1]; a[j - 1] = t }
+                return n % 2 ? a[(n + 1) / 2] : (a[n / 2] + a[n / 2 + 1]) / 2
+            }
+            NR == 1 { next }
+            {
+                ns[$2] = ns[$2] " " $3; unit[$2] = $4; per[$2] = $5; byrun[$1, $2] = $3
+                if (!($2 in o)) { o[$2] = ++n; names[n] = $2 }
+                if ($1 > runs) runs = $1
+            }
+            END {
+                print "| benchmark | runs | median time | throughput |"
+                print "|---|---|---|---|"
+                for (i = 1; i <= n; i++) {
+                    b = names[i]; m = median(ns[b])
+                    t = m >= 1e6 ? sprintf("%.2f ms", m / 1e6) : sprintf("%.1f us", m / 1e3)
+                    if (unit[b] == "Bytes") tp = sprintf("%.0f MB/s", per[b] / (m / 1e9) / 1e6)
+                    else if (unit[b] == "Elements") tp = sprintf("%.2f M segments/s", per[b] / (m / 1e9) / 1e6)
+                    else tp = "-"
+                    printf "| %s | %d | %s | %s |\n", b, split(ns[b], tmp, " "), t, tp
+                }
+                list = ""; list2 = ""
+                for (r = 1; r <= runs; r++) {
+                    if ((r, "sha256_4MiB/sha256_digest_of") in byrun && byrun[r, "sha256_4MiB/sha2_digest"] > 0)
+                        list = list " " byrun[r, "sha256_4MiB/sha256_digest_of"] / byrun[r, "sha256_4MiB/sha2_digest"]
+                    if ((r, "sha256_4MiB/appsink_gather_copy_hash") in byrun && byrun[r, "sha256_4MiB/sha2_digest"] > 0)
+                        list2 = list2 " " byrun[r, "sha256_4MiB/appsink_gather_copy_hash"] / byrun[r, "sha256_4MiB/sha2_digest"]
+                }
+                if (list != "") printf "\ntime ratio Sha256Digest::of / sha2 digest (same run): median %.3f\n", median(list)
+                if (list2 != "") printf "time ratio appsink gather+copy+hash / sha2 digest (same run): median %.3f\n", median(list2)
+            }
+        ' "$MICRO"
+        if [ -s "$RESULTS/criterion-sizes.txt" ]; then
+            echo
+            cat "$RESULTS/criterion-sizes.txt"
+        fi
+    fi
+    if [ -s "$RESULTS/x264-settings.txt" ]; then
+        echo
+        echo "x264 settings as written in each 1080p stream's SEI:"
+        echo
+        echo '```'
+        cat "$RESULTS/x264-settings.txt"
+        echo '```'
+    fi
+}
+
+summary | tee "$RESULTS/summary.md"
