@@ -65,6 +65,9 @@ pub struct Job {
     pub published_at: String,
     /// Name and version of the producing program, recorded in the catalog.
     pub generator: String,
+    /// Where the source lives, as the catalog should record it (`s3://…`);
+    /// `None` records the input file's `file://` URI.
+    pub source_uri: Option<String>,
 }
 
 /// Progress of a running job.
@@ -263,7 +266,10 @@ pub async fn package(
         .await?;
     puts.drain().await?;
     let source_info = catalog::SourceInfo {
-        uri: probe::file_uri(&job.input)?,
+        uri: match &job.source_uri {
+            Some(uri) => uri.clone(),
+            None => probe::file_uri(&job.input)?,
+        },
         container: source.container.clone(),
         video_codec: source.video_codec.clone(),
         audio_codec: source.audio_codec.clone(),

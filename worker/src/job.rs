@@ -49,7 +49,7 @@ fn default_ladder() -> String {
 pub enum InvalidJob {
     #[error("job message is {0} bytes (at most {MAX_MESSAGE_BYTES})")]
     TooLarge(usize),
-    #[error("job message is not valid JSON for schema {JOB_SCHEMA_V1}: {0}")]
+    #[error("job message is not valid JSON for schema {JOB_SCHEMA_V1}")]
     Malformed(#[from] serde_json::Error),
     #[error("unsupported job schema {0:?} (expected {JOB_SCHEMA_V1})")]
     Schema(String),

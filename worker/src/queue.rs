@@ -384,10 +384,18 @@ async fn run_job(ctx: Arc<Ctx>, job: Job, cancel: Cancel) -> Result<(), Failure>
         ladder,
         published_at: crate::transcode::now_rfc3339(),
         generator: concat!("vodpipe ", env!("CARGO_PKG_VERSION")).into(),
+        source_uri: Some(msg.source.clone()),
     };
     let result = packager::package(&pjob, store, Arc::new(ProgressEvents { tx: ptx }), cancel).await;
     let _ = progress_task.await;
-    let packaged = result.map_err(Failure::from)?;
+    // Errors name the input file: report the job's source, not the scratch copy.
+    let packaged = result.map_err(|e| match Failure::from(e) {
+        Failure::Permanent { kind, error } => Failure::Permanent {
+            kind,
+            error: anyhow!("{}", format!("{error:#}").replace(&path.display().to_string(), &msg.source)),
+        },
+        other => other,
+    })?;
 
     // One video.packaged per job, even when the job is redelivered after a
     // crash: a marker stored after the confirmed publish says it went out.

@@ -96,6 +96,7 @@ pub async fn run(args: Args) -> Result<()> {
         ladder,
         published_at: now_rfc3339(),
         generator: concat!("vodpipe ", env!("CARGO_PKG_VERSION")).into(),
+        source_uri: None,
     };
     let cancel = Cancel::default();
     let on_signal = cancel.clone();
