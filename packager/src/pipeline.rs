@@ -127,6 +127,12 @@ fn split_boxes(bytes: &[u8]) -> Result<Vec<(bool, std::ops::Range<usize>)>, Stri
     Ok(out)
 }
 
+/// Running time of a buffer's PTS on a pad, from the pad's sticky segment.
+fn pad_running_time(pad: &gst::Pad, buf: &gst::BufferRef) -> Option<gst::ClockTime> {
+    let seg = pad.sticky_event::<gst::event::Segment>(0)?;
+    seg.segment().downcast_ref::<gst::ClockTime>()?.to_running_time(buf.pts())
+}
+
 fn send(tx: &mpsc::Sender<Msg>, msg: Msg) -> Result<gst::FlowSuccess, gst::FlowError> {
     // The receiver is gone only when the job already failed or was cancelled.
     tx.blocking_send(msg).map(|_| gst::FlowSuccess::Ok).map_err(|_| gst::FlowError::Flushing)
@@ -348,12 +354,8 @@ fn build_video(pipeline: &gst::Pipeline, plan: &Plan, pad_caps: &gst::Caps) -> R
 
     let position = plan.position_ns.clone();
     rate_caps.static_pad("src").unwrap().add_probe(gst::PadProbeType::BUFFER, move |pad, info| {
-        if let Some(buf) = info.buffer() {
-            if let Some(seg) = pad.sticky_event::<gst::event::Segment>(0) {
-                if let Some(rt) = seg.segment().downcast_ref::<gst::ClockTime>().and_then(|s| s.to_running_time(buf.pts())) {
-                    position.store(rt.nseconds(), Ordering::Relaxed);
-                }
-            }
+        if let Some(rt) = info.buffer().and_then(|buf| pad_running_time(pad, buf)) {
+            position.store(rt.nseconds(), Ordering::Relaxed);
         }
         gst::PadProbeReturn::Ok
     });
@@ -463,10 +465,7 @@ fn split_at_boundaries(mux: &gst::Element, upstream_src: &gst::Pad, gop_ns: u64,
         if keyframes_only && buf.flags().contains(gst::BufferFlags::DELTA_UNIT) {
             return gst::PadProbeReturn::Ok;
         }
-        let Some(seg) = pad.sticky_event::<gst::event::Segment>(0) else { return gst::PadProbeReturn::Ok };
-        let Some(rt) = seg.segment().downcast_ref::<gst::ClockTime>().and_then(|s| s.to_running_time(buf.pts())) else {
-            return gst::PadProbeReturn::Ok;
-        };
+        let Some(rt) = pad_running_time(pad, buf) else { return gst::PadProbeReturn::Ok };
         let k = next.load(Ordering::Relaxed);
         if rt.nseconds() + slack_ns >= k * gop_ns {
             // A source gap may skip boundaries; the next one is after this buffer.
@@ -486,10 +485,7 @@ fn force_keyframes(pad: &gst::Pad, gop_ns: u64) {
     let next = AtomicU64::new(0);
     pad.add_probe(gst::PadProbeType::BUFFER, move |pad, info| {
         let Some(buf) = info.buffer() else { return gst::PadProbeReturn::Ok };
-        let Some(seg) = pad.sticky_event::<gst::event::Segment>(0) else { return gst::PadProbeReturn::Ok };
-        let Some(rt) = seg.segment().downcast_ref::<gst::ClockTime>().and_then(|s| s.to_running_time(buf.pts())) else {
-            return gst::PadProbeReturn::Ok;
-        };
+        let Some(rt) = pad_running_time(pad, buf) else { return gst::PadProbeReturn::Ok };
         let k = next.load(Ordering::Relaxed);
         // Half a frame of slack for rounding of the timestamps to nanoseconds.
         if rt.nseconds() + 1_000_000 >= k * gop_ns {
