@@ -63,7 +63,9 @@ pub enum Error {
     #[error("pipeline setup failed: {0}")]
     Setup(String),
     #[error("decoding/encoding made no progress for {seconds} s at {position_s:.3} s of the source: stalled pipeline")]
-    Stalled { seconds: u64, position_s: f64 },
+    Stalled { seconds: f64, position_s: f64 },
+    #[error("the source is damaged: the decoder hit an error at about {position_s:.3} s ({message:?}); a title with concealed frames is not published, re-upload an intact source")]
+    DecodeError { position_s: f64, message: String },
     #[error("output of rendition {rendition} is malformed: {source}")]
     Output { rendition: String, source: manifest::Error },
     #[error("the source ended before any {rendition} segment was produced (corrupt or truncated input?)")]

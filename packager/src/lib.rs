@@ -12,6 +12,7 @@
 //! - `storage`: the trait the worker implements (folder, S3).
 //! - `error`: the crate's error type.
 
+mod decode_errors;
 pub mod encode;
 pub mod error;
 pub mod ladder;
@@ -52,6 +53,7 @@ const PINNED_MP4_TIME: u64 = 0;
 pub fn init() -> Result<(), Error> {
     gst::init().map_err(|e| Error::Setup(format!("gstreamer init: {e}")))?;
     gstfmp4::plugin_register_static().map_err(|e| Error::Setup(format!("fmp4 plugin: {e}")))?;
+    decode_errors::install();
     Ok(())
 }
 
@@ -68,6 +70,9 @@ pub struct Job {
     /// Where the source lives, as the catalog should record it (`s3://…`);
     /// `None` records the input file's `file://` URI.
     pub source_uri: Option<String>,
+    /// The watchdog: a pipeline whose position has not moved for this long
+    /// fails the job as stalled (retryable). [`STALL_TIMEOUT`] unless set.
+    pub stall_timeout: Duration,
 }
 
 /// Progress of a running job.
@@ -220,7 +225,9 @@ pub async fn package(
     let graph = pipeline::build(&job.input, &job.ladder, &source, tracks.clone(), tx.clone())?;
     let pipeline = graph.pipeline.clone();
     let bus_done = Arc::new(AtomicBool::new(false));
-    let bus = spawn_bus_watch(&graph, tx.clone(), cancel.clone(), bus_done.clone());
+    let decode_errors = decode_errors::register();
+    let watch = Watch { cancel: cancel.clone(), done: bus_done.clone(), stall_timeout: job.stall_timeout, decode_errors: decode_errors.counter() };
+    let bus = spawn_bus_watch(&graph, tx.clone(), watch);
     drop(tx);
     if let Err(e) = pipeline.set_state(gst::State::Playing) {
         bus_done.store(true, Ordering::Relaxed);
@@ -236,6 +243,7 @@ pub async fn package(
     let p = pipeline.clone();
     let _ = tokio::task::spawn_blocking(move || p.set_state(gst::State::Null)).await;
     let _ = bus.await;
+    drop(decode_errors);
     let (thumbs, mut puts) = result?;
 
     let source_sha = hasher.await.map_err(|e| Error::Setup(e.to_string()))??;
@@ -323,27 +331,45 @@ fn display_ratio(s: &probe::SourceMedia) -> (u32, u32) {
     (n as u32, d as u32)
 }
 
-fn spawn_bus_watch(
-    graph: &pipeline::Graph,
-    tx: mpsc::Sender<Msg>,
+/// What the bus thread watches besides the bus.
+struct Watch {
     cancel: Cancel,
     done: Arc<AtomicBool>,
-) -> tokio::task::JoinHandle<()> {
+    stall_timeout: Duration,
+    decode_errors: Arc<decode_errors::DecodeErrors>,
+}
+
+fn is_decoder(element: Option<&gst::Object>) -> bool {
+    element
+        .and_then(|o| o.downcast_ref::<gst::Element>())
+        .and_then(|e| e.factory())
+        .and_then(|f| f.metadata(gst::ELEMENT_METADATA_KLASS).map(|k| k.contains("Decoder")))
+        .unwrap_or(false)
+}
+
+fn spawn_bus_watch(graph: &pipeline::Graph, tx: mpsc::Sender<Msg>, watch: Watch) -> tokio::task::JoinHandle<()> {
     let bus = graph.pipeline.bus().expect("pipeline has a bus");
     let position = graph.position_ns.clone();
     tokio::task::spawn_blocking(move || {
         let mut last = (u64::MAX, Instant::now());
-        while !done.load(Ordering::Relaxed) {
-            if cancel.is_cancelled() {
+        while !watch.done.load(Ordering::Relaxed) {
+            if watch.cancel.is_cancelled() {
                 let _ = tx.blocking_send(Msg::Failed(Error::Cancelled));
                 return;
             }
             let pos = position.load(Ordering::Relaxed);
+            if watch.decode_errors.count() > 0 {
+                let _ = tx.blocking_send(Msg::Failed(Error::DecodeError {
+                    position_s: pos as f64 / 1e9,
+                    message: watch.decode_errors.first().unwrap_or_default(),
+                }));
+                return;
+            }
             if pos != last.0 {
                 last = (pos, Instant::now());
-            } else if last.1.elapsed() > STALL_TIMEOUT {
+            } else if last.1.elapsed() > watch.stall_timeout {
                 let _ = tx.blocking_send(Msg::Failed(Error::Stalled {
-                    seconds: STALL_TIMEOUT.as_secs(),
+                    seconds: watch.stall_timeout.as_secs_f64(),
                     position_s: pos as f64 / 1e9,
                 }));
                 return;
@@ -359,6 +385,12 @@ fn spawn_bus_watch(
                         debug: err.debug().map(|d| d.to_string()).unwrap_or_default(),
                     }));
                     return;
+                }
+                MessageView::Warning(w) if is_decoder(msg.src()) => {
+                    // A GstVideoDecoder/GstAudioDecoder warns once per frame it could not
+                    // decode; the job fails on it above, with the message in its error.
+                    tracing::debug!(element = ?msg.src().map(|s| s.name()), "{} ({:?})", w.error(), w.debug());
+                    watch.decode_errors.record(&w.error().to_string());
                 }
                 MessageView::Warning(w) => {
                     tracing::warn!(element = ?msg.src().map(|s| s.name()), "{} ({:?})", w.error(), w.debug());

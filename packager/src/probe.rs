@@ -14,6 +14,10 @@ use crate::ladder::SourceGeometry;
 /// worker for days or exhaust memory in the scaler.
 pub const MAX_PIXELS: u64 = 8192 * 4320;
 pub const MAX_DURATION_NS: u64 = 24 * 3600 * 1_000_000_000;
+/// And the work of decoding it: width x height x frames, at most what 24 h of
+/// 1080p30 is (3 h of 2160p60, 1.5 h of 4320p30). Each limit alone allows an
+/// 8K picture or a day; together they do not allow a day of 8K.
+pub const MAX_DECODED_PIXELS: u64 = 1920 * 1080 * 30 * 24 * 3600;
 const PROBE_TIMEOUT_S: u64 = 60;
 
 #[derive(Debug, Clone, PartialEq)]
@@ -118,6 +122,8 @@ pub fn probe(path: &Path) -> Result<SourceMedia, Error> {
         tracing::warn!(rate = %fr, "variable or unknown frame rate; resampling to 30 fps");
         FrameRate { num: 30, den: 1 }
     });
+    check_decode_work(width, height, frame_rate, duration_ns)
+        .map_err(|reason| Error::BadSource { path: path.to_owned(), reason })?;
     let par = video.par();
     let (mut par_n, mut par_d) =
         if par.numer() > 0 && par.denom() > 0 { (par.numer() as u32, par.denom() as u32) } else { (1, 1) };
@@ -144,9 +150,33 @@ pub fn probe(path: &Path) -> Result<SourceMedia, Error> {
     })
 }
 
+/// Refuses a source whose decoding alone exceeds [`MAX_DECODED_PIXELS`].
+pub fn check_decode_work(width: u32, height: u32, rate: FrameRate, duration_ns: u64) -> Result<(), String> {
+    let frames = (duration_ns as f64 / 1e9 * rate.as_f64()).ceil();
+    let pixels = width as f64 * height as f64 * frames;
+    if pixels > MAX_DECODED_PIXELS as f64 {
+        return Err(format!(
+            "{width}x{height} x {frames:.0} frames is {pixels:.3e} decoded pixels, over the {:.3e} limit (24 h of 1080p30)",
+            MAX_DECODED_PIXELS as f64
+        ));
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn decode_work_limit() {
+        let fps30 = FrameRate { num: 30, den: 1 };
+        let hour = 3600 * 1_000_000_000u64;
+        assert!(check_decode_work(1920, 1080, fps30, 24 * hour).is_ok());
+        assert!(check_decode_work(1920, 1080, fps30, 25 * hour).is_err());
+        assert!(check_decode_work(3840, 2160, FrameRate { num: 60, den: 1 }, 3 * hour).is_ok());
+        let e = check_decode_work(7680, 4320, fps30, 12 * hour).unwrap_err();
+        assert!(e.contains("7680x4320") && e.contains("limit"), "{e}");
+    }
 
     #[test]
     fn rates_are_reduced_and_sane() {

@@ -36,6 +36,9 @@ enum Command {
         /// Overrides the ladder's target segment duration, in seconds.
         #[arg(long)]
         segment_duration: Option<f64>,
+        /// Watchdog: fail a job whose pipeline has made no progress for this many seconds.
+        #[arg(long, env = "VODPIPE_STALL_TIMEOUT", default_value_t = packager::STALL_TIMEOUT.as_secs_f64())]
+        stall_timeout: f64,
     },
     /// Consume transcode jobs from RabbitMQ, packaging to S3.
     Worker {
@@ -50,6 +53,9 @@ enum Command {
         /// Scratch space for downloaded sources.
         #[arg(long, env = "VODPIPE_WORK_DIR", default_value = "/tmp/vodpipe-work")]
         work_dir: PathBuf,
+        /// Watchdog: fail a job whose pipeline has made no progress for this many seconds.
+        #[arg(long, env = "VODPIPE_STALL_TIMEOUT", default_value_t = packager::STALL_TIMEOUT.as_secs_f64())]
+        stall_timeout: f64,
     },
     /// Upload a file to the uploads bucket and queue a job for it; prints the job id.
     Submit {
@@ -84,7 +90,8 @@ enum Command {
     },
 }
 
-async fn run_worker(amqp_url: String, prefetch: u16, grace: u64, work_dir: PathBuf) -> Result<()> {
+async fn run_worker(amqp_url: String, prefetch: u16, grace: u64, work_dir: PathBuf, stall_timeout: f64) -> Result<()> {
+    let stall_timeout = transcode::stall_timeout(stall_timeout)?;
     packager::init()?;
     let (tx, rx) = tokio::sync::watch::channel(false);
     tokio::spawn(async move {
@@ -101,6 +108,7 @@ async fn run_worker(amqp_url: String, prefetch: u16, grace: u64, work_dir: PathB
         prefetch: prefetch.max(1),
         grace: Duration::from_secs(grace),
         work_dir,
+        stall_timeout,
         s3: s3::S3Config::from_env().await?,
     };
     queue::run(settings, rx).await.context("worker")
@@ -124,10 +132,12 @@ fn main() -> ExitCode {
     };
     let result = runtime.block_on(async {
         match cli.command {
-            Command::Transcode { input, out, video_id, ladder, segment_duration } => {
-                transcode::run(transcode::Args { input, out, video_id, ladder, segment_duration }).await
+            Command::Transcode { input, out, video_id, ladder, segment_duration, stall_timeout } => {
+                transcode::run(transcode::Args { input, out, video_id, ladder, segment_duration, stall_timeout }).await
             }
-            Command::Worker { amqp_url, prefetch, grace, work_dir } => run_worker(amqp_url, prefetch, grace, work_dir).await,
+            Command::Worker { amqp_url, prefetch, grace, work_dir, stall_timeout } => {
+                run_worker(amqp_url, prefetch, grace, work_dir, stall_timeout).await
+            }
             Command::Submit { file, video_id, title, description, ladder, amqp_url } => {
                 let job_id = admin::submit(&amqp_url, &file, &video_id, &ladder, title, description).await?;
                 println!("{job_id}");

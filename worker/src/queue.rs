@@ -8,9 +8,13 @@
 //!   the reason in the `x-vodpipe-error` header.
 //! - `catalog` (topic): `video.packaged`, `video.failed`, `video.progress`.
 //!
-//! A job is acked only after its segments, manifests, catalog document and
-//! `video.packaged` event are all confirmed. Long jobs rely on the broker's
-//! `consumer_timeout` being above the longest job (README: "Broker settings").
+//! A job is acked only after its segments, manifests and catalog document are
+//! stored. The consuming channel is transactional: the `video.packaged` event
+//! and the job's ack are committed together (as are a dead-lettered copy, its
+//! `video.failed` event and the ack), so a worker that dies at any point
+//! either announced the job and consumed it, or did neither and the broker
+//! redelivers it. Long jobs rely on the broker's `consumer_timeout` being
+//! above the longest job (README: "Broker settings").
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -78,6 +82,29 @@ pub async fn declare_topology(ch: &Channel) -> Result<()> {
     Ok(())
 }
 
+fn persistent(message_id: &str, headers: FieldTable) -> BasicProperties {
+    BasicProperties::default()
+        .with_delivery_mode(2)
+        .with_content_type(s("application/json"))
+        .with_message_id(s(message_id))
+        .with_headers(headers)
+}
+
+/// Publishes on a transactional channel: takes effect at the next `tx_commit`.
+async fn publish_in_tx(
+    ch: &Channel,
+    exchange: &str,
+    routing_key: &str,
+    body: &[u8],
+    message_id: &str,
+    headers: FieldTable,
+) -> Result<()> {
+    ch.basic_publish(s(exchange), s(routing_key), BasicPublishOptions::default(), body, persistent(message_id, headers))
+        .await?
+        .await?;
+    Ok(())
+}
+
 /// Publishes persistently and waits for the broker's confirm.
 pub async fn publish_confirmed(
     ch: &Channel,
@@ -87,11 +114,7 @@ pub async fn publish_confirmed(
     message_id: &str,
     headers: FieldTable,
 ) -> Result<()> {
-    let props = BasicProperties::default()
-        .with_delivery_mode(2)
-        .with_content_type(s("application/json"))
-        .with_message_id(s(message_id))
-        .with_headers(headers);
+    let props = persistent(message_id, headers);
     let confirm = ch
         .basic_publish(s(exchange), s(routing_key), BasicPublishOptions { mandatory: false, ..Default::default() }, body, props)
         .await?
@@ -144,6 +167,8 @@ pub struct WorkerSettings {
     /// How long a running job may take to finish after SIGTERM before it is requeued.
     pub grace: Duration,
     pub work_dir: PathBuf,
+    /// The packager's watchdog (see `packager::Job::stall_timeout`).
+    pub stall_timeout: Duration,
     pub s3: s3::S3Config,
 }
 
@@ -153,6 +178,7 @@ struct Ctx {
     cfg: s3::S3Config,
     events: Channel,
     work_dir: PathBuf,
+    stall_timeout: Duration,
 }
 
 /// Sends `video.progress` at most every few seconds, never blocking the pipeline.
@@ -197,15 +223,19 @@ async fn consume_session(
     shutdown: &mut watch::Receiver<bool>,
 ) -> Result<()> {
     let conn = connect(&settings.amqp_url).await?;
-    let ch = confirm_channel(&conn).await?;
-    declare_topology(&ch).await?;
+    let setup = conn.create_channel().await?;
+    declare_topology(&setup).await?;
+    let _ = setup.close(200, s("topology declared")).await;
+    // Consumes, acks and publishes the outcome of each job, in transactions.
+    let ch = conn.create_channel().await?;
+    ch.tx_select().await.context("selecting transactions on the consuming channel")?;
     ch.basic_qos(settings.prefetch, BasicQosOptions::default()).await?;
     let events = confirm_channel(&conn).await?;
     let tag = format!("vodpipe-{}-{}", hostname(), std::process::id());
     let mut consumer =
         ch.basic_consume(s(JOBS_QUEUE), s(&tag), BasicConsumeOptions::default(), FieldTable::default()).await?;
     tracing::info!(queue = JOBS_QUEUE, prefetch = settings.prefetch, "waiting for jobs");
-    let ctx = Arc::new(Ctx { s3: client.clone(), cfg: settings.s3.clone(), events, work_dir: settings.work_dir.clone() });
+    let ctx = Arc::new(Ctx { s3: client.clone(), cfg: settings.s3.clone(), events, work_dir: settings.work_dir.clone(), stall_timeout: settings.stall_timeout });
     loop {
         let delivery = tokio::select! {
             d = consumer.next() => d,
@@ -243,7 +273,7 @@ async fn handle(
         Ok(j) => j,
         Err(e) => {
             let f = Failure::from(e);
-            dead_letter(ctx, ch, delivery, None, &f).await?;
+            dead_letter(ch, delivery, None, &f).await?;
             return Ok(false);
         }
     };
@@ -272,11 +302,11 @@ async fn handle(
         match outcome {
             None => {
                 tracing::warn!(job_id = %id, "grace period over: job requeued");
-                delivery.acker.nack(BasicNackOptions { requeue: true, ..Default::default() }).await?;
+                requeue(ch, delivery).await?;
                 return Ok(true);
             }
-            Some(Ok(())) => {
-                delivery.acker.ack(BasicAckOptions::default()).await?;
+            Some(Ok(announcement)) => {
+                announce_and_ack(ctx, ch, delivery, announcement).await?;
                 tracing::info!(job_id = %id, "job done");
                 return Ok(deadline.is_some());
             }
@@ -289,20 +319,53 @@ async fn handle(
             Some(Err(Failure::Retryable(e))) => {
                 // The quorum queue counts deliveries and dead-letters past the limit.
                 tracing::warn!(job_id = %id, "retryable failure, returning the job to the queue: {e:#}");
-                delivery.acker.nack(BasicNackOptions { requeue: true, ..Default::default() }).await?;
+                requeue(ch, delivery).await?;
                 return Ok(deadline.is_some());
             }
             Some(Err(f @ Failure::Permanent { .. })) => {
-                dead_letter(ctx, ch, delivery, Some(&job.message), &f).await?;
+                dead_letter(ch, delivery, Some(&job.message), &f).await?;
                 return Ok(deadline.is_some());
             }
         }
     }
 }
 
-/// Copies the message to the DLQ with the reason, tells the catalog, then acks.
+async fn requeue(ch: &Channel, delivery: &lapin::message::Delivery) -> Result<()> {
+    delivery.acker.nack(BasicNackOptions { requeue: true, ..Default::default() }).await?;
+    ch.tx_commit().await.context("committing a requeue")?;
+    Ok(())
+}
+
+/// What a packaged job still has to say: the `video.packaged` event, unless a
+/// marker says an earlier delivery of the same job id already did.
+struct Announcement {
+    job_id: String,
+    event: Option<Vec<u8>>,
+    marker: String,
+    fingerprint: String,
+}
+
+/// Publishes `video.packaged` and acks the job in one transaction, then
+/// stores the marker that keeps a re-submitted job id from announcing twice.
+async fn announce_and_ack(ctx: &Ctx, ch: &Channel, delivery: &lapin::message::Delivery, a: Announcement) -> Result<()> {
+    if let Some(event) = &a.event {
+        publish_in_tx(ch, EVENTS_EXCHANGE, "video.packaged", event, &a.job_id, FieldTable::default()).await?;
+    }
+    delivery.acker.ack(BasicAckOptions::default()).await?;
+    ch.tx_commit().await.context("committing video.packaged and the ack")?;
+    if a.event.is_some() {
+        // The job is consumed whatever happens here: a missing marker only matters
+        // if the same job id is submitted again.
+        if let Err(e) = put_marker(&ctx.s3, &ctx.cfg.output_bucket, &a.marker, a.fingerprint.as_bytes()).await {
+            tracing::warn!(job_id = %a.job_id, "video.packaged published, but its marker was not stored: {e:#}");
+        }
+    }
+    Ok(())
+}
+
+/// Copies the message to the DLQ with the reason, tells the catalog and acks,
+/// in one transaction.
 async fn dead_letter(
-    ctx: &Ctx,
     ch: &Channel,
     delivery: &lapin::message::Delivery,
     job: Option<&JobMessage>,
@@ -318,7 +381,7 @@ async fn dead_letter(
     headers.insert(s("x-vodpipe-error"), AMQPValue::LongString(LongString::from(reason.as_str())));
     headers.insert(s("x-vodpipe-error-kind"), AMQPValue::LongString(LongString::from(kind)));
     let message_id = job.map(|j| j.job_id.as_str()).unwrap_or("unparseable");
-    publish_confirmed(ch, DEAD_LETTER_EXCHANGE, JOBS_QUEUE, &delivery.data, message_id, headers).await?;
+    publish_in_tx(ch, DEAD_LETTER_EXCHANGE, JOBS_QUEUE, &delivery.data, message_id, headers).await?;
     let event = json!({
         "event": "video.failed",
         "job_id": job.map(|j| j.job_id.clone()),
@@ -326,9 +389,9 @@ async fn dead_letter(
         "kind": kind,
         "reason": reason,
     });
-    publish_confirmed(&ctx.events, EVENTS_EXCHANGE, "video.failed", event.to_string().as_bytes(), message_id, FieldTable::default())
-        .await?;
+    publish_in_tx(ch, EVENTS_EXCHANGE, "video.failed", event.to_string().as_bytes(), message_id, FieldTable::default()).await?;
     delivery.acker.ack(BasicAckOptions::default()).await?;
+    ch.tx_commit().await.context("committing a dead-lettered job")?;
     Ok(())
 }
 
@@ -341,7 +404,7 @@ fn source_path(work_dir: &Path, job: &Job) -> PathBuf {
     work_dir.join(&job.message.job_id).join(format!("source.{ext}"))
 }
 
-async fn run_job(ctx: Arc<Ctx>, job: Job, cancel: Cancel) -> Result<(), Failure> {
+async fn run_job(ctx: Arc<Ctx>, job: Job, cancel: Cancel) -> Result<Announcement, Failure> {
     let started = Instant::now();
     let msg = &job.message;
     let ladder = packager::Ladder::from_toml(job.ladder_toml).map_err(Failure::from)?;
@@ -385,6 +448,7 @@ async fn run_job(ctx: Arc<Ctx>, job: Job, cancel: Cancel) -> Result<(), Failure>
         published_at: crate::transcode::now_rfc3339(),
         generator: concat!("vodpipe ", env!("CARGO_PKG_VERSION")).into(),
         source_uri: Some(msg.source.clone()),
+        stall_timeout: ctx.stall_timeout,
     };
     let result = packager::package(&pjob, store, Arc::new(ProgressEvents { tx: ptx }), cancel).await;
     let _ = progress_task.await;
@@ -397,13 +461,14 @@ async fn run_job(ctx: Arc<Ctx>, job: Job, cancel: Cancel) -> Result<(), Failure>
         other => other,
     })?;
 
-    // One video.packaged per job, even when the job is redelivered after a
-    // crash: a marker stored after the confirmed publish says it went out.
+    // One video.packaged per job id: a marker stored after the event went out
+    // says an earlier delivery announced it (the same job id submitted again).
     let marker = format!("{EVENT_MARKER_PREFIX}{}.packaged", msg.job_id);
     let already = object_exists(&ctx.s3, &ctx.cfg.output_bucket, &marker).await.map_err(Failure::Retryable)?;
     let fingerprint = packaged.catalog.fingerprint.to_string();
-    if already {
+    let event = if already {
         tracing::info!(job_id = %msg.job_id, "video.packaged was already published for this job");
+        None
     } else {
         let catalog = serde_json::to_value(&packaged.catalog).map_err(|e| Failure::Retryable(e.into()))?;
         let event = json!({
@@ -419,13 +484,10 @@ async fn run_job(ctx: Arc<Ctx>, job: Job, cancel: Cancel) -> Result<(), Failure>
             },
             "catalog": catalog,
         });
-        publish_confirmed(&ctx.events, EVENTS_EXCHANGE, "video.packaged", event.to_string().as_bytes(), &msg.job_id, FieldTable::default())
-            .await
-            .map_err(Failure::Retryable)?;
-        put_marker(&ctx.s3, &ctx.cfg.output_bucket, &marker, fingerprint.as_bytes()).await.map_err(Failure::Retryable)?;
-    }
+        Some(event.to_string().into_bytes())
+    };
     tracing::info!(job_id = %msg.job_id, seconds = started.elapsed().as_secs_f64(), %fingerprint, "packaged");
-    Ok(())
+    Ok(Announcement { job_id: msg.job_id.clone(), event, marker, fingerprint })
 }
 
 async fn object_exists(client: &aws_sdk_s3::Client, bucket: &str, key: &str) -> Result<bool> {

@@ -21,6 +21,8 @@ pub struct Args {
     pub video_id: Option<String>,
     pub ladder: Option<PathBuf>,
     pub segment_duration: Option<f64>,
+    /// Seconds without progress before the watchdog fails the job.
+    pub stall_timeout: f64,
 }
 
 pub fn load_ladder(path: Option<&std::path::Path>, segment_duration: Option<f64>) -> Result<Ladder> {
@@ -97,6 +99,7 @@ pub async fn run(args: Args) -> Result<()> {
         published_at: now_rfc3339(),
         generator: concat!("vodpipe ", env!("CARGO_PKG_VERSION")).into(),
         source_uri: None,
+        stall_timeout: stall_timeout(args.stall_timeout)?,
     };
     let cancel = Cancel::default();
     let on_signal = cancel.clone();
@@ -124,6 +127,14 @@ pub async fn run(args: Args) -> Result<()> {
     );
     println!("{}", title_dir.join("master.m3u8").display());
     Ok(())
+}
+
+/// The watchdog setting, checked: at least a second, at most a day.
+pub fn stall_timeout(seconds: f64) -> Result<std::time::Duration> {
+    if !(1.0..=86400.0).contains(&seconds) {
+        anyhow::bail!("--stall-timeout {seconds} is outside 1..=86400 seconds");
+    }
+    Ok(std::time::Duration::from_secs_f64(seconds))
 }
 
 /// UTC wall clock as RFC 3339, whole seconds.

@@ -294,6 +294,43 @@ fn refuses_audio_only() {
     expect_refusal(&s, &media("audio_only.m4a"), None);
 }
 
+/// Policy (README "Bad input"): a decode error fails the job, naming where; concealed
+/// frames are never published.
+#[test]
+fn refuses_a_source_with_a_damaged_frame() {
+    let s = Scratch::new("bad_corrupt_frame");
+    let stderr = expect_refusal(&s, &media("corrupt_frame.mp4"), None);
+    assert!(
+        stderr.contains("damaged") && stderr.contains("decoder"),
+        "the error does not say the source is damaged: {stderr}"
+    );
+    // The fixture's damage is at 60% of its bytes of a 4 s clip: the error names a
+    // position inside the clip, after its clean first second.
+    let at: f64 = stderr
+        .split("at about ")
+        .nth(1)
+        .and_then(|r| r.split(" s").next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("no position in: {stderr}"));
+    assert!((1.0..4.0).contains(&at), "decode error reported at {at} s: {stderr}");
+    assert!(
+        list_files(&s.out()).iter().all(|f| !f.ends_with("catalog.json")),
+        "catalog.json written for a damaged source"
+    );
+}
+
+/// Limits that protect the worker (packager::probe): picture size, duration, and
+/// width x height x frames; checked from the headers, before anything is decoded.
+#[test]
+fn refuses_absurd_sizes_from_the_headers() {
+    let s = Scratch::new("bad_huge_picture");
+    let stderr = expect_refusal(&s, &media("huge_picture.mkv"), None);
+    assert!(stderr.contains("10000x6000"), "{stderr}");
+    let s = Scratch::new("bad_huge_duration");
+    let stderr = expect_refusal(&s, &media("huge_duration.mp4"), None);
+    assert!(stderr.contains("24 h"), "{stderr}");
+}
+
 #[test]
 fn refuses_a_text_file() {
     let s = Scratch::new("bad_text");
@@ -315,7 +352,8 @@ fn refuses_a_ladder_with_no_usable_rung() {
     expect_refusal(&s, &media("short.mp4"), Some(&ladder));
 }
 
-fn expect_refusal(s: &Scratch, input: &Path, ladder: Option<&Path>) {
+/// Runs `vodpipe transcode`, expects a one-line `error: ` and no manifest; returns stderr.
+fn expect_refusal(s: &Scratch, input: &Path, ladder: Option<&Path>) -> String {
     let mut args = vec![arg("transcode"), input.into(), arg("--out"), s.out().into()];
     if let Some(l) = ladder {
         args.extend([arg("--ladder"), l.into()]);
@@ -327,10 +365,15 @@ fn expect_refusal(s: &Scratch, input: &Path, ladder: Option<&Path>) {
         "vodpipe accepted {}; stderr:\n{stderr}",
         input.display()
     );
-    let lines: Vec<&str> = stderr.lines().filter(|l| !l.trim().is_empty()).collect();
+    // Progress logging (INFO lines, e.g. "packaging" once the probe passed) may come
+    // first; the refusal itself is one line.
+    let lines: Vec<&str> = stderr
+        .lines()
+        .filter(|l| !l.trim().is_empty() && !l.contains(" INFO "))
+        .collect();
     assert!(
         lines.len() == 1 && lines[0].starts_with("error: ") && lines[0].len() > "error: ".len(),
-        "for {} stderr must be exactly one line starting with `error: `, got {} line(s):\n{stderr}",
+        "for {} stderr must be exactly one line starting with `error: ` besides INFO logs, got {} line(s):\n{stderr}",
         input.display(),
         lines.len()
     );
@@ -340,6 +383,7 @@ fn expect_refusal(s: &Scratch, input: &Path, ladder: Option<&Path>) {
             "a refused input left a manifest behind: {f}"
         );
     }
+    stderr
 }
 
 // ---------------------------------------------------------------------------------------
@@ -1792,6 +1836,9 @@ const FIXTURES: &[&str] = &[
     "truncated.mp4",
     "audio_only.m4a",
     "not_video.txt",
+    "corrupt_frame.mp4",
+    "huge_duration.mp4",
+    "huge_picture.mkv",
 ];
 
 /// A fixture's path, making the whole set first (once per test binary) if any is missing.
