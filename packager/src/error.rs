@@ -64,6 +64,8 @@ pub enum Error {
     Setup(String),
     #[error("decoding/encoding made no progress for {seconds} s at {position_s:.3} s of the source: stalled pipeline")]
     Stalled { seconds: f64, position_s: f64 },
+    #[error("no object store request finished for {seconds} s ({in_flight} in flight): stalled store")]
+    StoreStalled { seconds: f64, in_flight: usize },
     #[error("the source is damaged: the decoder hit an error at about {position_s:.3} s ({message:?}); a title with concealed frames is not published, re-upload an intact source")]
     DecodeError { position_s: f64, message: String },
     #[error("output of rendition {rendition} is malformed: {source}")]
@@ -84,7 +86,7 @@ impl Error {
     pub fn is_retryable(&self) -> bool {
         match self {
             Error::Store { source, .. } => source.retryable,
-            Error::Stalled { .. } | Error::Cancelled => true,
+            Error::Stalled { .. } | Error::StoreStalled { .. } | Error::Cancelled => true,
             _ => false,
         }
     }

@@ -158,12 +158,22 @@ struct TrackState {
 struct Puts {
     set: JoinSet<Result<(), Error>>,
     store: Arc<dyn Storage>,
+    /// The store's watchdog: waiting this long for any request to finish fails the job.
+    stall_timeout: Duration,
 }
 
 impl Puts {
+    async fn next_done(&mut self) -> Option<Result<(), Error>> {
+        let in_flight = self.set.len();
+        match tokio::time::timeout(self.stall_timeout, self.set.join_next()).await {
+            Ok(done) => done.map(|r| r.map_err(|e| Error::Setup(e.to_string())).and_then(|r| r)),
+            Err(_) => Some(Err(Error::StoreStalled { seconds: self.stall_timeout.as_secs_f64(), in_flight })),
+        }
+    }
+
     async fn put(&mut self, object: Object) -> Result<(), Error> {
         while self.set.len() >= MAX_INFLIGHT_PUTS {
-            self.set.join_next().await.expect("non-empty").map_err(|e| Error::Setup(e.to_string()))??;
+            self.next_done().await.expect("non-empty")?;
         }
         let store = self.store.clone();
         self.set.spawn(async move {
@@ -174,8 +184,8 @@ impl Puts {
     }
 
     async fn drain(&mut self) -> Result<(), Error> {
-        while let Some(r) = self.set.join_next().await {
-            r.map_err(|e| Error::Setup(e.to_string()))??;
+        while let Some(r) = self.next_done().await {
+            r?;
         }
         Ok(())
     }
@@ -227,7 +237,10 @@ pub async fn package(
     let bus_done = Arc::new(AtomicBool::new(false));
     let decode_errors = decode_errors::register();
     let watch = Watch { cancel: cancel.clone(), done: bus_done.clone(), stall_timeout: job.stall_timeout, decode_errors: decode_errors.counter() };
-    let bus = spawn_bus_watch(&graph, tx.clone(), watch);
+    // Failures found by the bus thread come on a channel of their own: the streaming
+    // threads' channel may be full while the consumer waits on a stuck store.
+    let (fail_tx, mut fail_rx) = mpsc::unbounded_channel::<Error>();
+    let bus = spawn_bus_watch(&graph, tx.clone(), fail_tx, watch);
     drop(tx);
     if let Err(e) = pipeline.set_state(gst::State::Playing) {
         bus_done.store(true, Ordering::Relaxed);
@@ -235,7 +248,10 @@ pub async fn package(
         return Err(Error::Setup(format!("cannot start pipeline: {e}")));
     }
 
-    let result = consume(job, &source, &mut rx, &mut states, store.clone(), &*listener, &graph, started).await;
+    let result = tokio::select! {
+        r = consume(job, &source, &mut rx, &mut states, store.clone(), &*listener, &graph, started) => r,
+        Some(e) = fail_rx.recv() => Err(e),
+    };
     // Close the channel first: a streaming thread blocked in blocking_send
     // then returns, and the state change to Null cannot deadlock on it.
     drop(rx);
@@ -347,31 +363,36 @@ fn is_decoder(element: Option<&gst::Object>) -> bool {
         .unwrap_or(false)
 }
 
-fn spawn_bus_watch(graph: &pipeline::Graph, tx: mpsc::Sender<Msg>, watch: Watch) -> tokio::task::JoinHandle<()> {
+fn spawn_bus_watch(
+    graph: &pipeline::Graph,
+    tx: mpsc::Sender<Msg>,
+    fail: mpsc::UnboundedSender<Error>,
+    watch: Watch,
+) -> tokio::task::JoinHandle<()> {
     let bus = graph.pipeline.bus().expect("pipeline has a bus");
     let position = graph.position_ns.clone();
     tokio::task::spawn_blocking(move || {
         let mut last = (u64::MAX, Instant::now());
         while !watch.done.load(Ordering::Relaxed) {
             if watch.cancel.is_cancelled() {
-                let _ = tx.blocking_send(Msg::Failed(Error::Cancelled));
+                let _ = fail.send(Error::Cancelled);
                 return;
             }
             let pos = position.load(Ordering::Relaxed);
             if watch.decode_errors.count() > 0 {
-                let _ = tx.blocking_send(Msg::Failed(Error::DecodeError {
+                let _ = fail.send(Error::DecodeError {
                     position_s: pos as f64 / 1e9,
                     message: watch.decode_errors.first().unwrap_or_default(),
-                }));
+                });
                 return;
             }
             if pos != last.0 {
                 last = (pos, Instant::now());
             } else if last.1.elapsed() > watch.stall_timeout {
-                let _ = tx.blocking_send(Msg::Failed(Error::Stalled {
+                let _ = fail.send(Error::Stalled {
                     seconds: watch.stall_timeout.as_secs_f64(),
                     position_s: pos as f64 / 1e9,
-                }));
+                });
                 return;
             }
             let Some(msg) = bus.timed_pop(gst::ClockTime::from_mseconds(250)) else { continue };
@@ -379,11 +400,11 @@ fn spawn_bus_watch(graph: &pipeline::Graph, tx: mpsc::Sender<Msg>, watch: Watch)
             match msg.view() {
                 MessageView::Error(err) => {
                     let element = msg.src().map(|s| s.path_string().to_string()).unwrap_or_else(|| "pipeline".into());
-                    let _ = tx.blocking_send(Msg::Failed(Error::Pipeline {
+                    let _ = fail.send(Error::Pipeline {
                         element,
                         error: err.error().to_string(),
                         debug: err.debug().map(|d| d.to_string()).unwrap_or_default(),
-                    }));
+                    });
                     return;
                 }
                 MessageView::Warning(w) if is_decoder(msg.src()) => {
@@ -418,7 +439,7 @@ async fn consume(
     graph: &pipeline::Graph,
     started: Instant,
 ) -> Result<(catalog::Thumbnails, Puts), Error> {
-    let mut puts = Puts { set: JoinSet::new(), store };
+    let mut puts = Puts { set: JoinSet::new(), store, stall_timeout: job.stall_timeout };
     let mut tick = tokio::time::interval(Duration::from_millis(500));
     let mut stored: u64 = 0;
     let mut poster: Option<catalog::Image> = None;

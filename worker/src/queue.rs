@@ -45,6 +45,8 @@ pub const DELIVERY_LIMIT: i64 = 5;
 /// Tries of a retryable failure inside one delivery, with backoff.
 pub const ATTEMPTS_PER_DELIVERY: u32 = 3;
 pub const PROGRESS_EVERY: Duration = Duration::from_secs(5);
+/// How often a running job checks that its delivery's channel is still open.
+const CONNECTION_CHECK: Duration = Duration::from_secs(1);
 /// Where markers of published `video.packaged` events live in the output bucket.
 pub const EVENT_MARKER_PREFIX: &str = "_jobs/";
 
@@ -273,7 +275,7 @@ async fn handle(
         Ok(j) => j,
         Err(e) => {
             let f = Failure::from(e);
-            dead_letter(ch, delivery, None, &f).await?;
+            dead_letter(ch, delivery, Ids::best_effort(&delivery.data), &f).await?;
             return Ok(false);
         }
     };
@@ -296,6 +298,15 @@ async fn handle(
                     cancel.cancel();
                     let _ = (&mut work).await;
                     break None;
+                }
+                _ = tokio::time::sleep(CONNECTION_CHECK) => {
+                    if !ch.status().connected() {
+                        // The broker has already put the job back (its delivery died with
+                        // the connection): finishing it here would only be thrown away.
+                        cancel.cancel();
+                        let _ = (&mut work).await;
+                        return Err(anyhow!("connection to the broker lost during job {id}; the broker redelivers it"));
+                    }
                 }
             }
         };
@@ -323,7 +334,7 @@ async fn handle(
                 return Ok(deadline.is_some());
             }
             Some(Err(f @ Failure::Permanent { .. })) => {
-                dead_letter(ch, delivery, Some(&job.message), &f).await?;
+                dead_letter(ch, delivery, Ids::of(&job.message), &f).await?;
                 return Ok(deadline.is_some());
             }
         }
@@ -363,12 +374,38 @@ async fn announce_and_ack(ctx: &Ctx, ch: &Channel, delivery: &lapin::message::De
     Ok(())
 }
 
+/// Which job and video a failure is about, as far as the message tells.
+#[derive(Debug, Default)]
+struct Ids {
+    job_id: Option<String>,
+    video_id: Option<String>,
+}
+
+impl Ids {
+    fn of(job: &JobMessage) -> Ids {
+        Ids { job_id: Some(job.job_id.clone()), video_id: Some(job.video_id.clone()) }
+    }
+
+    /// From a message that failed validation: the ids it carries that are safe to
+    /// repeat (a job with an unknown ladder still names its video to the catalog).
+    fn best_effort(body: &[u8]) -> Ids {
+        let Ok(v) = serde_json::from_slice::<serde_json::Value>(body) else { return Ids::default() };
+        let safe = |field: &str| {
+            v.get(field)
+                .and_then(|x| x.as_str())
+                .filter(|id| crate::ids::validate_video_id(id).is_ok())
+                .map(str::to_owned)
+        };
+        Ids { job_id: safe("job_id"), video_id: safe("video_id") }
+    }
+}
+
 /// Copies the message to the DLQ with the reason, tells the catalog and acks,
 /// in one transaction.
 async fn dead_letter(
     ch: &Channel,
     delivery: &lapin::message::Delivery,
-    job: Option<&JobMessage>,
+    ids: Ids,
     failure: &Failure,
 ) -> Result<()> {
     let (kind, error) = match failure {
@@ -376,16 +413,16 @@ async fn dead_letter(
         Failure::Retryable(error) => ("retries-exhausted", error),
     };
     let reason = format!("{error:#}");
-    tracing::error!(job_id = ?job.map(|j| &j.job_id), kind, "job failed permanently: {reason}");
+    tracing::error!(job_id = ?ids.job_id, kind, "job failed permanently: {reason}");
     let mut headers = delivery.properties.headers().clone().unwrap_or_default();
     headers.insert(s("x-vodpipe-error"), AMQPValue::LongString(LongString::from(reason.as_str())));
     headers.insert(s("x-vodpipe-error-kind"), AMQPValue::LongString(LongString::from(kind)));
-    let message_id = job.map(|j| j.job_id.as_str()).unwrap_or("unparseable");
+    let message_id = ids.job_id.as_deref().unwrap_or("unparseable");
     publish_in_tx(ch, DEAD_LETTER_EXCHANGE, JOBS_QUEUE, &delivery.data, message_id, headers).await?;
     let event = json!({
         "event": "video.failed",
-        "job_id": job.map(|j| j.job_id.clone()),
-        "video_id": job.map(|j| j.video_id.clone()),
+        "job_id": ids.job_id,
+        "video_id": ids.video_id,
         "kind": kind,
         "reason": reason,
     });
@@ -523,6 +560,14 @@ impl Drop for RemoveOnDrop {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn failures_name_what_they_safely_can() {
+        let ids = Ids::best_effort(br#"{"job_id":"job-1","video_id":"../etc","ladder":"nope"}"#);
+        assert_eq!((ids.job_id.as_deref(), ids.video_id), (Some("job-1"), None));
+        let ids = Ids::best_effort(b"{not json");
+        assert_eq!((ids.job_id, ids.video_id), (None, None));
+    }
 
     #[test]
     fn credentials_are_not_logged() {

@@ -49,6 +49,9 @@ use worker::job::JOB_SCHEMA_V1;
 use worker::queue::{self, DEAD_LETTER_QUEUE, EVENT_MARKER_PREFIX, EVENTS_EXCHANGE, JOBS_QUEUE};
 use worker::s3::{self, CACHE_CONTROL_IMMUTABLE, CACHE_CONTROL_SHORT, S3Config, SHA256_METADATA};
 
+mod faults;
+mod proxy;
+
 const VODPIPE: &str = env!("CARGO_BIN_EXE_vodpipe");
 
 /// How long a job on one of the short clips (1.5 s, 360p) may take from submission to
@@ -145,360 +148,6 @@ fn submitted_job_is_stored_with_headers_digests_and_one_event() {
 
         worker.wait_for_log("job done", 1, AFTER_EVENT).await;
         drop(worker);
-        case.finish().await;
-    });
-}
-
-/// An unsafe job id, malformed JSON and an undecodable source each end in the DLQ with
-/// the reason in `x-vodpipe-error` and a `video.failed` event, publish nothing, and the
-/// same worker then packages a good job.
-#[test]
-fn bad_jobs_are_dead_lettered_and_the_worker_carries_on() {
-    serial(async {
-        let mut case = Case::new("dlq").await;
-        let worker = Worker::start(&case, "dlq", &case.bucket);
-
-        let unsafe_vid = case.id("unsafe");
-        let unsafe_body = json!({
-            "schema": JOB_SCHEMA_V1,
-            "job_id": "../x",
-            "video_id": unsafe_vid,
-            "source": format!("s3://{}/{unsafe_vid}/x.mp4", case.s3.cfg.upload_bucket),
-        })
-        .to_string()
-        .into_bytes();
-        let malformed = br#"{"schema":"vodpipe.job/v1","job_id":"#.to_vec();
-        case.broker.publish_raw(&unsafe_body).await;
-        case.broker.publish_raw(&malformed).await;
-        let random_vid = case.id("random");
-        let random_job = case.submit(&media("random.mp4"), &random_vid).await;
-        let good_vid = case.id("good");
-        let good_job = case.submit(&media("short.mp4"), &good_vid).await;
-
-        case.events
-            .wait_until(
-                "two invalid-job failures, random.mp4's failure and the good job's video.packaged",
-                SHORT_JOB,
-                &[&worker],
-                |ev| {
-                    ev.count_unattributed_failures() >= 2
-                        && ev.count("video.failed", &random_job) > 0
-                        && ev.count("video.packaged", &good_job) > 0
-                },
-            )
-            .await;
-        case.s3
-            .wait_for_key(&case.bucket, &marker(&good_job), AFTER_EVENT)
-            .await;
-        case.events.settle(QUIET).await;
-        assert!(
-            worker.exit_status().is_none(),
-            "the worker exited after the bad jobs"
-        );
-
-        // Events.
-        let anonymous: Vec<&Value> = case
-            .events
-            .seen
-            .iter()
-            .filter(|e| e.key == "video.failed" && e.body["job_id"].is_null())
-            .map(|e| &e.body)
-            .collect();
-        assert_eq!(
-            anonymous.len(),
-            2,
-            "video.failed without a job id (the two unparseable jobs): {anonymous:#?}"
-        );
-        for e in &anonymous {
-            assert_eq!(e["kind"], "invalid-job", "{e}");
-        }
-        let reasons: Vec<&str> = anonymous
-            .iter()
-            .map(|e| e["reason"].as_str().unwrap_or(""))
-            .collect();
-        assert!(
-            reasons.iter().any(|r| r.contains("job_id")),
-            "no video.failed reason names job_id: {reasons:?}"
-        );
-        assert!(
-            reasons.iter().any(|r| r.contains("JSON")),
-            "no video.failed reason says the JSON is bad: {reasons:?}"
-        );
-        let random_failed = case.events.matching("video.failed", &random_job);
-        assert_eq!(
-            random_failed.len(),
-            1,
-            "video.failed for random.mp4: {random_failed:#?}"
-        );
-        assert_eq!(
-            random_failed[0]["kind"], "bad-input",
-            "{}",
-            random_failed[0]
-        );
-        assert_eq!(random_failed[0]["video_id"], random_vid.as_str());
-        assert!(
-            !random_failed[0]["reason"]
-                .as_str()
-                .unwrap_or("")
-                .trim()
-                .is_empty(),
-            "empty reason"
-        );
-        assert_eq!(
-            case.events.count("video.packaged", &random_job),
-            0,
-            "random.mp4 was announced as packaged"
-        );
-        assert_eq!(
-            case.events.count("video.packaged", &good_job),
-            1,
-            "{}",
-            case.events.summary()
-        );
-        assert_eq!(
-            case.events.count("video.failed", &good_job),
-            0,
-            "{}",
-            case.events.summary()
-        );
-
-        // The dead-letter queue holds the three messages as they were sent, with reasons.
-        let dead = case.broker.take_dead_letters().await;
-        assert_eq!(dead.len(), 3, "messages in {DEAD_LETTER_QUEUE}: {dead:#?}");
-        let find = |what: &str, pick: &dyn Fn(&DeadLetter) -> bool| -> DeadLetter {
-            dead.iter()
-                .find(|d| pick(d))
-                .cloned()
-                .unwrap_or_else(|| panic!("no dead letter for {what}: {dead:#?}"))
-        };
-        let d = find("the unsafe job id", &|d: &DeadLetter| d.body == unsafe_body);
-        assert_eq!(d.kind.as_deref(), Some("invalid-job"), "{d:#?}");
-        assert!(
-            d.error
-                .as_deref()
-                .is_some_and(|e| e.contains("job_id") && e.contains("..")),
-            "{d:#?}"
-        );
-        let d = find("the malformed JSON", &|d: &DeadLetter| d.body == malformed);
-        assert_eq!(d.kind.as_deref(), Some("invalid-job"), "{d:#?}");
-        assert!(
-            d.error.as_deref().is_some_and(|e| e.contains("JSON")),
-            "{d:#?}"
-        );
-        let d = find("random.mp4", &|d: &DeadLetter| {
-            serde_json::from_slice::<Value>(&d.body)
-                .is_ok_and(|v| v["job_id"] == random_job.as_str())
-        });
-        assert_eq!(d.kind.as_deref(), Some("bad-input"), "{d:#?}");
-        assert!(
-            d.error.as_deref().is_some_and(|e| !e.trim().is_empty()),
-            "{d:#?}"
-        );
-        assert_eq!(d.message_id.as_deref(), Some(random_job.as_str()), "{d:#?}");
-        eprintln!(
-            "dead-letter reasons: {:#?}",
-            dead.iter().map(|d| d.error.clone()).collect::<Vec<_>>()
-        );
-
-        // Nothing was published for the failed jobs.
-        for vid in [&unsafe_vid, &random_vid] {
-            let keys = case.s3.keys(&case.bucket, &format!("{vid}/")).await;
-            for name in [HLS_MASTER, DASH_MPD, "catalog.json"] {
-                assert!(
-                    !keys.contains(&format!("{vid}/{name}")),
-                    "{vid}/{name} stored for a failed job: {keys:?}"
-                );
-            }
-        }
-        assert!(
-            !case.s3.exists(&case.bucket, &marker(&random_job)).await,
-            "marker stored for a failed job"
-        );
-
-        check_title(&case.s3, &case.bucket, &good_vid).await;
-        worker.wait_for_log("job done", 1, AFTER_EVENT).await;
-        drop(worker);
-        case.finish().await;
-    });
-}
-
-/// A worker killed (SIGKILL) mid-job: the broker redelivers the job to a new worker,
-/// which completes it; the title is byte-identical to a clean run of the same source
-/// and video id in another bucket (the default ladder is deterministic), and the job
-/// is announced once.
-#[test]
-fn job_of_a_killed_worker_is_redelivered_and_completes_identically() {
-    serial(async {
-        let mut case = Case::new("crash").await;
-        let reference = case.extra_bucket("crashref").await;
-        let vid = case.id("hd");
-        let file = media("hd_16x9_audio.mp4");
-
-        // The clean run, with its own worker, stopped (SIGTERM) once it has acked.
-        let ref_job = {
-            let w = Worker::start(&case, "crash-ref", &reference);
-            let job = case.submit(&file, &vid).await;
-            case.events
-                .wait_until(
-                    "the reference run's video.packaged",
-                    LONG_JOB,
-                    &[&w],
-                    |ev| ev.count("video.packaged", &job) > 0,
-                )
-                .await;
-            w.wait_for_log("job done", 1, AFTER_EVENT).await;
-            let status = w.terminate(Duration::from_secs(60));
-            assert!(
-                status.success(),
-                "the idle reference worker exited with {status} after SIGTERM"
-            );
-            job
-        };
-        case.broker.wait_consumers(0, Duration::from_secs(30)).await;
-        let (ready, _) = case.broker.counts(JOBS_QUEUE).await;
-        assert_eq!(
-            ready, 0,
-            "the reference job went back to the queue although its worker logged 'job done'"
-        );
-
-        // The interrupted run: killed as soon as one segment is stored.
-        let w1 = Worker::start(&case, "crash-1", &case.bucket);
-        let job = case.submit(&file, &vid).await;
-        let prefix = format!("{vid}/");
-        let started = Instant::now();
-        let stored_at_kill = loop {
-            let keys = case.s3.keys(&case.bucket, &prefix).await;
-            if keys.iter().any(|k| k.ends_with(".m4s")) {
-                w1.kill();
-                break keys;
-            }
-            if let Some(status) = w1.exit_status() {
-                panic!(
-                    "worker crash-1 exited ({status}) before storing a segment:\n{}",
-                    w1.tail(40)
-                );
-            }
-            assert!(
-                started.elapsed() < LONG_JOB,
-                "no segment of {vid} stored within {LONG_JOB:?}:\n{}",
-                w1.tail(40)
-            );
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        };
-        assert!(
-            !stored_at_kill
-                .iter()
-                .any(|k| k.ends_with(HLS_MASTER) || k.ends_with("catalog.json")),
-            "the job had already finished when the worker was killed: {stored_at_kill:?}"
-        );
-        case.events.settle(Duration::from_millis(500)).await;
-        assert_eq!(
-            case.events.count("video.packaged", &job),
-            0,
-            "video.packaged published before the kill"
-        );
-        eprintln!(
-            "killed crash-1 with {} objects stored: {stored_at_kill:?}",
-            stored_at_kill.len()
-        );
-        drop(w1);
-
-        let w2 = Worker::start(&case, "crash-2", &case.bucket);
-        case.events
-            .wait_until(
-                "the redelivered job's video.packaged",
-                LONG_JOB,
-                &[&w2],
-                |ev| ev.count("video.packaged", &job) > 0,
-            )
-            .await;
-        case.s3
-            .wait_for_key(&case.bucket, &marker(&job), AFTER_EVENT)
-            .await;
-        w2.wait_for_log("job done", 1, AFTER_EVENT).await;
-        case.events.settle(QUIET).await;
-        assert_eq!(
-            case.events.count("video.packaged", &job),
-            1,
-            "{}",
-            case.events.summary()
-        );
-        assert_eq!(
-            case.events.count("video.failed", &job),
-            0,
-            "{}",
-            case.events.summary()
-        );
-        let log = w2.log();
-        assert!(
-            log.contains(job.as_str()),
-            "crash-2 never mentions {job}:\n{}",
-            w2.tail(40)
-        );
-        assert!(
-            log.contains("redelivered=true"),
-            "crash-2 did not see the job as redelivered:\n{}",
-            w2.tail(40)
-        );
-
-        let got = check_title(&case.s3, &case.bucket, &vid).await;
-        let want = check_title(&case.s3, &reference, &vid).await;
-        let got_keys: BTreeSet<&String> = got.digests.keys().collect();
-        let want_keys: BTreeSet<&String> = want.digests.keys().collect();
-        assert_eq!(
-            got_keys, want_keys,
-            "object keys after the crash vs the clean run"
-        );
-        let differing: Vec<&String> = got
-            .digests
-            .iter()
-            .filter(|(k, d)| k.as_str() != "catalog.json" && want.digests.get(*k) != Some(d))
-            .map(|(k, _)| k)
-            .collect();
-        assert!(
-            differing.is_empty(),
-            "objects whose bytes differ from the clean run: {differing:?}"
-        );
-        // The catalog differs only where it must: when and into which bucket.
-        let normalise = |v: &Value| {
-            let mut v = v.clone();
-            for field in ["published_at", "base_uri"] {
-                v.as_object_mut()
-                    .expect("catalog is an object")
-                    .remove(field);
-            }
-            v
-        };
-        let mut diffs = Vec::new();
-        json_diff(
-            "",
-            &normalise(&got.catalog_json),
-            &normalise(&want.catalog_json),
-            &mut diffs,
-        );
-        assert!(
-            diffs.is_empty(),
-            "catalog.json after the crash vs the clean run:\n  {}",
-            diffs.join("\n  ")
-        );
-        assert_eq!(got.catalog.fingerprint, want.catalog.fingerprint);
-        assert_ne!(ref_job, job);
-        // A 10 s job reports progress at least once (the first report is not throttled).
-        let progress = case.events.matching("video.progress", &ref_job);
-        assert!(
-            !progress.is_empty(),
-            "no video.progress for the reference job: {}",
-            case.events.summary()
-        );
-        for p in &progress {
-            let percent = p["percent"].as_f64().unwrap_or(-1.0);
-            assert!(
-                (0.0..=100.0).contains(&percent),
-                "video.progress percent: {p}"
-            );
-        }
-
-        drop(w2);
         case.finish().await;
     });
 }
@@ -1217,6 +866,13 @@ impl Case {
         case
     }
 
+    /// New connections to the broker for the test's own side (after a broker restart);
+    /// the events that came meanwhile are waiting in the durable events queue.
+    async fn reconnect(&mut self) {
+        self.broker = Broker::connect(&self.amqp_url).await;
+        self.events.reconnect(&self.broker).await;
+    }
+
     /// Another empty bucket, e.g. for a reference run.
     async fn extra_bucket(&mut self, tag: &str) -> String {
         let bucket = format!("vodpipe-t-{tag}-{}", stamp());
@@ -1437,19 +1093,21 @@ struct Events {
 }
 
 impl Events {
+    /// The events queue of a case: durable, in the case's own vhost (deleted with it),
+    /// so events published while the broker restarts or the test reconnects wait in it.
+    const QUEUE: &'static str = "e2e.events";
+
     async fn listen(broker: &Broker) -> Events {
         let ch = broker.conn.create_channel().await.expect("events channel");
-        let own = QueueDeclareOptions {
-            exclusive: true,
-            auto_delete: true,
+        let durable = QueueDeclareOptions {
+            durable: true,
             ..Default::default()
         };
-        let q = ch
-            .queue_declare("".into(), own, FieldTable::default())
+        ch.queue_declare(Self::QUEUE.into(), durable, FieldTable::default())
             .await
             .expect("declaring the events queue");
         ch.queue_bind(
-            q.name().clone(),
+            Self::QUEUE.into(),
             EVENTS_EXCHANGE.into(),
             "video.#".into(),
             QueueBindOptions::default(),
@@ -1457,20 +1115,31 @@ impl Events {
         )
         .await
         .expect("binding the events queue");
-        let options = BasicConsumeOptions {
-            no_ack: true,
-            exclusive: true,
-            ..Default::default()
-        };
-        let consumer = ch
-            .basic_consume(q.name().clone(), "".into(), options, FieldTable::default())
-            .await
-            .expect("consuming events");
+        let consumer = Self::consume(&ch).await;
         Events {
             _ch: ch,
             consumer,
             seen: Vec::new(),
         }
+    }
+
+    async fn consume(ch: &Channel) -> Consumer {
+        let options = BasicConsumeOptions {
+            no_ack: true,
+            exclusive: true,
+            ..Default::default()
+        };
+        ch.basic_consume(Self::QUEUE.into(), "".into(), options, FieldTable::default())
+            .await
+            .expect("consuming events")
+    }
+
+    /// Consumes again over a new connection (after a broker restart), keeping what was
+    /// seen.
+    async fn reconnect(&mut self, broker: &Broker) {
+        let ch = broker.conn.create_channel().await.expect("events channel");
+        self.consumer = Self::consume(&ch).await;
+        self._ch = ch;
     }
 
     fn record(&mut self, d: lapin::message::Delivery) {
@@ -1544,14 +1213,6 @@ impl Events {
         self.matching(key, job).len()
     }
 
-    /// `video.failed` events of messages that had no readable job id.
-    fn count_unattributed_failures(&self) -> usize {
-        self.seen
-            .iter()
-            .filter(|e| e.key == "video.failed" && e.body["job_id"].is_null())
-            .count()
-    }
-
     /// One line per event, without the (long) catalogs.
     fn summary(&self) -> String {
         let lines: Vec<String> = self
@@ -1594,6 +1255,11 @@ struct Worker {
 
 impl Worker {
     fn start(case: &Case, name: &str, bucket: &str) -> Worker {
+        Worker::start_with(case, name, bucket, &[])
+    }
+
+    /// With extra environment, e.g. `AWS_ENDPOINT_URL` pointing at a fault proxy.
+    fn start_with(case: &Case, name: &str, bucket: &str, env: &[(&str, &str)]) -> Worker {
         let dir = scratch(name);
         let log = dir.join("worker.log");
         let out = File::create(&log).expect("worker log");
@@ -1608,6 +1274,7 @@ impl Worker {
             .env("VODPIPE_OUTPUT_BUCKET", bucket)
             .env("VODPIPE_LOG", "info")
             .env("NO_COLOR", "1")
+            .envs(env.iter().copied())
             .stdin(Stdio::null())
             .stdout(out)
             .stderr(err)
@@ -1907,6 +1574,17 @@ impl S3 {
             .unwrap_or_else(|e| panic!("reading s3://{bucket}/{key}: {e}"))
             .into_bytes()
             .to_vec()
+    }
+
+    async fn put(&self, bucket: &str, key: &str, body: Vec<u8>) {
+        self.client
+            .put_object()
+            .bucket(bucket)
+            .key(key)
+            .body(body.into())
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("PUT s3://{bucket}/{key}: {e:?}"));
     }
 
     async fn exists(&self, bucket: &str, key: &str) -> bool {

@@ -319,7 +319,6 @@ fn forward(s: &Shared, mut client: TcpStream, head: &Head, body_start: &[u8], li
         let n = match limit {
             Some(l) if sent + n >= l => {
                 let _ = client.write_all(&chunk[..l - sent]);
-                sent = l;
                 break;
             }
             _ => n,
