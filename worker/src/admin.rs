@@ -49,7 +49,7 @@ pub async fn submit(
     title: Option<String>,
     description: Option<String>,
 ) -> Result<String> {
-    validate_video_id(video_id)?;
+    validate_video_id(video_id).context("invalid --video-id")?;
     let meta = std::fs::metadata(file).with_context(|| format!("cannot read {}", file.display()))?;
     if !meta.is_file() || meta.len() == 0 {
         bail!("{} is empty or not a regular file", file.display());

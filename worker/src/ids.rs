@@ -8,19 +8,19 @@ pub const MAX_ID_LEN: usize = 128;
 /// Accepts an id as given, or says why it is unsafe.
 pub fn validate_video_id(id: &str) -> Result<()> {
     if id.is_empty() {
-        bail!("video id is empty");
+        bail!("the id is empty");
     }
     if id.len() > MAX_ID_LEN {
-        bail!("video id is {} bytes long (at most {MAX_ID_LEN})", id.len());
+        bail!("the id is {} bytes long (at most {MAX_ID_LEN})", id.len());
     }
     if id == "." || id == ".." || id.contains("..") {
-        bail!("video id {id:?} contains '..'");
+        bail!("{id:?} contains '..'");
     }
     if let Some(c) = id.chars().find(|c| !(c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))) {
-        bail!("video id {id:?} contains {c:?}: use letters, digits, '-', '_' and '.'");
+        bail!("{id:?} contains {c:?}: use letters, digits, '-', '_' and '.'");
     }
     if id.starts_with(['.', '-']) {
-        bail!("video id {id:?} must not start with '.' or '-'");
+        bail!("{id:?} must not start with '.' or '-'");
     }
     Ok(())
 }

@@ -72,7 +72,7 @@ pub async fn run(args: Args) -> Result<()> {
     let ladder = load_ladder(args.ladder.as_deref(), args.segment_duration)?;
     let video_id = match args.video_id {
         Some(id) => {
-            ids::validate_video_id(&id)?;
+            ids::validate_video_id(&id).context("invalid --video-id")?;
             id
         }
         None => ids::id_from_path(&args.input)?,
