@@ -28,6 +28,22 @@ pub(crate) struct EncodeChain {
     pub muxer: gst::Element,
 }
 
+/// Parser and output caps of a copy rung: the source's stream in the sample format
+/// `cmafmux` takes (length-prefixed NAL units, parameter sets in the init segment).
+pub(crate) fn copy_parser(codec: VideoCodec) -> Result<(gst::Element, gst::Caps), Error> {
+    Ok(match codec {
+        VideoCodec::H264 => (
+            make("h264parse")?,
+            gst::Caps::builder("video/x-h264").field("stream-format", "avc").field("alignment", "au").build(),
+        ),
+        VideoCodec::H265 => (
+            make("h265parse")?,
+            gst::Caps::builder("video/x-h265").field("stream-format", "hvc1").field("alignment", "au").build(),
+        ),
+        other => return Err(Error::Setup(format!("{other:?} cannot be copied"))),
+    })
+}
+
 pub(crate) fn encode_chain(rung: &Rung, gop_frames: u32, deterministic: bool) -> Result<EncodeChain, Error> {
     let kbps = (rung.bitrate / 1000).max(1);
     let max_kbps = (rung.max_bitrate / 1000).max(kbps);

@@ -30,6 +30,8 @@ pub enum LadderProblem {
     BFrames { rung: usize },
     #[error("rung {rung}: quality (CRF) must be 0..=51 and only on h264 or h265")]
     Quality { rung: usize },
+    #[error("rung {rung}: copy is only for h264 or h265 rungs")]
+    Copy { rung: usize },
     #[error("two rungs are both {0}")]
     Duplicate(String),
     #[error("{higher} must have a higher bitrate than {lower}")]
@@ -76,6 +78,8 @@ pub enum Error {
     Store { key: String, source: StoreError },
     #[error("thumbnail encoding failed: {0}")]
     Thumbnail(String),
+    #[error("rendition {rendition} cannot be copied from the source: {reason}")]
+    CopyRefused { rendition: String, reason: String },
     #[error("job cancelled")]
     Cancelled,
 }

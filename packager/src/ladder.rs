@@ -63,6 +63,11 @@ pub struct RungFile {
     pub bframes: Option<u32>,
     /// Constant-quality mode (CRF 0..=51, h264/h265 only), capped at `max_bitrate`.
     pub quality: Option<u32>,
+    /// Remux instead of encoding when the source already is this rung (h264/h265):
+    /// same codec (8-bit 4:2:0 profile), same displayed size with square pixels, a
+    /// bitrate within `max_bitrate` and a keyframe on every segment boundary. Otherwise
+    /// the rung is encoded as usual.
+    pub copy: Option<bool>,
 }
 
 /// A validated ladder.
@@ -92,6 +97,7 @@ pub struct Rung {
     pub preset: String,
     pub bframes: u32,
     pub quality: Option<u32>,
+    pub copy: bool,
 }
 
 impl Rung {
@@ -233,7 +239,12 @@ impl Ladder {
                     return Err(LadderProblem::Quality { rung: n });
                 }
             }
+            let copy = r.copy.unwrap_or(false);
+            if copy && !matches!(codec, VideoCodec::H264 | VideoCodec::H265) {
+                return Err(LadderProblem::Copy { rung: n });
+            }
             rungs.push(Rung {
+                copy,
                 codec,
                 height: r.height,
                 bitrate: r.bitrate,
@@ -279,6 +290,7 @@ impl Ladder {
             .map(|r| PlannedRung {
                 width: even_width(r.height, source.display_aspect()),
                 rung: r.clone(),
+                copy: false,
             })
             .collect();
         if planned.is_empty() {
@@ -322,6 +334,8 @@ fn even_width(height: u32, dar: f64) -> u32 {
 pub struct PlannedRung {
     pub rung: Rung,
     pub width: u32,
+    /// The source's own stream is packaged as this rung (see [`crate::copy`]).
+    pub copy: bool,
 }
 
 #[cfg(test)]
@@ -372,6 +386,9 @@ mod tests {
         assert!(matches!(problem("[[rung]]\ncodec='h264'\nheight=360\nbitrate=1000000\nmax_bitrate=10"), LadderProblem::MaxBelowAverage { .. }));
         assert!(matches!(problem("[[rung]]\ncodec='vp9'\nheight=360\nbitrate=1000000\nbframes=2"), LadderProblem::BFrames { .. }));
         assert!(matches!(problem("[[rung]]\ncodec='h264'\nheight=360\nbitrate=1000000\nbogus=1"), LadderProblem::Syntax(_)));
+        assert!(matches!(problem("[[rung]]\ncodec='vp9'\nheight=360\nbitrate=1000000\ncopy=true"), LadderProblem::Copy { .. }));
+        let copy = Ladder::from_toml("[[rung]]\ncodec='h265'\nheight=360\nbitrate=1000000\ncopy=true").unwrap();
+        assert!(copy.rungs[0].copy);
     }
 
     #[test]

@@ -7,11 +7,13 @@
 //! - `ladder`: ladder files (TOML) and their validated form.
 //! - `probe`: what the source is, before anything is built.
 //! - `encode`: per-codec encoder/parser/muxer settings.
+//! - `copy`: rungs packaged from the source's own stream, without re-encoding.
 //! - `pipeline`: the GStreamer graph and its streaming-thread callbacks.
 //! - `thumbs`: poster selection and trick-play sprites.
 //! - `storage`: the trait the worker implements (folder, S3).
 //! - `error`: the crate's error type.
 
+pub mod copy;
 mod decode_errors;
 pub mod encode;
 pub mod error;
@@ -203,17 +205,39 @@ pub async fn package(
     listener: Arc<dyn Listener>,
     cancel: Cancel,
 ) -> Result<Packaged, Error> {
+    match package_once(job, store.clone(), listener.clone(), cancel.clone(), true).await {
+        Err(Error::CopyRefused { rendition, reason }) => {
+            // Found at the first frame (B-frames) or boundary without a keyframe, usually
+            // the first one. The encoded run writes the same keys, so whatever the copy
+            // run stored is replaced.
+            tracing::info!(%rendition, "{reason}: packaging again with every rung encoded");
+            package_once(job, store, listener, cancel, false).await
+        }
+        other => other,
+    }
+}
+
+async fn package_once(
+    job: &Job,
+    store: Arc<dyn Storage>,
+    listener: Arc<dyn Listener>,
+    cancel: Cancel,
+    allow_copy: bool,
+) -> Result<Packaged, Error> {
     let started = Instant::now();
     let input = job.input.clone();
     let source = tokio::task::spawn_blocking(move || probe::probe(&input))
         .await
         .map_err(|e| Error::Setup(e.to_string()))??;
-    let plan = job.ladder.plan(&source.geometry)?;
+    let mut plan = job.ladder.plan(&source.geometry)?;
+    if allow_copy {
+        copy::decide(&mut plan, &source);
+    }
     tracing::info!(
         video_id = %job.video_id,
         source = %format!("{}x{} {} fps {:.3} s {}", source.geometry.width, source.geometry.height,
             source.frame_rate.as_f64(), source.duration_ns as f64 / 1e9, source.video_codec),
-        rungs = %plan.iter().map(|p| p.rung.id()).collect::<Vec<_>>().join(","),
+        rungs = %plan.iter().map(|p| if p.copy { format!("{} (copy)", p.rung.id()) } else { p.rung.id() }).collect::<Vec<_>>().join(","),
         "packaging"
     );
     let input = job.input.clone();
@@ -370,6 +394,7 @@ fn spawn_bus_watch(
     watch: Watch,
 ) -> tokio::task::JoinHandle<()> {
     let bus = graph.pipeline.bus().expect("pipeline has a bus");
+    let pipeline = graph.pipeline.clone();
     let position = graph.position_ns.clone();
     tokio::task::spawn_blocking(move || {
         let mut last = (u64::MAX, Instant::now());
@@ -389,6 +414,8 @@ fn spawn_bus_watch(
             if pos != last.0 {
                 last = (pos, Instant::now());
             } else if last.1.elapsed() > watch.stall_timeout {
+                // With GST_DEBUG_DUMP_DOT_DIR set, the graph as it hung, for the post-mortem.
+                pipeline.debug_to_dot_file(gst::DebugGraphDetails::all(), "vodpipe-stalled");
                 let _ = fail.send(Error::Stalled {
                     seconds: watch.stall_timeout.as_secs_f64(),
                     position_s: pos as f64 / 1e9,

@@ -142,6 +142,10 @@ fn media_sink(track: usize, tx: mpsc::Sender<Msg>) -> gst_app::AppSink {
     let eos_tx = tx.clone();
     gst_app::AppSink::builder()
         .sync(false)
+        // No preroll: a sink that waited for its first buffer before the pipeline may
+        // play would block the branches sharing its upstream (a muxer emits nothing
+        // until a whole fragment is in, a thumbnail sink has its frame at once).
+        .property("async", false)
         .property("buffer-list", true)
         .property("max-buffers", 4u32)
         .callbacks(
@@ -211,6 +215,10 @@ fn poster_sink(tx: mpsc::Sender<Msg>, done: Arc<AtomicBool>) -> gst_app::AppSink
     let finish_eos = finish.clone();
     gst_app::AppSink::builder()
         .sync(false)
+        // No preroll: a sink that waited for its first buffer before the pipeline may
+        // play would block the branches sharing its upstream (a muxer emits nothing
+        // until a whole fragment is in, a thumbnail sink has its frame at once).
+        .property("async", false)
         .callbacks(
             gst_app::AppSinkCallbacks::builder()
                 .new_sample(move |sink| {
@@ -251,6 +259,10 @@ fn sprite_sink(tx: mpsc::Sender<Msg>, builder: SpriteBuilder, duration_ns: u64) 
     let eos_tx = tx.clone();
     gst_app::AppSink::builder()
         .sync(false)
+        // No preroll: a sink that waited for its first buffer before the pipeline may
+        // play would block the branches sharing its upstream (a muxer emits nothing
+        // until a whole fragment is in, a thumbnail sink has its frame at once).
+        .property("async", false)
         .callbacks(
             gst_app::AppSinkCallbacks::builder()
                 .new_sample(move |sink| {
@@ -363,6 +375,9 @@ fn build_video(pipeline: &gst::Pipeline, plan: &Plan, pad_caps: &gst::Caps) -> R
     let frame_ns = 1_000_000_000u64 * fps.den as u64 / fps.num as u64;
     for (track, t) in plan.tracks.iter().enumerate() {
         let TrackPlan::Video(pr) = t else { continue };
+        if pr.copy {
+            continue;
+        }
         let q = queue(BRANCH_QUEUE_FRAMES)?;
         let scale = make("videoconvertscale")?;
         let mut raw = gst_video::VideoCapsBuilder::new()
@@ -501,6 +516,63 @@ fn force_keyframes(pad: &gst::Pad, gop_ns: u64) {
     });
 }
 
+/// A copy rung: the source's parsed stream, re-muxed.
+///
+/// ```text
+/// parsebin ─video─ tee ─ queue ! PARSE ! caps(avc|hvc1, au) ! cmafmux ! appsink
+/// ```
+fn build_copy(pipeline: &gst::Pipeline, plan: &Plan, track: usize, pr: &PlannedRung) -> Result<gst::Element, Error> {
+    let (parser, caps) = crate::encode::copy_parser(pr.rung.codec)?;
+    let q = queue(64)?;
+    let filter = gst::ElementFactory::make("capsfilter").property("caps", caps).build().map_err(setup_err)?;
+    let mux = make("cmafmux")?;
+    let sink = media_sink(track, plan.tx.clone());
+    add_chain(pipeline, &[q.clone(), parser, filter.clone(), mux.clone(), sink.upcast()])?;
+    let fps = plan.source.frame_rate;
+    let frame_ns = 1_000_000_000u64 * fps.den as u64 / fps.num as u64;
+    let src = filter.static_pad("src").unwrap();
+    require_copyable(&src, plan.gop_ns, frame_ns / 2, pr.rung.id(), plan.tx.clone());
+    split_at_boundaries(&mux, &src, plan.gop_ns, frame_ns / 2, true);
+    Ok(q)
+}
+
+/// Fails the job ([`Error::CopyRefused`]) when a copied stream reorders frames
+/// (B-frames: its fragments would need negative composition offsets, which GStreamer's
+/// own DASH client places a few frames off) or has no keyframe within `slack_ns` of a
+/// segment boundary (its segments could not start where every other rendition's do).
+fn require_copyable(pad: &gst::Pad, gop_ns: u64, slack_ns: u64, rendition: String, tx: mpsc::Sender<Msg>) {
+    let next = AtomicU64::new(0);
+    let failed = AtomicBool::new(false);
+    pad.add_probe(gst::PadProbeType::BUFFER, move |pad, info| {
+        if failed.load(Ordering::Relaxed) {
+            return gst::PadProbeReturn::Drop;
+        }
+        let Some(buf) = info.buffer() else { return gst::PadProbeReturn::Ok };
+        let reason = if buf.dts().is_some_and(|dts| Some(dts) != buf.pts()) {
+            Some("the source has B-frames (frames out of presentation order)".to_owned())
+        } else if let Some(rt) = pad_running_time(pad, buf) {
+            let (rt, boundary) = (rt.nseconds(), next.load(Ordering::Relaxed) * gop_ns);
+            let key = !buf.flags().contains(gst::BufferFlags::DELTA_UNIT);
+            if key && rt + slack_ns >= boundary && rt <= boundary + slack_ns {
+                next.fetch_add(1, Ordering::Relaxed);
+                None
+            } else if rt > boundary + slack_ns {
+                Some(format!("the source has no keyframe at the segment boundary {:.3} s", boundary as f64 / 1e9))
+            } else {
+                None
+            }
+        } else {
+            None
+        };
+        if let Some(reason) = reason {
+            failed.store(true, Ordering::Relaxed);
+            let _ = tx.blocking_send(Msg::Failed(Error::CopyRefused { rendition: rendition.clone(), reason }));
+            return gst::PadProbeReturn::Drop;
+        }
+        gst::PadProbeReturn::Ok
+    });
+}
+
 fn build_audio(pipeline: &gst::Pipeline, plan: &Plan, track: usize) -> Result<gst::Element, Error> {
     let q = queue(64)?;
     let convert = make("audioconvert")?;
@@ -531,6 +603,73 @@ fn fakesink(pipeline: &gst::Pipeline) -> Result<gst::Element, Error> {
     Ok(q)
 }
 
+type Linked = Arc<Mutex<(bool, bool)>>;
+
+/// A decoded stream: the first video one feeds the rungs and thumbnails, the first
+/// audio one the audio rendition; anything else is discarded.
+fn on_decoded_pad(pipeline: &gst::Pipeline, plan: &Plan, linked: &Linked, pad: &gst::Pad) {
+    let caps = pad.current_caps().unwrap_or_else(|| pad.query_caps(None));
+    let name = caps.structure(0).map(|s| s.name().to_string()).unwrap_or_default();
+    let mut linked = linked.lock().unwrap();
+    let result = if name.starts_with("video/x-raw") && !linked.0 {
+        linked.0 = true;
+        build_video(pipeline, plan, &caps)
+    } else if name.starts_with("audio/x-raw") && !linked.1 {
+        linked.1 = true;
+        match plan.tracks.iter().position(|t| matches!(t, TrackPlan::Audio)) {
+            Some(track) => build_audio(pipeline, plan, track),
+            None => fakesink(pipeline),
+        }
+    } else {
+        // Second video/audio streams, subtitles, data: not packaged.
+        fakesink(pipeline)
+    };
+    let linked_ok = result.and_then(|head| pad.link(&head.static_pad("sink").unwrap()).map(|_| ()).map_err(setup_err));
+    if let Err(e) = linked_ok {
+        let _ = plan.tx.try_send(Msg::Failed(e));
+    }
+}
+
+/// `queue ! decodebin`, its decoded pads handled by [`on_decoded_pad`]. With
+/// `keyframes_only`, every other frame is dropped before the decoder: when no rung is
+/// encoded, only the thumbnails need pictures, and a keyframe every few seconds is
+/// plenty for them.
+fn inner_decodebin(pipeline: &gst::Pipeline, plan: &Arc<Plan>, linked: &Linked, keyframes_only: bool) -> Result<gst::Element, Error> {
+    let q = queue(64)?;
+    let dec = make("decodebin")?;
+    if keyframes_only {
+        q.static_pad("src").unwrap().add_probe(gst::PadProbeType::BUFFER, |_, info| match info.buffer() {
+            Some(b) if b.flags().contains(gst::BufferFlags::DELTA_UNIT) => gst::PadProbeReturn::Drop,
+            _ => gst::PadProbeReturn::Ok,
+        });
+    }
+    let (plan, linked, weak) = (plan.clone(), linked.clone(), pipeline.downgrade());
+    dec.connect_pad_added(move |_, pad| {
+        if let Some(pipeline) = weak.upgrade() {
+            on_decoded_pad(&pipeline, &plan, &linked, pad);
+        }
+    });
+    add_chain(pipeline, &[q.clone(), dec])?;
+    Ok(q)
+}
+
+/// Copy mode's video: `tee` to the copy branch(es) and to a decodebin.
+fn copy_mode_video(pipeline: &gst::Pipeline, plan: &Arc<Plan>, linked: &Linked, encoded_video: bool) -> Result<gst::Element, Error> {
+    let tee = make("tee")?;
+    add_chain(pipeline, std::slice::from_ref(&tee))?;
+    for (track, t) in plan.tracks.iter().enumerate() {
+        if let TrackPlan::Video(pr) = t {
+            if pr.copy {
+                let head = build_copy(pipeline, plan, track, pr)?;
+                tee.link(&head).map_err(setup_err)?;
+            }
+        }
+    }
+    let decoded = inner_decodebin(pipeline, plan, linked, !encoded_video)?;
+    tee.link(&decoded).map_err(setup_err)?;
+    Ok(tee)
+}
+
 pub(crate) fn build(
     input: &std::path::Path,
     ladder: &Ladder,
@@ -544,7 +683,8 @@ pub(crate) fn build(
         .property("location", input.to_string_lossy().as_ref())
         .build()
         .map_err(|_| Error::MissingElement { factory: "filesrc" })?;
-    let decode = make("decodebin")?;
+    let copy_mode = tracks.iter().any(|t| matches!(t, TrackPlan::Video(p) if p.copy));
+    let decode = make(if copy_mode { "parsebin" } else { "decodebin" })?;
     pipeline.add_many([&src, &decode]).map_err(setup_err)?;
     src.link(&decode).map_err(setup_err)?;
     let position_ns = Arc::new(AtomicU64::new(0));
@@ -559,27 +699,29 @@ pub(crate) fn build(
     });
     let linked = Arc::new(Mutex::new((false, false)));
     let weak = pipeline.downgrade();
+    if !copy_mode {
+        decode.connect_pad_added(move |_, pad| {
+            let Some(pipeline) = weak.upgrade() else { return };
+            on_decoded_pad(&pipeline, &plan, &linked, pad);
+        });
+        return Ok(Graph { pipeline, position_ns });
+    }
+    // Copy mode: `decode` is a parsebin. The video stream goes to the copy branch and,
+    // for the encoded rungs and thumbnails, to a decodebin of its own; audio to another.
+    let encoded_video = plan.tracks.iter().any(|t| matches!(t, TrackPlan::Video(p) if !p.copy));
+    let copied = Arc::new(AtomicBool::new(false));
     decode.connect_pad_added(move |_, pad| {
         let Some(pipeline) = weak.upgrade() else { return };
         let caps = pad.current_caps().unwrap_or_else(|| pad.query_caps(None));
         let name = caps.structure(0).map(|s| s.name().to_string()).unwrap_or_default();
-        let mut linked = linked.lock().unwrap();
-        let result = if name.starts_with("video/x-raw") && !linked.0 {
-            linked.0 = true;
-            build_video(&pipeline, &plan, &caps)
-        } else if name.starts_with("audio/x-raw") && !linked.1 {
-            linked.1 = true;
-            match plan.tracks.iter().position(|t| matches!(t, TrackPlan::Audio)) {
-                Some(track) => build_audio(&pipeline, &plan, track),
-                None => fakesink(&pipeline),
-            }
+        let result = if name.starts_with("video/") && !copied.swap(true, Ordering::SeqCst) {
+            copy_mode_video(&pipeline, &plan, &linked, encoded_video)
+        } else if name.starts_with("audio/") {
+            inner_decodebin(&pipeline, &plan, &linked, false)
         } else {
-            // Second video/audio streams, subtitles, data: not packaged.
             fakesink(&pipeline)
         };
-        let linked_ok = result.and_then(|head| {
-            pad.link(&head.static_pad("sink").unwrap()).map(|_| ()).map_err(setup_err)
-        });
+        let linked_ok = result.and_then(|head| pad.link(&head.static_pad("sink").unwrap()).map(|_| ()).map_err(setup_err));
         if let Err(e) = linked_ok {
             let _ = plan.tx.try_send(Msg::Failed(e));
         }

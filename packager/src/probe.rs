@@ -35,6 +35,20 @@ pub struct SourceMedia {
     pub orientation: Option<String>,
     pub has_audio: bool,
     pub size_bytes: u64,
+    /// What a copy rung needs to know of the encoded video (see `crate::copy`).
+    pub video_stream: EncodedVideo,
+}
+
+/// The source's video stream as encoded.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct EncodedVideo {
+    /// Caps name, e.g. `video/x-h264`.
+    pub caps_name: String,
+    pub profile: Option<String>,
+    /// From the container or stream tags when stated (bits/s).
+    pub bitrate: Option<u32>,
+    /// The container states a constant frame rate (not resampled to 30 fps).
+    pub rate_known: bool,
 }
 
 pub fn file_uri(path: &Path) -> Result<String, Error> {
@@ -118,6 +132,7 @@ pub fn probe(path: &Path) -> Result<SourceMedia, Error> {
         });
     }
     let fr = video.framerate();
+    let rate_known = normalise_rate(fr.numer(), fr.denom()).is_some();
     let frame_rate = normalise_rate(fr.numer(), fr.denom()).unwrap_or_else(|| {
         tracing::warn!(rate = %fr, "variable or unknown frame rate; resampling to 30 fps");
         FrameRate { num: 30, den: 1 }
@@ -147,6 +162,12 @@ pub fn probe(path: &Path) -> Result<SourceMedia, Error> {
         orientation,
         has_audio: audio.is_some(),
         size_bytes: meta.len(),
+        video_stream: EncodedVideo {
+            caps_name: video.caps().and_then(|c| c.structure(0).map(|s| s.name().to_string())).unwrap_or_default(),
+            profile: video.caps().and_then(|c| c.structure(0).and_then(|s| s.get::<String>("profile").ok())),
+            bitrate: [video.bitrate(), video.max_bitrate()].into_iter().find(|b| *b > 0),
+            rate_known,
+        },
     })
 }
 

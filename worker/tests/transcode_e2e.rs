@@ -205,6 +205,156 @@ fn default_ladder_skips_rungs_taller_than_the_source() {
     verify_title(&s, &input, &title, &Expect::rungs(&heights));
 }
 
+/// A rung marked `copy` that the source already is (360p H.264 High without B-frames, a
+/// keyframe every 2 s and none elsewhere, well under the rung's max_bitrate) is packaged from the
+/// source's own stream: every video packet of the rendition is the source's, byte for
+/// byte, and the title passes every check an encoded one does (keyframe at each segment
+/// start, boundaries shared with the encoded rung, audio, playback to the end).
+#[test]
+fn copy_rung_repackages_a_matching_source() {
+    let s = Scratch::new("copy_rung");
+    let input = s.path("gop60.mp4");
+    make_gop_source(&input, 60, 0, true);
+    let ladder = s.path("copy.toml");
+    fs::write(
+        &ladder,
+        "name = \"copy\"\nsegment_duration = 4.0\n\
+         [[rung]]\ncodec = \"h264\"\nheight = 360\nbitrate = 1000000\nmax_bitrate = 8000000\ncopy = true\n\
+         [[rung]]\ncodec = \"h264\"\nheight = 240\nbitrate = 400000\npreset = \"ultrafast\"\n",
+    )
+    .unwrap();
+    let stderr = run_ok_stderr(&[
+        arg("transcode"),
+        input.clone().into(),
+        arg("--out"),
+        s.out().into(),
+        arg("--ladder"),
+        ladder.into(),
+    ]);
+    assert!(
+        stderr.contains("h264_360p (copy)") && !stderr.contains("packaging again"),
+        "the 360p rung was not copied:\n{stderr}"
+    );
+    let title = s.out().join("gop60");
+    let report = verify_title(&s, &input, &title, &Expect::rungs(&[360, 240]));
+    play_everything(&s, &title, &report);
+    // The coded pictures are the source's: every packet after the first is identical
+    // (the first also carries the parameter sets, written in-band by h264parse), and the
+    // decoded frames all are.
+    let copied = join_rendition(&s, &title.join("h264_360p"));
+    let (ours, theirs) = (video_packets(&copied), video_packets(&input));
+    assert_eq!(ours.len(), theirs.len(), "packet count");
+    assert_eq!(ours[1..], theirs[1..], "the copied rendition's packets (size, md5) differ from the source's");
+    assert_eq!(decoded_frames(&copied), decoded_frames(&input), "decoded frames differ from the source's");
+}
+
+/// 6 s of 640x360 30 fps H.264 High with a keyframe exactly every `gop` frames (no
+/// scene-cut keyframes), `bframes` B-frames, and AAC audio when asked.
+fn make_gop_source(out: &Path, gop: u32, bframes: u32, audio: bool) {
+    let mut cmd = Command::new("ffmpeg");
+    cmd.args(["-nostdin", "-hide_banner", "-loglevel", "error", "-y", "-f", "lavfi", "-i"])
+        .arg("testsrc2=size=640x360:rate=30:duration=6");
+    if audio {
+        cmd.args(["-f", "lavfi", "-i", "sine=frequency=440:sample_rate=48000:duration=6"]);
+        cmd.args(["-c:a", "aac", "-b:a", "96k", "-ac", "2"]);
+    }
+    let g = gop.to_string();
+    cmd.args(["-c:v", "libx264", "-preset", "veryfast", "-profile:v", "high", "-g", &g])
+        .args(["-bf", &bframes.to_string()])
+        .args(["-keyint_min", &g, "-sc_threshold", "0", "-pix_fmt", "yuv420p", "-threads", "1"])
+        .arg(out);
+    let made = cmd.status().expect("running ffmpeg");
+    assert!(made.success(), "ffmpeg could not make {}", out.display());
+}
+
+/// A `copy` rung the source turns out not to fit once its stream is seen is encoded after
+/// all: the job runs again with every rung encoded and the title is as good as any. Two
+/// sources: no keyframe on a segment boundary (a 2.5 s GOP against 4 s segments), and
+/// B-frames (reordered frames need negative composition offsets in the copied fragments,
+/// which GStreamer's DASH client places a few frames off).
+#[test]
+fn copy_rung_falls_back_to_encoding_when_the_stream_does_not_fit() {
+    for (name, gop, bframes, why) in [("gop75", 75, 0, "no keyframe"), ("bframes", 60, 3, "B-frames")] {
+        let s = Scratch::new(&format!("copy_fallback_{name}"));
+        let input = s.path(&format!("{name}.mp4"));
+        make_gop_source(&input, gop, bframes, false);
+        let ladder = s.path("copy.toml");
+        fs::write(
+            &ladder,
+            "name = \"copy\"\nsegment_duration = 4.0\n\
+             [[rung]]\ncodec = \"h264\"\nheight = 360\nbitrate = 1000000\nmax_bitrate = 8000000\npreset = \"ultrafast\"\ncopy = true\n",
+        )
+        .unwrap();
+        let stderr = run_ok_stderr(&[
+            arg("transcode"),
+            input.clone().into(),
+            arg("--out"),
+            s.out().into(),
+            arg("--ladder"),
+            ladder.into(),
+        ]);
+        assert!(
+            stderr.contains("h264_360p (copy)") && stderr.contains("packaging again with every rung encoded") && stderr.contains(why),
+            "{name}: no copy attempt refused for {why:?} and followed by an encoded run:\n{stderr}"
+        );
+        let title = s.out().join(name);
+        verify_title(&s, &input, &title, &Expect::rungs(&[360]));
+        let encoded = join_rendition(&s, &title.join("h264_360p"));
+        assert_ne!(video_packets(&encoded), video_packets(&input), "{name}: the rendition is still the source's stream");
+    }
+}
+
+/// A rendition's init segment and media segments, in playlist order, as one file.
+fn join_rendition(s: &Scratch, dir: &Path) -> PathBuf {
+    let playlist = fs::read_to_string(dir.join("playlist.m3u8")).expect("media playlist");
+    let mut bytes = fs::read(dir.join("init.mp4")).expect("init segment");
+    for line in playlist.lines().filter(|l| !l.starts_with('#') && !l.trim().is_empty()) {
+        bytes.extend(fs::read(dir.join(line.trim())).expect("segment"));
+    }
+    let name = format!("joined-{}.mp4", dir.file_name().unwrap().to_string_lossy());
+    let out = s.path(&name);
+    fs::write(&out, bytes).unwrap();
+    out
+}
+
+/// md5 of every decoded video frame, in order (ffmpeg's framemd5 muxer).
+fn decoded_frames(file: &Path) -> Vec<String> {
+    let out = Command::new("ffmpeg")
+        .args(["-nostdin", "-hide_banner", "-loglevel", "error", "-i"])
+        .arg(file)
+        .args(["-map", "0:v:0", "-f", "framemd5", "-"])
+        .output()
+        .expect("running ffmpeg");
+    assert!(out.status.success(), "framemd5 of {}", file.display());
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter(|l| !l.starts_with('#'))
+        .filter_map(|l| l.rsplit(',').next().map(|m| m.trim().to_owned()))
+        .collect()
+}
+
+/// (size, md5) of every video packet, in decode order, as ffmpeg's framemd5 muxer
+/// reports them for a stream copy.
+fn video_packets(file: &Path) -> Vec<(String, String)> {
+    let out = Command::new("ffmpeg")
+        .args(["-nostdin", "-hide_banner", "-loglevel", "error", "-i"])
+        .arg(file)
+        .args(["-map", "0:v:0", "-c", "copy", "-f", "framemd5", "-"])
+        .output()
+        .expect("running ffmpeg");
+    assert!(out.status.success(), "framemd5 of {}: {}", file.display(), String::from_utf8_lossy(&out.stderr));
+    let packets: Vec<(String, String)> = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter(|l| !l.starts_with('#'))
+        .filter_map(|l| {
+            let f: Vec<&str> = l.split(',').map(str::trim).collect();
+            (f.len() == 6).then(|| (f[4].to_owned(), f[5].to_owned()))
+        })
+        .collect();
+    assert!(!packets.is_empty(), "no video packets in {}", file.display());
+    packets
+}
+
 #[test]
 fn same_input_twice_gives_the_same_output() {
     let s = Scratch::new("determinism");
@@ -1970,6 +2120,14 @@ fn run_vodpipe(args: &[std::ffi::OsString]) -> Output {
             .join(" ")
     );
     run_with_deadline_in(&scratch, cmd, TRANSCODE_DEADLINE, &label)
+}
+
+/// Like [`run_ok`], returning stderr (logs) without colour codes.
+fn run_ok_stderr(args: &[std::ffi::OsString]) -> String {
+    let out = run_vodpipe(args);
+    let stderr = strip_ansi(&String::from_utf8_lossy(&out.stderr));
+    assert!(out.status.success(), "vodpipe {args:?} failed ({}):\nstderr:\n{}", out.status, tail(&stderr, 40));
+    stderr
 }
 
 fn run_ok(args: &[std::ffi::OsString]) {

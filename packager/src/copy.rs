@@ -1,0 +1,133 @@
+//! Copy rungs: a rung marked `copy = true` whose settings the source already
+//! meets is packaged from the source's own stream, without decoding or
+//! encoding it again (a mezzanine that is already the top rung, a re-package
+//! of an old title).
+//!
+//! What can be checked before the pipeline starts is checked here, from the
+//! probe: codec and an 8-bit 4:2:0 profile, the displayed size with square
+//! pixels, progressive, upright, a constant frame rate, and the bitrate within
+//! the rung's `max_bitrate`. The rest shows only in the stream, and the pipeline
+//! checks it as the stream passes: no B-frames (copied, their fragments need
+//! negative composition offsets, which GStreamer's DASH client places a few
+//! frames off) and a keyframe on every segment boundary. The first miss fails
+//! the run with [`crate::Error::CopyRefused`], and [`crate::package`] runs the
+//! job again with every rung encoded.
+
+use manifest::model::VideoCodec;
+
+use crate::ladder::PlannedRung;
+use crate::probe::SourceMedia;
+
+/// Why the source cannot be copied as this rung, or `None` when it can.
+pub fn refusal(pr: &PlannedRung, source: &SourceMedia) -> Option<String> {
+    let v = &source.video_stream;
+    let (caps, profiles): (&str, &[&str]) = match pr.rung.codec {
+        VideoCodec::H264 => ("video/x-h264", &["constrained-baseline", "baseline", "main", "high"]),
+        VideoCodec::H265 => ("video/x-h265", &["main"]),
+        _ => return Some("only h264 and h265 rungs can be copied".into()),
+    };
+    if v.caps_name != caps {
+        return Some(format!("the source is {}, not {caps}", v.caps_name));
+    }
+    match v.profile.as_deref() {
+        Some(p) if profiles.contains(&p) => {}
+        other => return Some(format!("source profile {other:?} is not one of {profiles:?}")),
+    }
+    let g = &source.geometry;
+    if (g.width, g.height) != (pr.width, pr.rung.height) || g.par_n != g.par_d {
+        return Some(format!(
+            "the source is {}x{} (pixel aspect {}:{}), the rung {}x{} with square pixels",
+            g.width, g.height, g.par_n, g.par_d, pr.width, pr.rung.height
+        ));
+    }
+    if source.interlaced || source.orientation.is_some() {
+        return Some("the source is interlaced or needs rotating".into());
+    }
+    if !v.rate_known {
+        return Some("the source's frame rate is variable or unknown".into());
+    }
+    // Without a stated bitrate, the file's average (audio included) is an upper bound.
+    let bitrate = v
+        .bitrate
+        .map(u64::from)
+        .unwrap_or_else(|| source.size_bytes * 8 * 1_000_000_000 / source.duration_ns.max(1));
+    if bitrate > pr.rung.max_bitrate as u64 {
+        return Some(format!("source bitrate {bitrate} b/s is over the rung's max_bitrate {}", pr.rung.max_bitrate));
+    }
+    None
+}
+
+/// Marks the copy rungs the source qualifies for; logs why the others are encoded.
+pub fn decide(plan: &mut [PlannedRung], source: &SourceMedia) {
+    for pr in plan.iter_mut().filter(|p| p.rung.copy) {
+        match refusal(pr, source) {
+            None => {
+                pr.copy = true;
+                tracing::info!(rendition = %pr.rung.id(), "copying the source's stream (no re-encode)");
+            }
+            Some(why) => tracing::info!(rendition = %pr.rung.id(), "encoding, not copying: {why}"),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ladder::{Ladder, SourceGeometry};
+    use crate::probe::EncodedVideo;
+    use manifest::model::FrameRate;
+
+    fn source(w: u32, h: u32, profile: &str, bitrate: Option<u32>) -> SourceMedia {
+        SourceMedia {
+            container: "ISO MP4/M4A".into(),
+            video_codec: "H.264".into(),
+            audio_codec: None,
+            duration_ns: 60_000_000_000,
+            geometry: SourceGeometry { width: w, height: h, par_n: 1, par_d: 1 },
+            frame_rate: FrameRate { num: 30, den: 1 },
+            interlaced: false,
+            orientation: None,
+            has_audio: false,
+            size_bytes: 30_000_000,
+            video_stream: EncodedVideo {
+                caps_name: "video/x-h264".into(),
+                profile: Some(profile.into()),
+                bitrate,
+                rate_known: true,
+            },
+        }
+    }
+
+    fn plan(src: &SourceMedia) -> Vec<PlannedRung> {
+        let ladder = Ladder::from_toml(
+            "[[rung]]\ncodec = \"h264\"\nheight = 1080\nbitrate = 5000000\ncopy = true\n\
+             [[rung]]\ncodec = \"h264\"\nheight = 720\nbitrate = 3000000\n",
+        )
+        .unwrap();
+        let mut p = ladder.plan(&src.geometry).unwrap();
+        decide(&mut p, src);
+        p
+    }
+
+    #[test]
+    fn a_matching_source_is_copied_and_only_as_its_own_rung() {
+        let p = plan(&source(1920, 1080, "high", Some(6_000_000)));
+        assert_eq!(p.iter().map(|r| r.copy).collect::<Vec<_>>(), [true, false]);
+    }
+
+    #[test]
+    fn mismatches_are_encoded() {
+        // Over max_bitrate (7.5 Mb/s), 10-bit, another size, and no stated bitrate with a
+        // file average over the cap (30 MB in 60 s = 4 Mb/s is under it, 60 MB is not).
+        assert!(!plan(&source(1920, 1080, "high", Some(9_000_000)))[0].copy);
+        assert!(!plan(&source(1920, 1080, "high-10", Some(6_000_000)))[0].copy);
+        assert!(!plan(&source(1920, 1088, "high", Some(6_000_000)))[0].copy);
+        assert!(plan(&source(1920, 1080, "high", None))[0].copy);
+        let mut big = source(1920, 1080, "high", None);
+        big.size_bytes = 60_000_000;
+        assert!(!plan(&big)[0].copy);
+        let mut vfr = source(1920, 1080, "high", Some(6_000_000));
+        vfr.video_stream.rate_known = false;
+        assert!(!plan(&vfr)[0].copy);
+    }
+}
