@@ -5,11 +5,13 @@
 #      = true, plus the output bitrates of every rung;
 #   2. the same ladder against the encoders' floor (gst-launch: decode, tee, scale, x264enc,
 #      fakesink; no muxing, hashing, storage or thumbnails);
-#   3. peak RSS on a short and a long source (2-rung 480p/240p ladder at preset ultrafast);
+#   3. peak RSS on a short and a long source (2-rung 480p/240p ladder at preset ultrafast),
+#      BENCH_RUNS rounds;
+#   4. remux-only packaging: a 1080p rung with `copy = true` on a source it fits, against
+#      `ffmpeg -c copy` to HLS fMP4 on the same file (MB/s of source);
 #   5. time to first stored segment, per rendition;
 #   micro (only when asked for): the criterion benches of benches/ (manifest rendering of a
 #      2-hour title, sha256 throughput), BENCH_RUNS times, medians and ratios.
-# (4, remux-only packaging, waits for the "copy" rung.)
 #
 # Runs of 1 and 2 are interleaved round by round (A, B, C, D; then B, C, D, A; ...) so that a
 # burst of load elsewhere hits every variant alike; ratios are taken within a round, then the
@@ -19,7 +21,8 @@
 #   BENCH_SECONDS [60]        length of the 1080p30 source used by parts 1, 2 and 5
 #   BENCH_RUNS [3]            rounds of parts 1 and 2, and runs of part 5
 #   BENCH_MEM_SHORT_MIN [2]   BENCH_MEM_LONG_MIN [20]   source lengths for part 3 (minutes)
-#   BENCH_PARTS ["1 2 3 5"]   which parts to run (1 and 2 share their rounds; 5 is measured
+#   BENCH_REMUX_MIN [10]      length of part 4's source (minutes)
+#   BENCH_PARTS ["1 2 3 4 5"] which parts to run (1 and 2 share their rounds; 5 is measured
 #                             during the runs of 1; add "micro" for the criterion benches)
 #   BENCH_FFMPEG_MATCHED [0]  1: part 1 also runs ffmpeg with vodpipe's exact x264 settings
 #                             (no B-frames, VBV maxrate = bitrate): the pipelines compared alone
@@ -42,7 +45,8 @@ SECONDS_SRC="${BENCH_SECONDS:-60}"
 RUNS="${BENCH_RUNS:-3}"
 MEM_SHORT_MIN="${BENCH_MEM_SHORT_MIN:-2}"
 MEM_LONG_MIN="${BENCH_MEM_LONG_MIN:-20}"
-PARTS=" ${BENCH_PARTS:-1 2 3 5} "
+PARTS=" ${BENCH_PARTS:-1 2 3 4 5} "
+REMUX_MIN="${BENCH_REMUX_MIN:-10}"
 BUILD="${BENCH_BUILD:-1}"
 KEEP="${BENCH_KEEP:-0}"
 FFMPEG_MATCHED="${BENCH_FFMPEG_MATCHED:-0}"
@@ -146,6 +150,35 @@ long_source_of() {
         step "Making $out (${mins} min, the 60 s source repeated, stream copy)"
         ffmpeg -nostdin -hide_banner -loglevel error -y -stream_loop -1 -i "$base" \
             -t $((mins * 60)) -c copy -movflags +faststart "$out.part.mp4"
+        mv "$out.part.mp4" "$out"
+    fi
+    echo "$out"
+}
+
+# Part 4's source: like source_of's, but with what a copy rung needs: a keyframe exactly
+# every 2 s (none at scene cuts), no B-frames, peaks capped at 10 Mb/s. 60 s of video
+# encoded once, then repeated to $1 minutes without re-encoding; the audio is made for the
+# whole length (repeating an AAC track with its priming would shift every loop by ~20 ms
+# and put the keyframes off the 4 s boundaries). Cached.
+remux_source_of() {
+    local mins="$1" base="$MEDIA/src-1080p30-60s-copyable-video.mp4" out="$MEDIA/src-1080p30-${1}min-copyable.mp4"
+    if [ ! -s "$base" ]; then
+        step "Generating $base (60 s, fixed 2 s GOP, no B-frames, once)"
+        ffmpeg -nostdin -hide_banner -loglevel error -y \
+            -f lavfi -i "testsrc2=size=1920x1080:rate=$FPS:duration=60" \
+            -vf "noise=alls=4:allf=t,format=yuv420p" \
+            -c:v libx264 -profile:v high -preset veryfast -crf 21 -maxrate 10M -bufsize 20M \
+            -g $((2 * FPS)) -keyint_min $((2 * FPS)) -sc_threshold 0 -bf 0 \
+            -colorspace bt709 -color_primaries bt709 -color_trc bt709 -color_range tv \
+            -an -movflags +faststart "$base.part.mp4"
+        mv "$base.part.mp4" "$base"
+    fi
+    if [ ! -s "$out" ]; then
+        step "Making $out (${mins} min: the video repeated by stream copy, AAC audio made for the length)"
+        ffmpeg -nostdin -hide_banner -loglevel error -y -stream_loop -1 -i "$base" \
+            -f lavfi -i "sine=frequency=440:beep_factor=4:sample_rate=48000:duration=$((mins * 60))" \
+            -map 0:v -map 1:a -t $((mins * 60)) -c:v copy -c:a aac -b:a 192k -ac 2 \
+            -movflags +faststart "$out.part.mp4"
         mv "$out.part.mp4" "$out"
     fi
     echo "$out"
@@ -440,15 +473,70 @@ if have_part 3; then
     short="$(long_source_of "$MEM_SHORT_MIN")"
     long="$(long_source_of "$MEM_LONG_MIN")"
     WATCH_DIR=""
-    for pair in "short:$short" "long:$long"; do
-        which="${pair%%:*}"
-        src="${pair#*:}"
-        out="$RESULTS/out/mem-$which"
-        rm -rf "$out"
-        mkdir -p "$out" "$RESULTS/logs"
-        cmd_vodpipe "$src" "$out" "$MEDIA/ladder-mem.toml"
-        timed 3 1 "mem_$which" "$RESULTS/logs/mem-$which.log" -- "${CMD[@]}" || true
-        finish_output "$out"
+    for round in $(seq 1 "$RUNS"); do
+        for pair in "short:$short" "long:$long"; do
+            which="${pair%%:*}"
+            src="${pair#*:}"
+            out="$RESULTS/out/mem-$which"
+            rm -rf "$out"
+            mkdir -p "$out" "$RESULTS/logs"
+            cmd_vodpipe "$src" "$out" "$MEDIA/ladder-mem.toml"
+            timed 3 "$round" "mem_$which" "$RESULTS/logs/mem-$which-$round.log" -- "${CMD[@]}" || true
+            finish_output "$out"
+        done
+    done
+fi
+
+# ---- part 4: remux-only packaging ---------------------------------------------------------
+# A source a copy rung fits (see remux_source_of), vodpipe with that one copy rung (its log
+# must say "(copy)") against ffmpeg -c copy to HLS fMP4 with the same 4 s segments, rounds
+# alternating which goes first. Throughput = source bytes / wall time.
+
+if have_part 4; then
+    remux_src="$(remux_source_of "$REMUX_MIN")"
+    cat > "$MEDIA/ladder-copy.toml" <<EOF
+# Written by scripts/bench.sh: one 1080p rung that the remux source already is.
+name = "bench-copy"
+segment_duration = $SEGMENT.0
+deterministic = false
+
+[audio]
+bitrate = $((AUDIO_KBPS * 1000))
+sample_rate = 48000
+
+[[rung]]
+codec = "h264"
+height = 1080
+bitrate = 8000000
+max_bitrate = 12000000
+profile = "high"
+copy = true
+EOF
+    echo "remux source: $remux_src, $(stat -c %s "$remux_src") bytes" >> "$RESULTS/machine.txt"
+    WATCH_DIR=""
+    for round in $(seq 1 "$RUNS"); do
+        order=(vodpipe_copy ffmpeg_copy)
+        [ $((round % 2)) = 0 ] && order=(ffmpeg_copy vodpipe_copy)
+        for variant in "${order[@]}"; do
+            out="$RESULTS/out/$variant-$round"
+            rm -rf "$out"
+            mkdir -p "$out" "$RESULTS/logs"
+            log="$RESULTS/logs/$variant-$round.log"
+            if [ "$variant" = vodpipe_copy ]; then
+                cmd_vodpipe "$remux_src" "$out" "$MEDIA/ladder-copy.toml"
+            else
+                CMD=(ffmpeg -nostdin -hide_banner -loglevel error -y -i "$remux_src" -map 0:v -map 0:a -c copy
+                    -f hls -hls_time "$SEGMENT" -hls_playlist_type vod -hls_segment_type fmp4
+                    -hls_flags independent_segments+temp_file -hls_fmp4_init_filename init.mp4
+                    -hls_segment_filename "$out/seg-%05d.m4s" "$out/playlist.m3u8")
+            fi
+            timed 4 "$round" "$variant" "$log" -- "${CMD[@]}" || true
+            if [ "$variant" = vodpipe_copy ] && ! grep -q "h264_1080p (copy)" "$log"; then
+                printf 'bench.sh: part 4 round %s: vodpipe did not copy the 1080p rung (see %s)\n' "$round" "$log" >&2
+                echo "part 4 round $round: vodpipe did NOT copy (see $log)" >> "$RESULTS/machine.txt"
+            fi
+            finish_output "$out"
+        done
     done
 fi
 
@@ -555,8 +643,9 @@ summary() {
             ratio("vodpipe", "ffmpeg_matched", "cpu", "CPU vodpipe / ffmpeg_matched")
             ratio("vodpipe", "floor", "wall", "wall vodpipe / encoders floor (target <= 1.05)")
             ratio("vodpipe", "floor", "cpu", "CPU vodpipe / encoders floor")
-            if (("1", "mem_long", "rss") in v && v["1", "mem_short", "rss"] > 0)
-                printf "| peak RSS mem_long / mem_short (target <= 1.1) | %.3f | one run each |\n", v["1", "mem_long", "rss"] / v["1", "mem_short", "rss"]
+            ratio("mem_long", "mem_short", "rss", "peak RSS mem_long / mem_short (target <= 1.1)")
+            ratio("ffmpeg_copy", "vodpipe_copy", "wall", "remux throughput vodpipe_copy / ffmpeg_copy (target >= 1)")
+            ratio("vodpipe_copy", "ffmpeg_copy", "cpu", "remux CPU vodpipe_copy / ffmpeg_copy")
         }
     ' "$RAW"
     if [ "$(wc -l < "$RATES")" -gt 1 ]; then
