@@ -8,6 +8,15 @@
 //!                     ─audio─ queue ! audioconvert ! audioresample ! caps ! voaacenc ! aacparse ! cmafmux ! appsink
 //! ```
 //!
+//! With a copy rung (see `crate::copy`) the head is a parsebin, and the decodebins
+//! come after the fan-out:
+//!
+//! ```text
+//! filesrc ! parsebin ─video─ tee ─ queue ! h264parse ! caps(avc, au) ! cmafmux ! appsink   (copy rung)
+//!                                 ─ queue ! decodebin ─ (as above: rungs, thumbnails)
+//!                    ─audio─ queue ! decodebin ─ (as above)
+//! ```
+//!
 //! Appsink callbacks run on streaming threads: they split the muxer output
 //! into init segment and fragments, hash them, and hand them to the async side
 //! with `blocking_send` on a bounded channel, so a slow store slows the
