@@ -215,22 +215,12 @@ fn copy_rung_repackages_a_matching_source() {
     let s = Scratch::new("copy_rung");
     let input = s.path("gop60.mp4");
     make_gop_source(&input, 60, 0, true);
-    let ladder = s.path("copy.toml");
-    fs::write(
-        &ladder,
-        "name = \"copy\"\nsegment_duration = 4.0\n\
-         [[rung]]\ncodec = \"h264\"\nheight = 360\nbitrate = 1000000\nmax_bitrate = 8000000\ncopy = true\n\
+    let stderr = transcode_with_ladder(
+        &s,
+        &input,
+        "[[rung]]\ncodec = \"h264\"\nheight = 360\nbitrate = 1000000\nmax_bitrate = 8000000\ncopy = true\n\
          [[rung]]\ncodec = \"h264\"\nheight = 240\nbitrate = 400000\npreset = \"ultrafast\"\n",
-    )
-    .unwrap();
-    let stderr = run_ok_stderr(&[
-        arg("transcode"),
-        input.clone().into(),
-        arg("--out"),
-        s.out().into(),
-        arg("--ladder"),
-        ladder.into(),
-    ]);
+    );
     assert!(
         stderr.contains("h264_360p (copy)") && !stderr.contains("packaging again"),
         "the 360p rung was not copied:\n{stderr}"
@@ -246,6 +236,13 @@ fn copy_rung_repackages_a_matching_source() {
     assert_eq!(ours.len(), theirs.len(), "packet count");
     assert_eq!(ours[1..], theirs[1..], "the copied rendition's packets (size, md5) differ from the source's");
     assert_eq!(decoded_frames(&copied), decoded_frames(&input), "decoded frames differ from the source's");
+}
+
+/// `vodpipe transcode INPUT` with a ladder of 4 s segments and these rungs; its logs.
+fn transcode_with_ladder(s: &Scratch, input: &Path, rungs: &str) -> String {
+    let ladder = s.path("ladder-under-test.toml");
+    fs::write(&ladder, format!("name = \"under-test\"\nsegment_duration = 4.0\n{rungs}")).unwrap();
+    run_ok_stderr(&[arg("transcode"), input.into(), arg("--out"), s.out().into(), arg("--ladder"), ladder.into()])
 }
 
 /// 6 s of 640x360 30 fps H.264 High with a keyframe exactly every `gop` frames (no
@@ -278,21 +275,11 @@ fn copy_rung_falls_back_to_encoding_when_the_stream_does_not_fit() {
         let s = Scratch::new(&format!("copy_fallback_{name}"));
         let input = s.path(&format!("{name}.mp4"));
         make_gop_source(&input, gop, bframes, false);
-        let ladder = s.path("copy.toml");
-        fs::write(
-            &ladder,
-            "name = \"copy\"\nsegment_duration = 4.0\n\
-             [[rung]]\ncodec = \"h264\"\nheight = 360\nbitrate = 1000000\nmax_bitrate = 8000000\npreset = \"ultrafast\"\ncopy = true\n",
-        )
-        .unwrap();
-        let stderr = run_ok_stderr(&[
-            arg("transcode"),
-            input.clone().into(),
-            arg("--out"),
-            s.out().into(),
-            arg("--ladder"),
-            ladder.into(),
-        ]);
+        let stderr = transcode_with_ladder(
+            &s,
+            &input,
+            "[[rung]]\ncodec = \"h264\"\nheight = 360\nbitrate = 1000000\nmax_bitrate = 8000000\npreset = \"ultrafast\"\ncopy = true\n",
+        );
         assert!(
             stderr.contains("h264_360p (copy)") && stderr.contains("packaging again with every rung encoded") && stderr.contains(why),
             "{name}: no copy attempt refused for {why:?} and followed by an encoded run:\n{stderr}"

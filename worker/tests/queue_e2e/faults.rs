@@ -21,6 +21,16 @@ fn s3_proxy() -> Proxy {
     Proxy::start(upstream)
 }
 
+/// Objects of `got` whose bytes differ from (or are missing in) `want`, catalog.json
+/// aside (it records when and into which bucket).
+fn differing_objects<'a>(got: &'a Title, want: &Title) -> Vec<&'a String> {
+    got.digests
+        .iter()
+        .filter(|(k, d)| k.as_str() != "catalog.json" && want.digests.get(*k) != Some(d))
+        .map(|(k, _)| k)
+        .collect()
+}
+
 fn is_manifest(key: &str) -> bool {
     key.ends_with(".m3u8") || key.ends_with(".mpd") || key.ends_with("catalog.json")
 }
@@ -388,12 +398,7 @@ fn worker_killed_at_any_point_loses_nothing_and_announces_once() {
                 want.digests.keys().collect::<BTreeSet<_>>(),
                 "{point:?}: keys differ from the clean run"
             );
-            let differing: Vec<&String> = got
-                .digests
-                .iter()
-                .filter(|(k, d)| k.as_str() != "catalog.json" && want.digests.get(*k) != Some(d))
-                .map(|(k, _)| k)
-                .collect();
+            let differing = differing_objects(&got, &want);
             assert!(differing.is_empty(), "{point:?}: bytes differ from the clean run: {differing:?}");
             assert_eq!(got.catalog.fingerprint, want.catalog.fingerprint, "{point:?}");
             // The catalog differs only where it must: when, and into which bucket.
@@ -519,12 +524,7 @@ fn s3_throttling_resets_and_cut_downloads_are_retried() {
             })
             .await;
         let want = check_title(&case.s3, &clean_bucket, &vid).await;
-        let differing: Vec<&String> = title
-            .digests
-            .iter()
-            .filter(|(k, d)| k.as_str() != "catalog.json" && want.digests.get(*k) != Some(d))
-            .map(|(k, _)| k)
-            .collect();
+        let differing = differing_objects(&title, &want);
         assert!(differing.is_empty(), "objects stored through the faults differ from a clean run: {differing:?}");
         assert_eq!(title.digests.len(), want.digests.len());
         drop(clean);
