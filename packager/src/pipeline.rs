@@ -322,6 +322,19 @@ fn queue(frames: u32) -> Result<gst::Element, Error> {
         .map_err(|_| Error::MissingElement { factory: "queue" })
 }
 
+/// A queue of still-encoded data right after parsebin, bounded by time like
+/// decodebin's own multiqueue: the demuxer pushes audio and video from one thread, so
+/// each stream's queue must hold the file's interleaving distance, whatever the
+/// bitrate or frame rate (a fixed buffer count is 1.4 s of AAC).
+fn encoded_queue() -> Result<gst::Element, Error> {
+    gst::ElementFactory::make("queue")
+        .property("max-size-buffers", 0u32)
+        .property("max-size-bytes", 0u32)
+        .property("max-size-time", 5_000_000_000u64)
+        .build()
+        .map_err(|_| Error::MissingElement { factory: "queue" })
+}
+
 fn add_chain(pipeline: &gst::Pipeline, elements: &[gst::Element]) -> Result<(), Error> {
     pipeline.add_many(elements).map_err(setup_err)?;
     gst::Element::link_many(elements).map_err(setup_err)?;
@@ -532,7 +545,7 @@ fn force_keyframes(pad: &gst::Pad, gop_ns: u64) {
 /// ```
 fn build_copy(pipeline: &gst::Pipeline, plan: &Plan, track: usize, pr: &PlannedRung) -> Result<gst::Element, Error> {
     let (parser, caps) = crate::encode::copy_parser(pr.rung.codec)?;
-    let q = queue(64)?;
+    let q = encoded_queue()?;
     let filter = gst::ElementFactory::make("capsfilter").property("caps", caps).build().map_err(setup_err)?;
     let mux = make("cmafmux")?;
     let sink = media_sink(track, plan.tx.clone());
@@ -644,7 +657,7 @@ fn on_decoded_pad(pipeline: &gst::Pipeline, plan: &Plan, linked: &Linked, pad: &
 /// encoded, only the thumbnails need pictures, and a keyframe every few seconds is
 /// plenty for them.
 fn inner_decodebin(pipeline: &gst::Pipeline, plan: &Arc<Plan>, linked: &Linked, keyframes_only: bool) -> Result<gst::Element, Error> {
-    let q = queue(64)?;
+    let q = encoded_queue()?;
     let dec = make("decodebin")?;
     if keyframes_only {
         q.static_pad("src").unwrap().add_probe(gst::PadProbeType::BUFFER, |_, info| match info.buffer() {

@@ -92,6 +92,18 @@ fn persistent(message_id: &str, headers: FieldTable) -> BasicProperties {
         .with_headers(headers)
 }
 
+async fn publish(
+    ch: &Channel,
+    exchange: &str,
+    routing_key: &str,
+    body: &[u8],
+    message_id: &str,
+    headers: FieldTable,
+) -> Result<lapin::Confirmation> {
+    let props = persistent(message_id, headers);
+    Ok(ch.basic_publish(s(exchange), s(routing_key), BasicPublishOptions::default(), body, props).await?.await?)
+}
+
 /// Publishes on a transactional channel: takes effect at the next `tx_commit`.
 async fn publish_in_tx(
     ch: &Channel,
@@ -101,10 +113,7 @@ async fn publish_in_tx(
     message_id: &str,
     headers: FieldTable,
 ) -> Result<()> {
-    ch.basic_publish(s(exchange), s(routing_key), BasicPublishOptions::default(), body, persistent(message_id, headers))
-        .await?
-        .await?;
-    Ok(())
+    publish(ch, exchange, routing_key, body, message_id, headers).await.map(|_| ())
 }
 
 /// Publishes persistently and waits for the broker's confirm.
@@ -116,12 +125,7 @@ pub async fn publish_confirmed(
     message_id: &str,
     headers: FieldTable,
 ) -> Result<()> {
-    let props = persistent(message_id, headers);
-    let confirm = ch
-        .basic_publish(s(exchange), s(routing_key), BasicPublishOptions { mandatory: false, ..Default::default() }, body, props)
-        .await?
-        .await?;
-    match confirm {
+    match publish(ch, exchange, routing_key, body, message_id, headers).await? {
         lapin::Confirmation::Ack(_) => Ok(()),
         other => Err(anyhow!("broker did not confirm publish to {exchange}/{routing_key}: {other:?}")),
     }
