@@ -495,7 +495,8 @@ fi
 if have_part 4; then
     remux_src="$(remux_source_of "$REMUX_MIN")"
     cat > "$MEDIA/ladder-copy.toml" <<EOF
-# Written by scripts/bench.sh: one 1080p rung that the remux source already is.
+# Written by scripts/bench.sh: one 1080p rung and the audio that the remux source already is
+# (192 kb/s AAC-LC stereo: within the default audio max_bitrate, 1.5x 128 kb/s).
 name = "bench-copy"
 segment_duration = $SEGMENT.0
 deterministic = false
@@ -503,6 +504,7 @@ deterministic = false
 [audio]
 bitrate = $((AUDIO_KBPS * 1000))
 sample_rate = 48000
+copy = true
 
 [[rung]]
 codec = "h264"
@@ -531,8 +533,8 @@ EOF
                     -hls_segment_filename "$out/seg-%05d.m4s" "$out/playlist.m3u8")
             fi
             timed 4 "$round" "$variant" "$log" -- "${CMD[@]}" || true
-            if [ "$variant" = vodpipe_copy ] && ! grep -q "h264_1080p (copy)" "$log"; then
-                printf 'bench.sh: part 4 round %s: vodpipe did not copy the 1080p rung (see %s)\n' "$round" "$log" >&2
+            if [ "$variant" = vodpipe_copy ] && ! grep -q 'audio="\?copy.*h264_1080p (copy)' "$log"; then
+                printf 'bench.sh: part 4 round %s: vodpipe did not copy the 1080p rung and the audio (see %s)\n' "$round" "$log" >&2
                 echo "part 4 round $round: vodpipe did NOT copy (see $log)" >> "$RESULTS/machine.txt"
             fi
             finish_output "$out"

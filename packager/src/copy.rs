@@ -15,7 +15,7 @@
 
 use manifest::model::VideoCodec;
 
-use crate::ladder::PlannedRung;
+use crate::ladder::{AudioRung, PlannedRung};
 use crate::probe::SourceMedia;
 
 /// Why the source cannot be copied as this rung, or `None` when it can.
@@ -70,11 +70,52 @@ pub fn decide(plan: &mut [PlannedRung], source: &SourceMedia) {
     }
 }
 
+/// Why the source's audio cannot be copied as the ladder's audio, or `None` when it can.
+pub fn audio_refusal(audio: &AudioRung, source: &SourceMedia) -> Option<String> {
+    let Some(a) = &source.audio_stream else { return Some("the source has no audio".into()) };
+    if a.caps_name != "audio/mpeg" || a.mpeg_version != Some(4) {
+        return Some(format!("the source's audio is {} (mpegversion {:?}), not AAC", a.caps_name, a.mpeg_version));
+    }
+    if a.profile.as_deref() != Some("lc") {
+        return Some(format!("the source's AAC profile is {:?}, not lc", a.profile));
+    }
+    if a.channels != 2 || a.sample_rate != audio.sample_rate {
+        return Some(format!(
+            "the source's audio is {} channels at {} Hz, the ladder's 2 at {} Hz",
+            a.channels, a.sample_rate, audio.sample_rate
+        ));
+    }
+    match a.bitrate {
+        None => Some("the source's audio bitrate is not stated".into()),
+        Some(b) if b > audio.max_bitrate => {
+            Some(format!("source audio bitrate {b} b/s is over the ladder's audio max_bitrate {}", audio.max_bitrate))
+        }
+        Some(_) => None,
+    }
+}
+
+/// Whether the audio rendition is copied; logs why not when the ladder asked for it.
+pub fn decide_audio(audio: &AudioRung, source: &SourceMedia) -> bool {
+    if !audio.copy || !source.has_audio {
+        return false;
+    }
+    match audio_refusal(audio, source) {
+        None => {
+            tracing::info!(rendition = "audio", "copying the source's audio (no re-encode)");
+            true
+        }
+        Some(why) => {
+            tracing::info!(rendition = "audio", "encoding, not copying: {why}");
+            false
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::ladder::{Ladder, SourceGeometry};
-    use crate::probe::EncodedVideo;
+    use crate::probe::{EncodedAudio, EncodedVideo};
     use manifest::model::FrameRate;
 
     fn source(w: u32, h: u32, profile: &str, bitrate: Option<u32>) -> SourceMedia {
@@ -95,6 +136,7 @@ mod tests {
                 bitrate,
                 rate_known: true,
             },
+            audio_stream: None,
         }
     }
 
@@ -129,5 +171,43 @@ mod tests {
         let mut vfr = source(1920, 1080, "high", Some(6_000_000));
         vfr.video_stream.rate_known = false;
         assert!(!plan(&vfr)[0].copy);
+    }
+
+    #[test]
+    fn audio_is_copied_only_when_it_is_what_the_encoder_would_make() {
+        let ladder = Ladder::from_toml(
+            "[audio]\nbitrate = 128000\ncopy = true\n[[rung]]\ncodec = \"h264\"\nheight = 720\nbitrate = 3000000\n",
+        )
+        .unwrap();
+        assert_eq!(ladder.audio.max_bitrate, 192_000);
+        let aac = EncodedAudio {
+            caps_name: "audio/mpeg".into(),
+            mpeg_version: Some(4),
+            profile: Some("lc".into()),
+            channels: 2,
+            sample_rate: 48_000,
+            bitrate: Some(192_000),
+        };
+        let with = |f: &dyn Fn(&mut EncodedAudio)| {
+            let mut s = source(1280, 720, "high", None);
+            s.has_audio = true;
+            let mut a = aac.clone();
+            f(&mut a);
+            s.audio_stream = Some(a);
+            decide_audio(&ladder.audio, &s)
+        };
+        assert!(with(&|_| {}));
+        assert!(!with(&|a| a.bitrate = Some(256_000)));
+        assert!(!with(&|a| a.bitrate = None));
+        assert!(!with(&|a| a.profile = Some("he-aac".into())));
+        assert!(!with(&|a| a.channels = 6));
+        assert!(!with(&|a| a.sample_rate = 44_100));
+        assert!(!with(&|a| a.mpeg_version = Some(1)));
+        let mut no_copy = ladder.audio.clone();
+        no_copy.copy = false;
+        let mut s = source(1280, 720, "high", None);
+        s.has_audio = true;
+        s.audio_stream = Some(aac);
+        assert!(!decide_audio(&no_copy, &s));
     }
 }

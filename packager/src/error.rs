@@ -12,6 +12,8 @@ pub enum LadderProblem {
     SegmentDuration(f64),
     #[error("audio bitrate {0} is outside 32000..=320000")]
     AudioBitrate(u32),
+    #[error("audio max_bitrate is below its bitrate")]
+    AudioMaxBelowAverage,
     #[error("audio sample rate {0} is not 44100 or 48000")]
     AudioSampleRate(u32),
     #[error("rung {rung}: unknown codec {codec:?} (h264, h265, vp9, av1)")]

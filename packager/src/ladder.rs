@@ -44,6 +44,11 @@ pub struct LadderFile {
 pub struct AudioFile {
     pub bitrate: Option<u32>,
     pub sample_rate: Option<u32>,
+    /// Highest bitrate a copied source track may have; defaults to 1.5x `bitrate`.
+    pub max_bitrate: Option<u32>,
+    /// Repackage the source's audio instead of re-encoding it when it already is
+    /// AAC-LC, stereo, at `sample_rate` and within `max_bitrate`.
+    pub copy: Option<bool>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -85,6 +90,8 @@ pub struct Ladder {
 pub struct AudioRung {
     pub bitrate: u32,
     pub sample_rate: u32,
+    pub max_bitrate: u32,
+    pub copy: bool,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -183,16 +190,19 @@ impl Ladder {
         if !(MIN_SEGMENT_SECONDS..=MAX_SEGMENT_SECONDS).contains(&segment_seconds) {
             return Err(LadderProblem::SegmentDuration(segment_seconds));
         }
+        let a = file.audio.as_ref();
+        let bitrate = a.and_then(|a| a.bitrate).unwrap_or(DEFAULT_AUDIO_BITRATE);
         let audio = AudioRung {
-            bitrate: file.audio.as_ref().and_then(|a| a.bitrate).unwrap_or(DEFAULT_AUDIO_BITRATE),
-            sample_rate: file
-                .audio
-                .as_ref()
-                .and_then(|a| a.sample_rate)
-                .unwrap_or(DEFAULT_AUDIO_SAMPLE_RATE),
+            bitrate,
+            sample_rate: a.and_then(|a| a.sample_rate).unwrap_or(DEFAULT_AUDIO_SAMPLE_RATE),
+            max_bitrate: a.and_then(|a| a.max_bitrate).unwrap_or(bitrate / 2 * 3),
+            copy: a.and_then(|a| a.copy).unwrap_or(false),
         };
         if !(32_000..=320_000).contains(&audio.bitrate) {
             return Err(LadderProblem::AudioBitrate(audio.bitrate));
+        }
+        if audio.max_bitrate < audio.bitrate {
+            return Err(LadderProblem::AudioMaxBelowAverage);
         }
         if ![44_100, 48_000].contains(&audio.sample_rate) {
             return Err(LadderProblem::AudioSampleRate(audio.sample_rate));

@@ -233,10 +233,13 @@ async fn package_once(
     if allow_copy {
         copy::decide(&mut plan, &source);
     }
+    // Kept on a rerun: audio copies are never refused mid-stream.
+    let audio_copy = copy::decide_audio(&job.ladder.audio, &source);
     tracing::info!(
         video_id = %job.video_id,
         source = %format!("{}x{} {} fps {:.3} s {}", source.geometry.width, source.geometry.height,
             source.frame_rate.as_f64(), source.duration_ns as f64 / 1e9, source.video_codec),
+        audio = if !source.has_audio { "none" } else if audio_copy { "copy" } else { "encode" },
         rungs = %plan.iter().map(|p| if p.copy { format!("{} (copy)", p.rung.id()) } else { p.rung.id() }).collect::<Vec<_>>().join(","),
         "packaging"
     );
@@ -245,13 +248,13 @@ async fn package_once(
 
     let mut tracks: Vec<TrackPlan> = plan.into_iter().map(TrackPlan::Video).collect();
     if source.has_audio {
-        tracks.push(TrackPlan::Audio);
+        tracks.push(TrackPlan::Audio { copy: audio_copy });
     }
     let mut states: Vec<TrackState> = tracks
         .iter()
         .map(|t| match t {
             TrackPlan::Video(p) => TrackState { id: p.rung.id(), kind: TrackKind::Video, codec: Some(p.rung.codec), init: None, info: None, segments: vec![] },
-            TrackPlan::Audio => TrackState { id: "audio".into(), kind: TrackKind::Audio, codec: None, init: None, info: None, segments: vec![] },
+            TrackPlan::Audio { .. } => TrackState { id: "audio".into(), kind: TrackKind::Audio, codec: None, init: None, info: None, segments: vec![] },
         })
         .collect();
 

@@ -34,7 +34,7 @@ use crate::encode::{encode_chain, make, set};
 use crate::error::Error;
 use crate::ladder::{Ladder, PlannedRung};
 use crate::probe::SourceMedia;
-use crate::thumbs::{PosterPicker, RgbFrame, Sheet, SpriteBuilder, TILE_WIDTH};
+use crate::thumbs::{KeyframeSampler, PosterPicker, RgbFrame, Sheet, SpriteBuilder, TILE_WIDTH};
 
 /// Queue depth of raw frames per branch: enough to keep every encoder busy,
 /// small enough that 2160p frames don't add up to gigabytes.
@@ -66,7 +66,8 @@ impl std::fmt::Debug for Sheet {
 #[derive(Debug, Clone)]
 pub(crate) enum TrackPlan {
     Video(PlannedRung),
-    Audio,
+    /// `copy`: the source's AAC, repackaged (see `crate::copy::decide_audio`).
+    Audio { copy: bool },
 }
 
 pub(crate) struct Graph {
@@ -163,6 +164,7 @@ fn media_sink(track: usize, tx: mpsc::Sender<Msg>) -> gst_app::AppSink {
                     let sample = sink.pull_sample().map_err(|_| gst::FlowError::Eos)?;
                     let mut bytes = Vec::new();
                     if let Some(list) = sample.buffer_list() {
+                        bytes.reserve(list.calculate_size());
                         for buf in list.iter() {
                             bytes.extend_from_slice(&buf.map_readable().map_err(|_| gst::FlowError::Error)?);
                         }
@@ -176,8 +178,10 @@ fn media_sink(track: usize, tx: mpsc::Sender<Msg>) -> gst_app::AppSink {
                             return Err(gst::FlowError::Error);
                         }
                     };
+                    let whole = parts.len() == 1;
                     for (is_init, range) in parts {
-                        let chunk = bytes[range].to_vec();
+                        // Usually the sample is one fragment: hand it over without a copy.
+                        let chunk = if whole { std::mem::take(&mut bytes) } else { bytes[range].to_vec() };
                         let msg = if is_init {
                             Msg::Init { track, bytes: chunk }
                         } else {
@@ -618,6 +622,29 @@ fn build_audio(pipeline: &gst::Pipeline, plan: &Plan, track: usize) -> Result<gs
     Ok(q)
 }
 
+/// The source's AAC, repackaged: `queue ! aacparse ! caps(raw) ! cmafmux ! appsink`,
+/// cut at the same boundaries as the encoded audio would be.
+///
+/// Frames that start before the demuxer's segment are dropped: that is the encoder's
+/// priming (an MP4 trims it with an edit list, which the demuxer turns into the segment
+/// start). A decoder clips them; copied, they would sit at time 0 with no duration.
+fn build_audio_copy(pipeline: &gst::Pipeline, plan: &Plan, track: usize) -> Result<gst::Element, Error> {
+    let q = encoded_queue()?;
+    q.static_pad("src").unwrap().add_probe(gst::PadProbeType::BUFFER, |pad, info| match info.buffer() {
+        Some(buf) if buf.pts().is_some() && pad_running_time(pad, buf).is_none() => gst::PadProbeReturn::Drop,
+        _ => gst::PadProbeReturn::Ok,
+    });
+    let parse = make("aacparse")?;
+    let caps = gst::Caps::builder("audio/mpeg").field("mpegversion", 4i32).field("stream-format", "raw").build();
+    let filter = gst::ElementFactory::make("capsfilter").property("caps", caps).build().map_err(setup_err)?;
+    let mux = make("cmafmux")?;
+    let aac_frame_ns = 1024 * 1_000_000_000 / plan.ladder.audio.sample_rate as u64;
+    split_at_boundaries(&mux, &filter.static_pad("src").unwrap(), plan.gop_ns, aac_frame_ns / 2, false);
+    let sink = media_sink(track, plan.tx.clone());
+    add_chain(pipeline, &[q.clone(), parse, filter, mux, sink.upcast()])?;
+    Ok(q)
+}
+
 fn fakesink(pipeline: &gst::Pipeline) -> Result<gst::Element, Error> {
     let q = queue(4)?;
     let sink = gst::ElementFactory::make("fakesink").property("sync", false).build().map_err(setup_err)?;
@@ -638,7 +665,7 @@ fn on_decoded_pad(pipeline: &gst::Pipeline, plan: &Plan, linked: &Linked, pad: &
         build_video(pipeline, plan, &caps)
     } else if name.starts_with("audio/x-raw") && !linked.1 {
         linked.1 = true;
-        match plan.tracks.iter().position(|t| matches!(t, TrackPlan::Audio)) {
+        match plan.tracks.iter().position(|t| matches!(t, TrackPlan::Audio { .. })) {
             Some(track) => build_audio(pipeline, plan, track),
             None => fakesink(pipeline),
         }
@@ -654,15 +681,22 @@ fn on_decoded_pad(pipeline: &gst::Pipeline, plan: &Plan, linked: &Linked, pad: &
 
 /// `queue ! decodebin`, its decoded pads handled by [`on_decoded_pad`]. With
 /// `keyframes_only`, every other frame is dropped before the decoder: when no rung is
-/// encoded, only the thumbnails need pictures, and a keyframe every few seconds is
-/// plenty for them.
+/// encoded, only the thumbnails need pictures, and of those only the keyframes a
+/// [`KeyframeSampler`] picks (all in the poster search, then one per sprite tile).
 fn inner_decodebin(pipeline: &gst::Pipeline, plan: &Arc<Plan>, linked: &Linked, keyframes_only: bool) -> Result<gst::Element, Error> {
     let q = encoded_queue()?;
     let dec = make("decodebin")?;
     if keyframes_only {
-        q.static_pad("src").unwrap().add_probe(gst::PadProbeType::BUFFER, |_, info| match info.buffer() {
-            Some(b) if b.flags().contains(gst::BufferFlags::DELTA_UNIT) => gst::PadProbeReturn::Drop,
-            _ => gst::PadProbeReturn::Ok,
+        let sampler = Mutex::new(KeyframeSampler::new(crate::thumbs::sprite_interval_ns(plan.source.duration_ns)));
+        q.static_pad("src").unwrap().add_probe(gst::PadProbeType::BUFFER, move |pad, info| {
+            let Some(buf) = info.buffer() else { return gst::PadProbeReturn::Ok };
+            if buf.flags().contains(gst::BufferFlags::DELTA_UNIT) {
+                return gst::PadProbeReturn::Drop;
+            }
+            match pad_running_time(pad, buf) {
+                Some(rt) if !sampler.lock().unwrap().wanted(rt.nseconds()) => gst::PadProbeReturn::Drop,
+                _ => gst::PadProbeReturn::Ok,
+            }
         });
     }
     let (plan, linked, weak) = (plan.clone(), linked.clone(), pipeline.downgrade());
@@ -705,7 +739,9 @@ pub(crate) fn build(
         .property("location", input.to_string_lossy().as_ref())
         .build()
         .map_err(|_| Error::MissingElement { factory: "filesrc" })?;
-    let copy_mode = tracks.iter().any(|t| matches!(t, TrackPlan::Video(p) if p.copy));
+    let copy_video = tracks.iter().any(|t| matches!(t, TrackPlan::Video(p) if p.copy));
+    let audio_copy_track = tracks.iter().position(|t| matches!(t, TrackPlan::Audio { copy: true }));
+    let copy_mode = copy_video || audio_copy_track.is_some();
     let decode = make(if copy_mode { "parsebin" } else { "decodebin" })?;
     pipeline.add_many([&src, &decode]).map_err(setup_err)?;
     src.link(&decode).map_err(setup_err)?;
@@ -729,17 +765,25 @@ pub(crate) fn build(
         return Ok(Graph { pipeline, position_ns });
     }
     // Copy mode: `decode` is a parsebin. The video stream goes to the copy branch and,
-    // for the encoded rungs and thumbnails, to a decodebin of its own; audio to another.
+    // for the encoded rungs and thumbnails, to a decodebin of its own; audio to the
+    // audio copy or to another decodebin.
     let encoded_video = plan.tracks.iter().any(|t| matches!(t, TrackPlan::Video(p) if !p.copy));
-    let copied = Arc::new(AtomicBool::new(false));
+    let (video_seen, audio_seen) = (Arc::new(AtomicBool::new(false)), Arc::new(AtomicBool::new(false)));
     decode.connect_pad_added(move |_, pad| {
         let Some(pipeline) = weak.upgrade() else { return };
         let caps = pad.current_caps().unwrap_or_else(|| pad.query_caps(None));
         let name = caps.structure(0).map(|s| s.name().to_string()).unwrap_or_default();
-        let result = if name.starts_with("video/") && !copied.swap(true, Ordering::SeqCst) {
-            copy_mode_video(&pipeline, &plan, &linked, encoded_video)
-        } else if name.starts_with("audio/") {
-            inner_decodebin(&pipeline, &plan, &linked, false)
+        let result = if name.starts_with("video/") && !video_seen.swap(true, Ordering::SeqCst) {
+            if copy_video {
+                copy_mode_video(&pipeline, &plan, &linked, encoded_video)
+            } else {
+                inner_decodebin(&pipeline, &plan, &linked, false)
+            }
+        } else if name.starts_with("audio/") && !audio_seen.swap(true, Ordering::SeqCst) {
+            match audio_copy_track {
+                Some(track) => build_audio_copy(&pipeline, &plan, track),
+                None => inner_decodebin(&pipeline, &plan, &linked, false),
+            }
         } else {
             fakesink(&pipeline)
         };

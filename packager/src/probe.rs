@@ -37,6 +37,8 @@ pub struct SourceMedia {
     pub size_bytes: u64,
     /// What a copy rung needs to know of the encoded video (see `crate::copy`).
     pub video_stream: EncodedVideo,
+    /// The first audio stream as encoded, when there is one.
+    pub audio_stream: Option<EncodedAudio>,
 }
 
 /// The source's video stream as encoded.
@@ -49,6 +51,47 @@ pub struct EncodedVideo {
     pub bitrate: Option<u32>,
     /// The container states a constant frame rate (not resampled to 30 fps).
     pub rate_known: bool,
+}
+
+/// The source's audio stream as encoded (what an audio copy needs, see `crate::copy`).
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct EncodedAudio {
+    /// Caps name, e.g. `audio/mpeg`.
+    pub caps_name: String,
+    /// `mpegversion` of `audio/mpeg` (4 for AAC).
+    pub mpeg_version: Option<i32>,
+    /// AAC profile as the parser names it (`lc`, `he-aac`, ...), or from the
+    /// AudioSpecificConfig's object type when the caps do not say.
+    pub profile: Option<String>,
+    pub channels: u32,
+    pub sample_rate: u32,
+    /// From the container or stream tags when stated (bits/s).
+    pub bitrate: Option<u32>,
+}
+
+impl EncodedAudio {
+    fn from_info(a: &gst_pbutils::DiscovererAudioInfo) -> Self {
+        let caps = a.caps();
+        let s = caps.as_ref().and_then(|c| c.structure(0));
+        let profile = s.and_then(|s| s.get::<String>("profile").ok()).or_else(|| {
+            // AudioSpecificConfig: the first 5 bits are the object type; 2 is AAC LC.
+            let data = s?.get::<gst::Buffer>("codec_data").ok()?;
+            let map = data.map_readable().ok()?;
+            match map.first()? >> 3 {
+                1 => Some("main".into()),
+                2 => Some("lc".into()),
+                t => Some(format!("object type {t}")),
+            }
+        });
+        EncodedAudio {
+            caps_name: s.map(|s| s.name().to_string()).unwrap_or_default(),
+            mpeg_version: s.and_then(|s| s.get::<i32>("mpegversion").ok()),
+            profile,
+            channels: a.channels(),
+            sample_rate: a.sample_rate(),
+            bitrate: [a.bitrate(), a.max_bitrate()].into_iter().find(|b| *b > 0),
+        }
+    }
 }
 
 pub fn file_uri(path: &Path) -> Result<String, Error> {
@@ -168,6 +211,7 @@ pub fn probe(path: &Path) -> Result<SourceMedia, Error> {
             bitrate: [video.bitrate(), video.max_bitrate()].into_iter().find(|b| *b > 0),
             rate_known,
         },
+        audio_stream: audio.as_ref().map(EncodedAudio::from_info),
     })
 }
 

@@ -216,6 +216,37 @@ pub fn sprite_interval_ns(duration_ns: u64) -> u64 {
     secs * 1_000_000_000
 }
 
+/// Which keyframes the thumbnails need when only keyframes are decoded (nothing is
+/// encoded from the picture): every one within the poster search, then the keyframe
+/// nearest each sprite time, judged from the spacing between the last two keyframes
+/// (the next one is not known yet). A pure function of the keyframe times, so the
+/// sprites do not depend on thread timing.
+#[derive(Debug)]
+pub struct KeyframeSampler {
+    interval_ns: u64,
+    /// The next sprite time not yet served.
+    next_ns: u64,
+    last_key_ns: Option<u64>,
+}
+
+impl KeyframeSampler {
+    pub fn new(interval_ns: u64) -> Self {
+        KeyframeSampler { interval_ns: interval_ns.max(1), next_ns: 0, last_key_ns: None }
+    }
+
+    /// Offer the keyframe at `pts_ns` (in order); true when it should be decoded.
+    pub fn wanted(&mut self, pts_ns: u64) -> bool {
+        let half_gap = self.last_key_ns.map_or(0, |last| pts_ns.saturating_sub(last) / 2);
+        self.last_key_ns = Some(pts_ns);
+        if pts_ns >= POSTER_SEARCH_NS && pts_ns + half_gap < self.next_ns {
+            return false;
+        }
+        // Served every sprite time up to the middle of the gap to the next keyframe.
+        self.next_ns = self.next_ns.max(((pts_ns + half_gap) / self.interval_ns + 1) * self.interval_ns);
+        true
+    }
+}
+
 fn vtt_time(ns: u64) -> String {
     let ms = ns / 1_000_000;
     format!("{:02}:{:02}:{:02}.{:03}", ms / 3_600_000, ms / 60_000 % 60, ms / 1000 % 60, ms % 1000)
@@ -275,5 +306,24 @@ mod tests {
         assert!(vtt.starts_with("WEBVTT\n"));
         assert_eq!(vtt.matches("-->").count(), 105);
         assert!(vtt.contains("00:03:28.000 --> 00:03:29.000\nsprite-002.jpg#xywh=64,0,16,9"), "{vtt}");
+    }
+
+    fn sampled(keys: impl Iterator<Item = u64>, interval_s: u64) -> Vec<u64> {
+        let mut k = KeyframeSampler::new(interval_s * 1_000_000_000);
+        keys.map(|s| s * 1_000_000_000).filter(|&t| k.wanted(t)).map(|t| t / 1_000_000_000).collect()
+    }
+
+    #[test]
+    fn keyframe_sampler_keeps_the_poster_window_and_the_nearest_keyframe_per_sprite() {
+        // 2 s GOPs, 10 s sprites: all 30 keyframes of the first minute, then every 5th.
+        let kept = sampled((0..300).step_by(2), 10);
+        assert_eq!(kept.len(), 30 + 24);
+        assert_eq!(&kept[28..33], &[56, 58, 60, 70, 80]);
+        assert_eq!(*kept.last().unwrap(), 290);
+        // 3 s GOPs: the nearer of the two keyframes around each sprite time.
+        let kept = sampled((0..120).step_by(3), 10);
+        assert_eq!(&kept[kept.iter().position(|&t| t >= 60).unwrap()..], &[60, 69, 81, 90, 99, 111]);
+        // GOPs longer than the interval: every keyframe.
+        assert_eq!(sampled((60..120).step_by(12), 10), [60, 72, 84, 96, 108]);
     }
 }

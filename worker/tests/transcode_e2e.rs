@@ -209,7 +209,9 @@ fn default_ladder_skips_rungs_taller_than_the_source() {
 /// keyframe every 2 s and none elsewhere, well under the rung's max_bitrate) is packaged from the
 /// source's own stream: every video packet of the rendition is the source's, byte for
 /// byte, and the title passes every check an encoded one does (keyframe at each segment
-/// start, boundaries shared with the encoded rung, audio, playback to the end).
+/// start, boundaries shared with the encoded rung, audio, playback to the end). The
+/// ladder's audio asks for a copy too, and the source's AAC-LC fits it: every audio
+/// packet is the source's.
 #[test]
 fn copy_rung_repackages_a_matching_source() {
     let s = Scratch::new("copy_rung");
@@ -218,13 +220,15 @@ fn copy_rung_repackages_a_matching_source() {
     let stderr = transcode_with_ladder(
         &s,
         &input,
-        "[[rung]]\ncodec = \"h264\"\nheight = 360\nbitrate = 1000000\nmax_bitrate = 8000000\ncopy = true\n\
+        "[audio]\ncopy = true\n\
+         [[rung]]\ncodec = \"h264\"\nheight = 360\nbitrate = 1000000\nmax_bitrate = 8000000\ncopy = true\n\
          [[rung]]\ncodec = \"h264\"\nheight = 240\nbitrate = 400000\npreset = \"ultrafast\"\n",
     );
     assert!(
         stderr.contains("h264_360p (copy)") && !stderr.contains("packaging again"),
         "the 360p rung was not copied:\n{stderr}"
     );
+    assert!(stderr.contains("copying the source's audio"), "the audio was not copied:\n{stderr}");
     let title = s.out().join("gop60");
     let report = verify_title(&s, &input, &title, &Expect::rungs(&[360, 240]));
     play_everything(&s, &title, &report);
@@ -236,6 +240,19 @@ fn copy_rung_repackages_a_matching_source() {
     assert_eq!(ours.len(), theirs.len(), "packet count");
     assert_eq!(ours[1..], theirs[1..], "the copied rendition's packets (size, md5) differ from the source's");
     assert_eq!(decoded_frames(&copied), decoded_frames(&input), "decoded frames differ from the source's");
+    // The audio's packets are the ones the source presents (ffmpeg lists them without the
+    // encoder's priming, which the source trims with an edit list, and so does the copy),
+    // up to the last one: qtdemux ends the stream before the final partial frame, which
+    // the edit list cuts to a few milliseconds (the encoded rendition ends there too).
+    let audio = join_rendition(&s, &title.join("audio"));
+    let (ours, theirs) = (packets(&audio, "a:0"), packets(&input, "a:0"));
+    assert!(
+        ours.len() + 1 >= theirs.len() && ours.len() <= theirs.len(),
+        "copied audio has {} packets, the source presents {}",
+        ours.len(),
+        theirs.len()
+    );
+    assert!(ours == theirs[..ours.len()], "the copied audio's packets (size, md5) differ from the source's");
 }
 
 /// `vodpipe transcode INPUT` with a ladder of 4 s segments and these rungs; its logs.
@@ -268,22 +285,32 @@ fn make_gop_source(out: &Path, gop: u32, bframes: u32, audio: bool) {
 /// all: the job runs again with every rung encoded and the title is as good as any. Two
 /// sources: no keyframe on a segment boundary (a 2.5 s GOP against 4 s segments), and
 /// B-frames (reordered frames need negative composition offsets in the copied fragments,
-/// which GStreamer's DASH client places a few frames off).
+/// which GStreamer's DASH client places a few frames off). The second also has audio
+/// over the ladder's audio `max_bitrate` (96 kb/s against 80 kb/s): it is encoded too.
 #[test]
 fn copy_rung_falls_back_to_encoding_when_the_stream_does_not_fit() {
-    for (name, gop, bframes, why) in [("gop75", 75, 0, "no keyframe"), ("bframes", 60, 3, "B-frames")] {
+    for (name, gop, bframes, why, audio) in [("gop75", 75, 0, "no keyframe", false), ("bframes", 60, 3, "B-frames", true)] {
         let s = Scratch::new(&format!("copy_fallback_{name}"));
         let input = s.path(&format!("{name}.mp4"));
-        make_gop_source(&input, gop, bframes, false);
+        make_gop_source(&input, gop, bframes, audio);
         let stderr = transcode_with_ladder(
             &s,
             &input,
-            "[[rung]]\ncodec = \"h264\"\nheight = 360\nbitrate = 1000000\nmax_bitrate = 8000000\npreset = \"ultrafast\"\ncopy = true\n",
+            "[audio]\nbitrate = 64000\nmax_bitrate = 80000\ncopy = true\n\
+             [[rung]]\ncodec = \"h264\"\nheight = 360\nbitrate = 1000000\nmax_bitrate = 8000000\npreset = \"ultrafast\"\ncopy = true\n",
         );
         assert!(
             stderr.contains("h264_360p (copy)") && stderr.contains("packaging again with every rung encoded") && stderr.contains(why),
             "{name}: no copy attempt refused for {why:?} and followed by an encoded run:\n{stderr}"
         );
+        if audio {
+            assert!(
+                stderr.contains("encoding, not copying: source audio bitrate") && !stderr.contains("copying the source's audio"),
+                "{name}: the 96 kb/s audio was not refused for the 80 kb/s max_bitrate:\n{stderr}"
+            );
+            let encoded = join_rendition(&s, &s.out().join(name).join("audio"));
+            assert_ne!(packets(&encoded, "a:0"), packets(&input, "a:0"), "{name}: the audio is still the source's");
+        }
         let title = s.out().join(name);
         verify_title(&s, &input, &title, &Expect::rungs(&[360]));
         let encoded = join_rendition(&s, &title.join("h264_360p"));
@@ -320,13 +347,18 @@ fn decoded_frames(file: &Path) -> Vec<String> {
         .collect()
 }
 
-/// (size, md5) of every video packet, in decode order, as ffmpeg's framemd5 muxer
-/// reports them for a stream copy.
+/// (size, md5) of every video packet, in decode order.
 fn video_packets(file: &Path) -> Vec<(String, String)> {
+    packets(file, "v:0")
+}
+
+/// (size, md5) of every packet of one stream (`v:0`, `a:0`), in decode order, as
+/// ffmpeg's framemd5 muxer reports them for a stream copy.
+fn packets(file: &Path, stream: &str) -> Vec<(String, String)> {
     let out = Command::new("ffmpeg")
         .args(["-nostdin", "-hide_banner", "-loglevel", "error", "-i"])
         .arg(file)
-        .args(["-map", "0:v:0", "-c", "copy", "-f", "framemd5", "-"])
+        .args(["-map", &format!("0:{stream}"), "-c", "copy", "-f", "framemd5", "-"])
         .output()
         .expect("running ffmpeg");
     assert!(out.status.success(), "framemd5 of {}: {}", file.display(), String::from_utf8_lossy(&out.stderr));
@@ -338,7 +370,7 @@ fn video_packets(file: &Path) -> Vec<(String, String)> {
             (f.len() == 6).then(|| (f[4].to_owned(), f[5].to_owned()))
         })
         .collect();
-    assert!(!packets.is_empty(), "no video packets in {}", file.display());
+    assert!(!packets.is_empty(), "no {stream} packets in {}", file.display());
     packets
 }
 
