@@ -533,7 +533,7 @@ EOF
                     -hls_segment_filename "$out/seg-%05d.m4s" "$out/playlist.m3u8")
             fi
             timed 4 "$round" "$variant" "$log" -- "${CMD[@]}" || true
-            if [ "$variant" = vodpipe_copy ] && ! grep -q 'audio="\?copy.*h264_1080p (copy)' "$log"; then
+            if [ "$variant" = vodpipe_copy ] && ! { grep -q "h264_1080p (copy)" "$log" && grep -q "copying the source's audio" "$log"; }; then
                 printf 'bench.sh: part 4 round %s: vodpipe did not copy the 1080p rung and the audio (see %s)\n' "$round" "$log" >&2
                 echo "part 4 round $round: vodpipe did NOT copy (see $log)" >> "$RESULTS/machine.txt"
             fi
