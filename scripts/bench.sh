@@ -7,8 +7,9 @@
 #      fakesink; no muxing, hashing, storage or thumbnails);
 #   3. peak RSS on a short and a long source (2-rung 480p/240p ladder at preset ultrafast),
 #      BENCH_RUNS rounds;
-#   4. remux-only packaging: a 1080p rung with `copy = true` on a source it fits, against
-#      `ffmpeg -c copy` to HLS fMP4 on the same file (MB/s of source);
+#   4. remux-only packaging: a 1080p rung and the audio with `copy = true` on a source they
+#      fit, against `ffmpeg -c copy` to HLS fMP4 on the same file (MB/s of source), and against
+#      a script making the same outputs with ffmpeg (+ poster, sprites, sha256sum);
 #   5. time to first stored segment, per rendition;
 #   micro (only when asked for): the criterion benches of benches/ (manifest rendering of a
 #      2-hour title, sha256 throughput), BENCH_RUNS times, medians and ratios.
@@ -514,11 +515,35 @@ max_bitrate = 12000000
 profile = "high"
 copy = true
 EOF
+    # The second yardstick: ffmpeg doing everything a remux-only job does (the stream copy, a
+    # poster, trick-play sprites from keyframes at vodpipe's interval and tile size, SHA-256
+    # of the source and of every segment), its parts run side by side as a script could.
+    sprite_s=$((REMUX_MIN * 60 / 50)); [ "$sprite_s" -lt 1 ] && sprite_s=1; [ "$sprite_s" -gt 10 ] && sprite_s=10
+    cat > "$MEDIA/ffmpeg-copy-full.sh" <<EOF
+#!/bin/sh
+# Written by scripts/bench.sh: ffmpeg and sha256sum making what a remux-only vodpipe job makes.
+set -e
+src="\$1" out="\$2"
+ffmpeg -nostdin -hide_banner -loglevel error -y -i "\$src" -map 0:v -map 0:a -c copy \\
+    -f hls -hls_time $SEGMENT -hls_playlist_type vod -hls_segment_type fmp4 \\
+    -hls_flags independent_segments+temp_file -hls_fmp4_init_filename init.mp4 \\
+    -hls_segment_filename "\$out/seg-%05d.m4s" "\$out/playlist.m3u8" &
+copy=\$!
+ffmpeg -nostdin -hide_banner -loglevel error -y -skip_frame nokey -i "\$src" -an \\
+    -vf "fps=1/$sprite_s,scale=160:-2,tile=10x10" -q:v 3 "\$out/sprite-%03d.jpg" &
+sprites=\$!
+ffmpeg -nostdin -hide_banner -loglevel error -y -i "\$src" -an -frames:v 1 -vf scale=-2:720 "\$out/poster.jpg"
+sha256sum "\$src" > "\$out/source.sha256"
+wait \$copy
+wait \$sprites
+sha256sum "\$out"/init.mp4 "\$out"/seg-*.m4s > "\$out/segments.sha256"
+EOF
     echo "remux source: $remux_src, $(stat -c %s "$remux_src") bytes" >> "$RESULTS/machine.txt"
     WATCH_DIR=""
     for round in $(seq 1 "$RUNS"); do
-        order=(vodpipe_copy ffmpeg_copy)
-        [ $((round % 2)) = 0 ] && order=(ffmpeg_copy vodpipe_copy)
+        order=(vodpipe_copy ffmpeg_copy ffmpeg_copy_full)
+        [ $((round % 3)) = 2 ] && order=(ffmpeg_copy ffmpeg_copy_full vodpipe_copy)
+        [ $((round % 3)) = 0 ] && order=(ffmpeg_copy_full vodpipe_copy ffmpeg_copy)
         for variant in "${order[@]}"; do
             out="$RESULTS/out/$variant-$round"
             rm -rf "$out"
@@ -526,6 +551,8 @@ EOF
             log="$RESULTS/logs/$variant-$round.log"
             if [ "$variant" = vodpipe_copy ]; then
                 cmd_vodpipe "$remux_src" "$out" "$MEDIA/ladder-copy.toml"
+            elif [ "$variant" = ffmpeg_copy_full ]; then
+                CMD=(sh "$MEDIA/ffmpeg-copy-full.sh" "$remux_src" "$out")
             else
                 CMD=(ffmpeg -nostdin -hide_banner -loglevel error -y -i "$remux_src" -map 0:v -map 0:a -c copy
                     -f hls -hls_time "$SEGMENT" -hls_playlist_type vod -hls_segment_type fmp4
@@ -648,6 +675,8 @@ summary() {
             ratio("mem_long", "mem_short", "rss", "peak RSS mem_long / mem_short (target <= 1.1)")
             ratio("ffmpeg_copy", "vodpipe_copy", "wall", "remux throughput vodpipe_copy / ffmpeg_copy (target >= 1)")
             ratio("vodpipe_copy", "ffmpeg_copy", "cpu", "remux CPU vodpipe_copy / ffmpeg_copy")
+            ratio("ffmpeg_copy_full", "vodpipe_copy", "wall", "remux throughput vodpipe_copy / ffmpeg_copy_full (same outputs)")
+            ratio("vodpipe_copy", "ffmpeg_copy_full", "cpu", "remux CPU vodpipe_copy / ffmpeg_copy_full")
         }
     ' "$RAW"
     if [ "$(wc -l < "$RATES")" -gt 1 ]; then

@@ -233,7 +233,7 @@ fn copy_rung_repackages_a_matching_source() {
     let report = verify_title(&s, &input, &title, &Expect::rungs(&[360, 240]));
     play_everything(&s, &title, &report);
     // The coded pictures are the source's: every packet after the first is identical
-    // (the first also carries the parameter sets, written in-band by h264parse), and the
+    // (the first also carries the parameter sets, written in-band by parsebin's h264parse), and the
     // decoded frames all are.
     let copied = join_rendition(&s, &title.join("h264_360p"));
     let (ours, theirs) = (video_packets(&copied), video_packets(&input));
