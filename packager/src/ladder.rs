@@ -244,10 +244,10 @@ impl Ladder {
             if codec == VideoCodec::H264 && bframes > 0 && profile.ends_with("baseline") {
                 return Err(LadderProblem::BFrames { rung: n });
             }
-            if let Some(q) = r.quality {
-                if q > 51 || !matches!(codec, VideoCodec::H264 | VideoCodec::H265) {
-                    return Err(LadderProblem::Quality { rung: n });
-                }
+            if let Some(q) = r.quality
+                && (q > 51 || !matches!(codec, VideoCodec::H264 | VideoCodec::H265))
+            {
+                return Err(LadderProblem::Quality { rung: n });
             }
             let copy = r.copy.unwrap_or(false);
             if copy && !matches!(codec, VideoCodec::H264 | VideoCodec::H265) {

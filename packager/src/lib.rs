@@ -367,9 +367,8 @@ fn display_ratio(s: &probe::SourceMedia) -> (u32, u32) {
     while b != 0 {
         (a, b) = (b, a % b);
     }
-    if a > 0 {
-        n /= a;
-        d /= a;
+    if let (Some(rn), Some(rd)) = (n.checked_div(a), d.checked_div(a)) {
+        (n, d) = (rn, rd);
     }
     (n as u32, d as u32)
 }

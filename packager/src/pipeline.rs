@@ -229,7 +229,6 @@ fn poster_sink(tx: mpsc::Sender<Msg>, done: Arc<AtomicBool>) -> gst_app::AppSink
         }
         Ok(())
     };
-    let finish_eos = finish.clone();
     gst_app::AppSink::builder()
         .sync(false)
         // No preroll: a sink that waited for its first buffer before the pipeline may
@@ -258,10 +257,10 @@ fn poster_sink(tx: mpsc::Sender<Msg>, done: Arc<AtomicBool>) -> gst_app::AppSink
                 })
                 .eos(move |_| {
                     let mut picker = eos_picker.lock().unwrap();
-                    if !picker.decided() {
-                        if let Err(e) = finish_eos(&mut picker, &eos_tx) {
-                            let _ = eos_tx.blocking_send(Msg::Failed(e));
-                        }
+                    if !picker.decided()
+                        && let Err(e) = finish(&mut picker, &eos_tx)
+                    {
+                        let _ = eos_tx.blocking_send(Msg::Failed(e));
                     }
                     let _ = eos_tx.blocking_send(Msg::SinkEos);
                 })
@@ -784,11 +783,11 @@ fn copy_mode_video(pipeline: &gst::Pipeline, plan: &Arc<Plan>, linked: &Linked, 
     let tee = make("tee")?;
     add_chain(pipeline, std::slice::from_ref(&tee))?;
     for (track, t) in plan.tracks.iter().enumerate() {
-        if let TrackPlan::Video(pr) = t {
-            if pr.copy {
-                let head = build_copy(pipeline, plan, track, pr, caps)?;
-                tee.link(&head).map_err(setup_err)?;
-            }
+        if let TrackPlan::Video(pr) = t
+            && pr.copy
+        {
+            let head = build_copy(pipeline, plan, track, pr, caps)?;
+            tee.link(&head).map_err(setup_err)?;
         }
     }
     let decoded = inner_decodebin(pipeline, plan, linked, plan.keyframes_only.clone())?;

@@ -154,9 +154,12 @@ mod tests {
         assert_eq!((j.source_bucket.as_str(), j.source_key.as_str()), ("vodpipe-uploads", "raw/v1.mp4"));
     }
 
+    /// Tells whether a refusal is the expected kind.
+    type Expect = fn(&InvalidJob) -> bool;
+
     #[test]
     fn refuses_bad_jobs() {
-        let cases: Vec<(String, fn(&InvalidJob) -> bool)> = vec![
+        let cases: Vec<(String, Expect)> = vec![
             ("not json".into(), |e| matches!(e, InvalidJob::Malformed(_))),
             (msg(r#","extra":1"#), |e| matches!(e, InvalidJob::Malformed(_))),
             (msg("").replace("job/v1", "job/v9"), |e| matches!(e, InvalidJob::Schema(_))),

@@ -406,8 +406,8 @@ impl Target<'_> {
             })?;
 
         let result = self.upload_parts(&upload_id, size, part_size, &load).await;
-        if result.is_err() {
-            if let Err(e) = self
+        if result.is_err()
+            && let Err(e) = self
                 .client
                 .abort_multipart_upload()
                 .bucket(self.bucket)
@@ -415,9 +415,8 @@ impl Target<'_> {
                 .upload_id(&upload_id)
                 .send()
                 .await
-            {
-                warn!(%uri, %upload_id, error = %DisplayErrorContext(&e), "could not abort the failed multipart upload");
-            }
+        {
+            warn!(%uri, %upload_id, error = %DisplayErrorContext(&e), "could not abort the failed multipart upload");
         }
         result
     }
@@ -926,7 +925,7 @@ mod tests {
         assert_eq!(part_size_for(80_000 * MIB), PART_SIZE);
         let big = 200 * 1024 * MIB;
         let size = part_size_for(big);
-        assert!(size > PART_SIZE && size % MIB == 0);
+        assert!(size > PART_SIZE && size.is_multiple_of(MIB));
         assert!(big.div_ceil(size) <= MAX_PARTS);
     }
 

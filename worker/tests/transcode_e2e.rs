@@ -778,7 +778,7 @@ fn check_video_track(t: &Track, src: &Source, expect: &Expect) {
     assert_eq!(t.height, height, "{}: height must be the rung's", t.id);
     let exact_width = height as f64 * src.dar;
     assert!(
-        t.width % 2 == 0 && (t.width as f64 - exact_width).abs() <= 1.0,
+        t.width.is_multiple_of(2) && (t.width as f64 - exact_width).abs() <= 1.0,
         "{}: width {} should be {exact_width:.2} (display aspect {:.4} x {height}) rounded to even",
         t.id,
         t.width,

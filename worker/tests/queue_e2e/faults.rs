@@ -123,7 +123,9 @@ fn every_bad_input_is_dead_lettered_with_a_reason() {
         let mut unknown_field = job(&unknown_job, &vid, &fine_source);
         unknown_field["colour"] = json!("red");
         let missing_job = format!("job-missing-{}", stamp());
-        let messages: Vec<(&str, Vec<u8>, Option<String>, &str, &[&str])> = vec![
+        // (what it is, body, job id the event names, dead-letter kind, words the reason has)
+        type BadMessage<'a> = (&'a str, Vec<u8>, Option<String>, &'a str, &'a [&'a str]);
+        let messages: Vec<BadMessage> = vec![
             ("malformed JSON", br#"{"schema":"vodpipe.job/v1","job_id":"#.to_vec(), None, "invalid-job", &["JSON"]),
             // Refused whole, but its job id is safe to name in the event.
             ("unknown field", unknown_field.to_string().into_bytes(), Some(unknown_job.clone()), "invalid-job", &["colour"]),
