@@ -3,6 +3,8 @@
 //! - [`parse_fragment`]: decode time, duration, earliest presentation time, sync flag and
 //!   sequence number of one fragment (`[styp] [sidx] moof mdat`).
 //! - [`pin_creation_times`]: overwrite the wall-clock fields muxers put into init segments.
+//! - [`delay_presentation`]: move a fragment's presentation times later without negative
+//!   composition offsets.
 
 use crate::bmff::{self, BoxRef, Reader};
 use crate::codecs::InitInfo;
@@ -207,6 +209,123 @@ fn read_trun(trun: &BoxRef<'_>, defaults: &Defaults, t: &mut Timing) -> Result<(
         t.elapsed += u64::from(duration);
         t.count += 1;
     }
+    Ok(())
+}
+
+/// How [`delay_presentation`] moves a track's presentation times.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Delay {
+    /// Add to every sample's composition offset and write each `trun` as version 0
+    /// (unsigned offsets); decode times stay. For tracks whose pictures are reordered.
+    CompositionOffsets,
+    /// Add to `tfdt`; offsets stay. For tracks that do not reorder (audio, I/P-only video).
+    DecodeTime,
+}
+
+/// Delays every presentation time of one fragment of `init`'s track by `shift` ticks of its
+/// timescale, in place and without changing the fragment's size.
+///
+/// CMAF writes reordered pictures with negative composition offsets (`trun` version 1), so
+/// that a track's first picture is presented at its first decode time. ffmpeg's and
+/// GStreamer's MP4 readers instead shift such a track by its largest negative offset, and
+/// it plays that much late. Shifting every track of a title by one `shift` at least the
+/// largest reorder delay keeps every offset positive and the tracks in sync for every
+/// reader; the title then starts at `shift` instead of 0.
+///
+/// Fails without writing anything: with [`Delay::CompositionOffsets`], when a `trun` has
+/// no composition offsets or one would stay negative; with [`Delay::DecodeTime`], when a
+/// version 0 `tfdt` cannot hold the new time.
+pub fn delay_presentation(frag: &mut [u8], init: &InitInfo, shift: u32, how: Delay) -> Result<()> {
+    // Find every field first, write after: a failure must leave the buffer untouched.
+    // (offset, width in bytes, new value)
+    let mut writes: Vec<(usize, usize, u64)> = Vec::new();
+    {
+        let top = bmff::boxes_until(frag, b"moof", "fragment")?;
+        let moof = top
+            .iter()
+            .find(|b| b.fourcc.0 == *b"moof")
+            .ok_or(Error::MissingBox { path: "moof" })?;
+        let mut found = false;
+        for traf in moof.children(0, "moof")? {
+            if traf.fourcc.0 != *b"traf" {
+                continue;
+            }
+            let mut r = traf.require(b"tfhd", "moof/traf/tfhd")?.reader("moof/traf/tfhd");
+            r.full_box()?;
+            if r.u32()? != init.track_id {
+                continue;
+            }
+            found = true;
+            match how {
+                Delay::DecodeTime => {
+                    let tfdt = traf.require(b"tfdt", "moof/traf/tfdt")?;
+                    let mut r = tfdt.reader("moof/traf/tfdt");
+                    let (version, _) = r.full_box()?;
+                    let (old, width) = match version {
+                        0 => (u64::from(r.u32()?), 4),
+                        1 => (r.u64()?, 8),
+                        v => return Err(Error::UnsupportedVersion { fourcc: tfdt.fourcc, version: v }),
+                    };
+                    let new = old + u64::from(shift);
+                    if width == 4 && new > u64::from(u32::MAX) {
+                        return Err(Error::ValueOutOfRange { field: "tfdt (version 0) + delay", value: new });
+                    }
+                    writes.push((tfdt.body_offset + 4, width, new));
+                }
+                Delay::CompositionOffsets => {
+                    for trun in traf.children(0, "moof/traf")? {
+                        if trun.fourcc.0 == *b"trun" {
+                            trun_offsets(&trun, init, shift, &mut writes)?;
+                        }
+                    }
+                }
+            }
+        }
+        if !found {
+            return Err(Error::NoTrackFragment { track_id: init.track_id });
+        }
+    }
+    for (offset, width, value) in writes {
+        match width {
+            1 => frag[offset] = value as u8,
+            4 => frag[offset..offset + 4].copy_from_slice(&(value as u32).to_be_bytes()),
+            _ => frag[offset..offset + 8].copy_from_slice(&value.to_be_bytes()),
+        }
+    }
+    Ok(())
+}
+
+/// The writes that turn one trun's offsets into `offset + shift`, unsigned (version 0).
+fn trun_offsets(trun: &BoxRef<'_>, init: &InitInfo, shift: u32, writes: &mut Vec<(usize, usize, u64)>) -> Result<()> {
+    const CTX: &str = "moof/traf/trun";
+    let mut r: Reader<'_> = trun.reader(CTX);
+    let (version, flags) = r.full_box()?;
+    if flags & TRUN_CTS_OFFSET == 0 {
+        return Err(Error::NoCompositionOffsets { track_id: init.track_id });
+    }
+    let count = r.u32()?;
+    if flags & TRUN_DATA_OFFSET != 0 {
+        r.skip(4)?;
+    }
+    if flags & TRUN_FIRST_SAMPLE_FLAGS != 0 {
+        r.skip(4)?;
+    }
+    let before = [TRUN_DURATION, TRUN_SIZE, TRUN_FLAGS].iter().filter(|&&f| flags & f != 0).count() * 4;
+    for _ in 0..count {
+        r.skip(before)?;
+        let at = trun.body_offset + r.pos();
+        let old = if version == 0 { i64::from(r.u32()?) } else { i64::from(r.i32()?) };
+        let new = old + i64::from(shift);
+        if new < 0 {
+            return Err(Error::ReorderBeyondShift { track_id: init.track_id, needed: old.unsigned_abs(), shift });
+        }
+        if new > i64::from(u32::MAX) {
+            return Err(Error::ValueOutOfRange { field: "composition offset + delay", value: new as u64 });
+        }
+        writes.push((at, 4, new as u64));
+    }
+    // The version byte leads the full box header.
+    writes.push((trun.body_offset, 1, 0));
     Ok(())
 }
 

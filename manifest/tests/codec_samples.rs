@@ -386,3 +386,53 @@ fn pinning_a_value_too_big_for_version_0_fails_without_writing() {
     assert!(matches!(err, Error::ValueOutOfRange { .. }), "{err}");
     assert_eq!(bytes, original);
 }
+
+// ---- delaying presentation ----------------------------------------------------------
+
+fn trun_version(frag: &[u8]) -> u8 {
+    let at = frag.windows(4).position(|w| w == b"trun").expect("a trun");
+    frag[at + 4]
+}
+
+#[test]
+fn delaying_a_reordered_track_makes_its_offsets_unsigned() {
+    // h264_main_cmaf reorders by one frame (offsets down to -1001, trun version 1). A delay of
+    // 1001 leaves every offset >= 0 in a version 0 trun; presentation moves by exactly 1001,
+    // decode times and durations stay, and the fragment keeps its size.
+    let info = init("h264_main_cmaf");
+    for i in [1, 2] {
+        let mut f = sample("h264_main_cmaf", &format!("seg-{i:05}.m4s"));
+        let before = cmaf::parse_fragment(&f, &info).unwrap();
+        let len = f.len();
+        assert_eq!(trun_version(&f), 1);
+        cmaf::delay_presentation(&mut f, &info, 1001, cmaf::Delay::CompositionOffsets).unwrap();
+        let after = cmaf::parse_fragment(&f, &info).unwrap();
+        assert_eq!((f.len(), trun_version(&f)), (len, 0));
+        assert_eq!(after.earliest_presentation_time, before.earliest_presentation_time + 1001);
+        assert_eq!(
+            (after.decode_time, after.duration, after.sample_count, after.first_sample_is_sync),
+            (before.decode_time, before.duration, before.sample_count, before.first_sample_is_sync)
+        );
+    }
+    // A delay shorter than the reordering is refused, and nothing is written.
+    let mut f = sample("h264_main_cmaf", "seg-00001.m4s");
+    let original = f.clone();
+    let err = cmaf::delay_presentation(&mut f, &info, 1000, cmaf::Delay::CompositionOffsets).unwrap_err();
+    assert!(matches!(err, Error::ReorderBeyondShift { needed: 1001, shift: 1000, .. }), "{err}");
+    assert_eq!(f, original);
+}
+
+#[test]
+fn delaying_a_track_that_does_not_reorder_moves_its_decode_time() {
+    let info = init("aac_lc_48k_stereo");
+    let mut f = sample("aac_lc_48k_stereo", "seg-00002.m4s");
+    let before = cmaf::parse_fragment(&f, &info).unwrap();
+    cmaf::delay_presentation(&mut f, &info, 3003, cmaf::Delay::DecodeTime).unwrap();
+    let after = cmaf::parse_fragment(&f, &info).unwrap();
+    assert_eq!(after.decode_time, before.decode_time + 3003);
+    assert_eq!(after.earliest_presentation_time, before.earliest_presentation_time + 3003);
+    assert_eq!((after.duration, after.sample_count), (before.duration, before.sample_count));
+    // It has no composition offsets to move.
+    let err = cmaf::delay_presentation(&mut f, &info, 1, cmaf::Delay::CompositionOffsets).unwrap_err();
+    assert!(matches!(err, Error::NoCompositionOffsets { .. }), "{err}");
+}
