@@ -152,8 +152,17 @@ fn send(tx: &mpsc::Sender<Msg>, msg: Msg) -> Result<gst::FlowSuccess, gst::FlowE
     tx.blocking_send(msg).map(|_| gst::FlowSuccess::Ok).map_err(|_| gst::FlowError::Flushing)
 }
 
-fn media_sink(track: usize, tx: mpsc::Sender<Msg>) -> gst_app::AppSink {
+/// How a track's fragments are delayed (see [`Plan::delay_frames`]).
+#[derive(Clone, Copy)]
+struct TrackDelay {
+    frames: u32,
+    rate: manifest::model::FrameRate,
+    how: manifest::cmaf::Delay,
+}
+
+fn media_sink(track: usize, tx: mpsc::Sender<Msg>, delay: Option<TrackDelay>) -> gst_app::AppSink {
     let eos_tx = tx.clone();
+    let init_info: Mutex<Option<manifest::codecs::InitInfo>> = Mutex::new(None);
     gst_app::AppSink::builder()
         .sync(false)
         // No preroll: a sink that waited for its first buffer before the pipeline may
@@ -185,7 +194,13 @@ fn media_sink(track: usize, tx: mpsc::Sender<Msg>) -> gst_app::AppSink {
                     let whole = parts.len() == 1;
                     for (is_init, range) in parts {
                         // Usually the sample is one fragment: hand it over without a copy.
-                        let chunk = if whole { std::mem::take(&mut bytes) } else { bytes[range].to_vec() };
+                        let mut chunk = if whole { std::mem::take(&mut bytes) } else { bytes[range].to_vec() };
+                        if let Some(d) = delay
+                            && let Err(e) = delay_chunk(&mut chunk, is_init, d, &init_info)
+                        {
+                            let _ = send(&tx, Msg::Failed(Error::Setup(format!("delaying track {track}: {e}"))));
+                            return Err(gst::FlowError::Error);
+                        }
                         let msg = if is_init {
                             Msg::Init { track, bytes: chunk }
                         } else {
@@ -202,6 +217,26 @@ fn media_sink(track: usize, tx: mpsc::Sender<Msg>) -> gst_app::AppSink {
                 .build(),
         )
         .build()
+}
+
+/// Reads the track's timescale from its init segment, then moves each fragment's
+/// presentation by `d.frames` frames in that timescale (rounded to a tick).
+fn delay_chunk(
+    chunk: &mut [u8],
+    is_init: bool,
+    d: TrackDelay,
+    init_info: &Mutex<Option<manifest::codecs::InitInfo>>,
+) -> Result<(), manifest::Error> {
+    let mut info = init_info.lock().unwrap();
+    if is_init {
+        *info = Some(manifest::codecs::from_init_segment(chunk)?);
+        return Ok(());
+    }
+    let Some(info) = info.as_ref() else { return Err(manifest::Error::MissingBox { path: "init segment before fragments" }) };
+    let ticks = (u64::from(d.frames) * u64::from(d.rate.den) * u64::from(info.timescale) + u64::from(d.rate.num) / 2)
+        / u64::from(d.rate.num);
+    let ticks = u32::try_from(ticks).map_err(|_| manifest::Error::ValueOutOfRange { field: "delay", value: ticks })?;
+    manifest::cmaf::delay_presentation(chunk, info, ticks, d.how)
 }
 
 fn rgb_frame<'a>(sample: &gst::Sample, map: &'a gst::BufferMap<'a, gst::buffer::Readable>) -> Option<RgbFrame<'a>> {
@@ -368,6 +403,23 @@ struct Plan {
     poster_done: Arc<AtomicBool>,
     /// Copy mode with no rung encoded from the picture: only keyframes are decoded.
     keyframes_only: Option<Arc<KeyframesOnly>>,
+    /// Frames every track is delayed by when a rung is encoded with B-frames: its
+    /// reordering then needs no negative composition offsets, which ffmpeg's and
+    /// GStreamer's readers take as a shift of the whole track (see
+    /// `manifest::cmaf::delay_presentation`). The largest `bframes` of the ladder, at
+    /// least the encoders' reorder delay. 0 (nothing rewritten) without B-frames.
+    delay_frames: u32,
+}
+
+impl Plan {
+    fn delay(&self, reorders: bool) -> Option<TrackDelay> {
+        use manifest::cmaf::Delay;
+        (self.delay_frames > 0).then_some(TrackDelay {
+            frames: self.delay_frames,
+            rate: self.source.frame_rate,
+            how: if reorders { Delay::CompositionOffsets } else { Delay::DecodeTime },
+        })
+    }
 }
 
 /// Which keyframes a keyframes-only decoder gets: every one until the poster is chosen,
@@ -443,7 +495,7 @@ fn build_video(pipeline: &gst::Pipeline, plan: &Plan, pad_caps: &gst::Caps) -> R
         let enc_filter =
             gst::ElementFactory::make("capsfilter").property("caps", chain.caps.clone()).build().map_err(setup_err)?;
         let chain_mux = chain.muxer.clone();
-        let sink = media_sink(track, plan.tx.clone());
+        let sink = media_sink(track, plan.tx.clone(), plan.delay(pr.rung.bframes > 0));
         add_chain(
             pipeline,
             &[q.clone(), scale, raw_filter.clone(), chain.encoder, chain.parser, enc_filter.clone(), chain.muxer, sink.upcast()],
@@ -596,7 +648,7 @@ fn build_copy(
     let q = encoded_queue()?;
     let filter = gst::ElementFactory::make("capsfilter").property("caps", &caps).build().map_err(setup_err)?;
     let mux = make("cmafmux")?;
-    let sink = media_sink(track, plan.tx.clone());
+    let sink = media_sink(track, plan.tx.clone(), plan.delay(false));
     // parsebin's own parser already gives what the muxer takes when the container is
     // MP4 or Matroska; a second parser would only copy every frame.
     let mut chain = vec![q.clone()];
@@ -668,7 +720,7 @@ fn build_audio(pipeline: &gst::Pipeline, plan: &Plan, track: usize) -> Result<gs
     let mux = make("cmafmux")?;
     let aac_frame_ns = 1024 * 1_000_000_000 / plan.ladder.audio.sample_rate as u64;
     split_at_boundaries(&mux, &parse.static_pad("src").unwrap(), plan.gop_ns, aac_frame_ns / 2, false);
-    let sink = media_sink(track, plan.tx.clone());
+    let sink = media_sink(track, plan.tx.clone(), plan.delay(false));
     add_chain(pipeline, &[q.clone(), convert, resample, filter, enc, parse, mux, sink.upcast()])?;
     Ok(q)
 }
@@ -691,7 +743,7 @@ fn build_audio_copy(pipeline: &gst::Pipeline, plan: &Plan, track: usize) -> Resu
     let mux = make("cmafmux")?;
     let aac_frame_ns = 1024 * 1_000_000_000 / plan.ladder.audio.sample_rate as u64;
     split_at_boundaries(&mux, &filter.static_pad("src").unwrap(), plan.gop_ns, aac_frame_ns / 2, false);
-    let sink = media_sink(track, plan.tx.clone());
+    let sink = media_sink(track, plan.tx.clone(), plan.delay(false));
     add_chain(pipeline, &[q.clone(), parse, filter, mux, sink.upcast()])?;
     Ok(q)
 }
@@ -817,6 +869,14 @@ pub(crate) fn build(
     src.link(&decode).map_err(setup_err)?;
     let position_ns = Arc::new(AtomicU64::new(0));
     let encoded_video = tracks.iter().any(|t| matches!(t, TrackPlan::Video(p) if !p.copy));
+    let delay_frames = tracks
+        .iter()
+        .filter_map(|t| match t {
+            TrackPlan::Video(p) if !p.copy => Some(p.rung.bframes),
+            _ => None,
+        })
+        .max()
+        .unwrap_or(0);
     let keyframes_only = (copy_video && !encoded_video).then(|| {
         Arc::new(KeyframesOnly {
             sampler: Mutex::new(KeyframeSampler::new(crate::thumbs::sprite_interval_ns(source.duration_ns))),
@@ -833,6 +893,7 @@ pub(crate) fn build(
         position_ns: position_ns.clone(),
         poster_done: Arc::new(AtomicBool::new(false)),
         keyframes_only,
+        delay_frames,
     });
     let linked = Arc::new(Mutex::new((false, false)));
     let weak = pipeline.downgrade();

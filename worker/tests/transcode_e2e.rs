@@ -255,6 +255,26 @@ fn copy_rung_repackages_a_matching_source() {
     assert!(ours == theirs[..ours.len()], "the copied audio's packets (size, md5) differ from the source's");
 }
 
+/// Rungs encoded with B-frames (reordered pictures) pass every check an I/P-only one
+/// does, playback in HLS and DASH included: every track is delayed by the ladder's largest
+/// `bframes` so that no composition offset is negative, and ffmpeg (which the checks read
+/// with) sees the two renditions and the audio start together.
+#[test]
+fn encoded_rungs_with_b_frames() {
+    let s = Scratch::new("encoded_bframes");
+    let input = s.path("src.mp4");
+    make_gop_source(&input, 60, 0, true);
+    transcode_with_ladder(
+        &s,
+        &input,
+        "[[rung]]\ncodec = \"h264\"\nheight = 360\nbitrate = 1000000\nbframes = 3\npreset = \"ultrafast\"\n\
+         [[rung]]\ncodec = \"h264\"\nheight = 240\nbitrate = 300000\nbframes = 2\npreset = \"ultrafast\"\n",
+    );
+    let title = s.out().join("src");
+    let report = verify_title(&s, &input, &title, &Expect::rungs(&[360, 240]));
+    play_everything(&s, &title, &report);
+}
+
 /// A remux-only job (every rung and the audio copied) decodes only keyframes, for the
 /// thumbnails, and the thumbnails still show the right moments: the source has a
 /// keyframe every 2 s and the sprites one tile a second, so the tiles at 0, 2 and 4 s
