@@ -1,6 +1,9 @@
 //! RFC 6381 codec strings and track facts read from real bitstreams.
 //!
 //! - [`avc1_from_sps`]: `avc1.PPCCLL` from an H.264 sequence parameter set NAL unit.
+//! - [`h264_max_reorder_frames`], [`h265_max_reorder_frames`]: how many frames a stream
+//!   reorders (B-frames), from its SPS ([`avcc_first_sps`], [`hvcc_first_sps`] find it in
+//!   the configuration records); what a copied stream's presentation delay must cover.
 //! - [`from_init_segment`]: everything the manifests need from a CMAF/fMP4 init segment
 //!   (ftyp+moov), as written by GStreamer's cmafmux/isofmp4mux/mp4mux or ffmpeg.
 //!
@@ -115,7 +118,7 @@ fn strip_start_code(nal: &[u8]) -> &[u8] {
 /// The first `want` bytes of the RBSP: drops each emulation prevention byte (the 0x03 of
 /// a 00 00 03 sequence). profile_idc 0 with a zero constraint byte would be followed by one.
 fn unescape_rbsp(payload: &[u8], want: usize) -> Vec<u8> {
-    let mut out = Vec::with_capacity(want);
+    let mut out = Vec::with_capacity(want.min(payload.len()));
     let mut zeros = 0;
     for &b in payload {
         if out.len() == want {
@@ -129,6 +132,311 @@ fn unescape_rbsp(payload: &[u8], want: usize) -> Vec<u8> {
         out.push(b);
     }
     out
+}
+
+/// How many frames an H.264 stream may hold back before output (frames that follow a
+/// picture in decode order but precede it on screen: B-frames), as its SPS states it:
+/// the VUI's `max_num_reorder_frames`. `None` when the SPS has no VUI or its VUI no
+/// bitstream restriction (the standard then only bounds it by the DPB size).
+///
+/// `sps_nal` is one SPS NAL unit, with or without a leading Annex B start code.
+pub fn h264_max_reorder_frames(sps_nal: &[u8]) -> Result<Option<u32>> {
+    let nal = strip_start_code(sps_nal);
+    let header = *nal.first().ok_or(Error::Truncated { context: "H.264 SPS", needed: 1, available: 0 })?;
+    let nal_unit_type = header & 0x1f;
+    if nal_unit_type != 7 {
+        return Err(Error::NotAnSps { nal_unit_type });
+    }
+    let rbsp = unescape_rbsp(&nal[1..], usize::MAX);
+    let mut b = Bits::new(&rbsp, "H.264 SPS");
+    let profile_idc = b.bits(8)?;
+    b.skip(16)?; // constraint flags, level_idc
+    b.ue()?; // seq_parameter_set_id
+    if matches!(profile_idc, 100 | 110 | 122 | 244 | 44 | 83 | 86 | 118 | 128 | 138 | 139 | 134 | 135) {
+        let chroma_format_idc = b.ue()?;
+        if chroma_format_idc == 3 {
+            b.skip(1)?; // separate_colour_plane_flag
+        }
+        b.ue()?; // bit_depth_luma_minus8
+        b.ue()?; // bit_depth_chroma_minus8
+        b.skip(1)?; // qpprime_y_zero_transform_bypass_flag
+        if b.flag()? {
+            let lists = if chroma_format_idc == 3 { 12 } else { 8 };
+            for i in 0..lists {
+                if b.flag()? {
+                    skip_scaling_list(&mut b, if i < 6 { 16 } else { 64 })?;
+                }
+            }
+        }
+    }
+    b.ue()?; // log2_max_frame_num_minus4
+    match b.ue()? {
+        0 => {
+            b.ue()?; // log2_max_pic_order_cnt_lsb_minus4
+        }
+        1 => {
+            b.skip(1)?; // delta_pic_order_always_zero_flag
+            b.se()?; // offset_for_non_ref_pic
+            b.se()?; // offset_for_top_to_bottom_field
+            let cycle = b.ue()?;
+            if cycle > 255 {
+                return Err(Error::BadSps { reason: "num_ref_frames_in_pic_order_cnt_cycle above 255" });
+            }
+            for _ in 0..cycle {
+                b.se()?;
+            }
+        }
+        2 => {}
+        _ => return Err(Error::BadSps { reason: "pic_order_cnt_type above 2" }),
+    }
+    b.ue()?; // max_num_ref_frames
+    b.skip(1)?; // gaps_in_frame_num_value_allowed_flag
+    b.ue()?; // pic_width_in_mbs_minus1
+    b.ue()?; // pic_height_in_map_units_minus1
+    if !b.flag()? {
+        b.skip(1)?; // mb_adaptive_frame_field_flag
+    }
+    b.skip(1)?; // direct_8x8_inference_flag
+    if b.flag()? {
+        for _ in 0..4 {
+            b.ue()?; // frame_crop_{left,right,top,bottom}_offset
+        }
+    }
+    if !b.flag()? {
+        return Ok(None); // no VUI
+    }
+    if b.flag()? && b.bits(8)? == 255 {
+        b.skip(32)?; // sar_width, sar_height
+    }
+    if b.flag()? {
+        b.skip(1)?; // overscan_appropriate_flag
+    }
+    if b.flag()? {
+        b.skip(4)?; // video_format, video_full_range_flag
+        if b.flag()? {
+            b.skip(24)?; // colour_primaries, transfer_characteristics, matrix_coefficients
+        }
+    }
+    if b.flag()? {
+        b.ue()?; // chroma_sample_loc_type_top_field
+        b.ue()?; // chroma_sample_loc_type_bottom_field
+    }
+    if b.flag()? {
+        b.skip(65)?; // num_units_in_tick, time_scale, fixed_frame_rate_flag
+    }
+    let nal_hrd = b.flag()?;
+    if nal_hrd {
+        skip_hrd(&mut b)?;
+    }
+    let vcl_hrd = b.flag()?;
+    if vcl_hrd {
+        skip_hrd(&mut b)?;
+    }
+    if nal_hrd || vcl_hrd {
+        b.skip(1)?; // low_delay_hrd_flag
+    }
+    b.skip(1)?; // pic_struct_present_flag
+    if !b.flag()? {
+        return Ok(None); // no bitstream restriction
+    }
+    b.skip(1)?; // motion_vectors_over_pic_boundaries_flag
+    for _ in 0..4 {
+        // max_bytes_per_pic_denom, max_bits_per_mb_denom, log2_max_mv_length_{horizontal,vertical}
+        b.ue()?;
+    }
+    let reorder = b.ue()?;
+    let dpb = b.ue()?; // max_dec_frame_buffering
+    if reorder > dpb || dpb > 16 {
+        return Err(Error::BadSps { reason: "max_num_reorder_frames above max_dec_frame_buffering or 16" });
+    }
+    Ok(Some(reorder))
+}
+
+/// The first SPS NAL unit of an AVCDecoderConfigurationRecord (the payload of `avcC`,
+/// GStreamer's `codec_data` for `stream-format=avc`), if it carries one.
+pub fn avcc_first_sps(record: &[u8]) -> Result<Option<&[u8]>> {
+    let mut r = Reader::new(record, "avcC");
+    let version = r.u8()?;
+    if version != 1 {
+        return Err(Error::InvalidCodecConfig { fourcc: FourCc(*b"avcC"), reason: "configurationVersion is not 1" });
+    }
+    r.skip(4)?; // profile, compatibility, level, lengthSizeMinusOne
+    if r.u8()? & 0x1f == 0 {
+        return Ok(None);
+    }
+    let len = usize::from(r.u16()?);
+    r.take(len).map(Some)
+}
+
+fn skip_scaling_list(b: &mut Bits<'_>, size: usize) -> Result<()> {
+    let (mut last, mut next) = (8i64, 8i64);
+    for _ in 0..size {
+        if next != 0 {
+            let delta = b.se()?;
+            if !(-128..=127).contains(&delta) {
+                return Err(Error::BadSps { reason: "delta_scale outside -128..127" });
+            }
+            next = (last + delta + 256) % 256;
+        }
+        if next != 0 {
+            last = next;
+        }
+    }
+    Ok(())
+}
+
+fn skip_hrd(b: &mut Bits<'_>) -> Result<()> {
+    let cpb_cnt = b.ue()? + 1;
+    if cpb_cnt > 32 {
+        return Err(Error::BadSps { reason: "cpb_cnt_minus1 above 31" });
+    }
+    b.skip(8)?; // bit_rate_scale, cpb_size_scale
+    for _ in 0..cpb_cnt {
+        b.ue()?; // bit_rate_value_minus1
+        b.ue()?; // cpb_size_value_minus1
+        b.skip(1)?; // cbr_flag
+    }
+    b.skip(20) // four 5-bit delay and length fields
+}
+
+/// A big-endian bit reader over an RBSP (emulation prevention already removed).
+struct Bits<'a> {
+    context: &'static str,
+    data: &'a [u8],
+    pos: usize,
+}
+
+impl<'a> Bits<'a> {
+    fn new(data: &'a [u8], context: &'static str) -> Self {
+        Bits { context, data, pos: 0 }
+    }
+
+    fn truncated(&self, more: usize) -> Error {
+        Error::Truncated { context: self.context, needed: (self.pos + more).div_ceil(8), available: self.data.len() }
+    }
+
+    fn flag(&mut self) -> Result<bool> {
+        let byte = *self.data.get(self.pos / 8).ok_or_else(|| self.truncated(1))?;
+        let bit = byte >> (7 - self.pos % 8) & 1;
+        self.pos += 1;
+        Ok(bit == 1)
+    }
+
+    fn bits(&mut self, n: u32) -> Result<u32> {
+        debug_assert!(n <= 32);
+        let mut v = 0u32;
+        for _ in 0..n {
+            v = v << 1 | u32::from(self.flag()?);
+        }
+        Ok(v)
+    }
+
+    fn skip(&mut self, n: usize) -> Result<()> {
+        if self.pos + n > self.data.len() * 8 {
+            return Err(self.truncated(n));
+        }
+        self.pos += n;
+        Ok(())
+    }
+
+    /// ue(v): Exp-Golomb, up to 31 leading zeros (values up to 2^32 - 2).
+    fn ue(&mut self) -> Result<u32> {
+        let mut zeros = 0;
+        while !self.flag()? {
+            zeros += 1;
+            if zeros > 31 {
+                return Err(Error::BadSps { reason: "Exp-Golomb code longer than 32 bits" });
+            }
+        }
+        let rest = self.bits(zeros)?;
+        Ok(((1u64 << zeros) - 1 + u64::from(rest)) as u32)
+    }
+
+    /// se(v): signed Exp-Golomb.
+    fn se(&mut self) -> Result<i64> {
+        let k = i64::from(self.ue()?);
+        Ok(if k % 2 == 1 { (k + 1) / 2 } else { -(k / 2) })
+    }
+}
+
+/// HEVC's counterpart of [`h264_max_reorder_frames`]: `sps_max_num_reorder_pics` of the
+/// highest sub-layer, which every HEVC SPS states.
+///
+/// `sps_nal` is one SPS NAL unit (type 33), with or without a leading Annex B start code.
+pub fn h265_max_reorder_frames(sps_nal: &[u8]) -> Result<u32> {
+    let nal = strip_start_code(sps_nal);
+    if nal.len() < 2 {
+        return Err(Error::Truncated { context: "H.265 SPS", needed: 2, available: nal.len() });
+    }
+    let nal_unit_type = (nal[0] >> 1) & 0x3f;
+    if nal_unit_type != 33 {
+        return Err(Error::NotAnSps { nal_unit_type });
+    }
+    let rbsp = unescape_rbsp(&nal[2..], usize::MAX);
+    let mut b = Bits::new(&rbsp, "H.265 SPS");
+    b.skip(4)?; // sps_video_parameter_set_id
+    let sub_layers = b.bits(3)? as usize; // sps_max_sub_layers_minus1
+    b.skip(1)?; // sps_temporal_id_nesting_flag
+    // profile_tier_level(1, sps_max_sub_layers_minus1)
+    b.skip(96)?; // general profile, tier, flags and level
+    let mut present = Vec::with_capacity(sub_layers);
+    for _ in 0..sub_layers {
+        present.push((b.flag()?, b.flag()?)); // sub_layer_{profile,level}_present_flag
+    }
+    if sub_layers > 0 {
+        b.skip(2 * (8 - sub_layers))?; // reserved_zero_2bits
+    }
+    for (profile, level) in present {
+        b.skip(if profile { 88 } else { 0 } + if level { 8 } else { 0 })?;
+    }
+    b.ue()?; // sps_seq_parameter_set_id
+    if b.ue()? == 3 {
+        b.skip(1)?; // separate_colour_plane_flag
+    }
+    b.ue()?; // pic_width_in_luma_samples
+    b.ue()?; // pic_height_in_luma_samples
+    if b.flag()? {
+        for _ in 0..4 {
+            b.ue()?; // conf_win_{left,right,top,bottom}_offset
+        }
+    }
+    b.ue()?; // bit_depth_luma_minus8
+    b.ue()?; // bit_depth_chroma_minus8
+    b.ue()?; // log2_max_pic_order_cnt_lsb_minus4
+    let first = if b.flag()? { 0 } else { sub_layers };
+    let mut reorder = 0;
+    for _ in first..=sub_layers {
+        let dpb = b.ue()?.saturating_add(1); // sps_max_dec_pic_buffering_minus1
+        reorder = b.ue()?; // sps_max_num_reorder_pics
+        b.ue()?; // sps_max_latency_increase_plus1
+        if reorder > dpb || dpb > 16 {
+            return Err(Error::BadSps { reason: "sps_max_num_reorder_pics above sps_max_dec_pic_buffering or 16" });
+        }
+    }
+    Ok(reorder)
+}
+
+/// The first SPS NAL unit of an HEVCDecoderConfigurationRecord (the payload of `hvcC`,
+/// GStreamer's `codec_data` for `stream-format=hvc1|hev1`), if it carries one.
+pub fn hvcc_first_sps(record: &[u8]) -> Result<Option<&[u8]>> {
+    let mut r = Reader::new(record, "hvcC");
+    if r.u8()? != 1 {
+        return Err(Error::InvalidCodecConfig { fourcc: FourCc(*b"hvcC"), reason: "configurationVersion is not 1" });
+    }
+    r.skip(21)?; // profile, tier, level, ... lengthSizeMinusOne
+    let arrays = r.u8()?;
+    for _ in 0..arrays {
+        let nal_unit_type = r.u8()? & 0x3f;
+        let count = r.u16()?;
+        for _ in 0..count {
+            let len = usize::from(r.u16()?);
+            let nal = r.take(len)?;
+            if nal_unit_type == 33 {
+                return Ok(Some(nal));
+            }
+        }
+    }
+    Ok(None)
 }
 
 /// Reads the first track of an init segment (ftyp+moov; anything after the moov is ignored).
@@ -630,5 +938,205 @@ mod tests {
         // A box claiming more bytes than there are.
         let err = from_init_segment(&[0, 0, 0, 100, b'm', b'o', b'o', b'v']).unwrap_err();
         assert!(matches!(err, Error::BadBoxSize { .. }), "{err}");
+    }
+
+    /// x264 with NAL HRD parameters (`nal-hrd=vbr`, one B-frame, no pyramid) and an
+    /// emulation prevention byte: ffmpeg's trace_headers reads max_num_reorder_frames = 1.
+    const SPS_X264_HRD_ONE_BFRAME: [u8; 34] = [
+        0x67, 0x64, 0x00, 0x0d, 0xac, 0xe4, 0x05, 0x07, 0xec, 0x04, 0x40, 0x00, 0x00, 0x03, 0x00,
+        0x40, 0x00, 0x00, 0x0f, 0x18, 0x10, 0x00, 0x7a, 0x10, 0x00, 0x1e, 0x84, 0xa6, 0x93, 0x00,
+        0x78, 0xa1, 0x48, 0x90,
+    ];
+    /// x265 (ffmpeg libx265, bframes=4): trace_headers reads sps_max_num_reorder_pics = 2.
+    const SPS_X265_BFRAMES: [u8; 42] = [
+        0x42, 0x01, 0x01, 0x01, 0x60, 0x00, 0x00, 0x03, 0x00, 0x90, 0x00, 0x00, 0x03, 0x00, 0x00,
+        0x03, 0x00, 0x3c, 0xa0, 0x0a, 0x08, 0x0f, 0x16, 0x59, 0x59, 0xa4, 0x93, 0x2b, 0xc0, 0x5a,
+        0x02, 0x00, 0x00, 0x03, 0x00, 0x02, 0x00, 0x00, 0x03, 0x00, 0x3c, 0x10,
+    ];
+    /// x265 with bframes=0: sps_max_num_reorder_pics = 0.
+    const SPS_X265_NO_BFRAMES: [u8; 41] = [
+        0x42, 0x01, 0x01, 0x01, 0x60, 0x00, 0x00, 0x03, 0x00, 0x90, 0x00, 0x00, 0x03, 0x00, 0x00,
+        0x03, 0x00, 0x3c, 0xa0, 0x0a, 0x08, 0x0f, 0x16, 0x59, 0x2a, 0x49, 0x32, 0xbc, 0x05, 0xa0,
+        0x20, 0x00, 0x00, 0x03, 0x00, 0x20, 0x00, 0x00, 0x03, 0x03, 0xc1,
+    ];
+
+    #[test]
+    fn reorder_depth_of_real_x264_streams() {
+        // Expected values are ffmpeg trace_headers' reading of the same SPSs.
+        assert_eq!(h264_max_reorder_frames(&SPS_X264_HIGH_L30).unwrap(), Some(2));
+        assert_eq!(h264_max_reorder_frames(&SPS_X264_MAIN_L31).unwrap(), Some(2));
+        assert_eq!(h264_max_reorder_frames(&SPS_X264_CONSTRAINED_BASELINE_L13).unwrap(), Some(0));
+        assert_eq!(h264_max_reorder_frames(&SPS_X264_HRD_ONE_BFRAME).unwrap(), Some(1));
+    }
+
+    #[test]
+    fn reorder_depth_of_real_x265_streams() {
+        assert_eq!(h265_max_reorder_frames(&SPS_X265_BFRAMES).unwrap(), 2);
+        assert_eq!(h265_max_reorder_frames(&SPS_X265_NO_BFRAMES).unwrap(), 0);
+        let mut annex_b = vec![0, 0, 0, 1];
+        annex_b.extend_from_slice(&SPS_X265_BFRAMES);
+        assert_eq!(h265_max_reorder_frames(&annex_b).unwrap(), 2);
+    }
+
+    /// Writes an SPS bit by bit, for the syntax real encoders rarely emit.
+    #[derive(Default)]
+    struct BitWriter {
+        bits: Vec<bool>,
+    }
+
+    impl BitWriter {
+        fn u(&mut self, n: u32, v: u64) -> &mut Self {
+            for i in (0..n).rev() {
+                self.bits.push(v >> i & 1 == 1);
+            }
+            self
+        }
+        fn ue(&mut self, v: u64) -> &mut Self {
+            let len = 64 - (v + 1).leading_zeros();
+            self.u(len - 1, 0).u(len, v + 1)
+        }
+        fn se(&mut self, v: i64) -> &mut Self {
+            self.ue(if v > 0 { 2 * v as u64 - 1 } else { (-2 * v) as u64 })
+        }
+        /// Stop bit, zero padding, emulation prevention, NAL header in front.
+        fn nal(&mut self, header: &[u8]) -> Vec<u8> {
+            self.bits.push(true);
+            while self.bits.len() % 8 != 0 {
+                self.bits.push(false);
+            }
+            let mut out = header.to_vec();
+            let mut zeros = 0;
+            for byte in self.bits.chunks(8).map(|c| c.iter().fold(0u8, |a, &b| a << 1 | u8::from(b))) {
+                if zeros >= 2 && byte <= 3 {
+                    out.push(3);
+                    zeros = 0;
+                }
+                zeros = if byte == 0 { zeros + 1 } else { 0 };
+                out.push(byte);
+            }
+            out
+        }
+    }
+
+    /// High 4:4:4 profile, scaling lists (one cut short by a zero scale, one long),
+    /// picture order count type 1, field coding, cropping and a VUI with every optional
+    /// part before the bitstream restriction.
+    fn synthetic_h264_sps(restriction: Option<(u64, u64)>) -> Vec<u8> {
+        let mut w = BitWriter::default();
+        w.u(8, 244).u(8, 0).u(8, 40).ue(0); // profile, constraints, level, sps id
+        w.ue(3).u(1, 0).ue(2).ue(2).u(1, 0); // chroma 4:4:4, 10-bit
+        w.u(1, 1); // seq_scaling_matrix_present_flag: 12 lists
+        for i in 0..12 {
+            match i {
+                0 => {
+                    w.u(1, 1).se(-8); // next scale 0 at once: the rest of the list is implied
+                }
+                6 => {
+                    w.u(1, 1);
+                    for j in 0..64 {
+                        w.se(if j % 2 == 0 { 3 } else { -2 });
+                    }
+                }
+                _ => {
+                    w.u(1, 0);
+                }
+            }
+        }
+        w.ue(4); // log2_max_frame_num_minus4
+        w.ue(1).u(1, 0).se(-3).se(5).ue(3).se(1).se(-1).se(2); // POC type 1, 3 cycle offsets
+        w.ue(4).u(1, 0).ue(119).ue(33); // refs, gaps, 1920 x 1088 (field pairs)
+        w.u(1, 0).u(1, 1).u(1, 1); // not frame-only, MBAFF, direct_8x8
+        w.u(1, 1).ue(0).ue(0).ue(0).ue(4); // cropping
+        w.u(1, 1); // VUI
+        w.u(1, 1).u(8, 255).u(16, 4).u(16, 3); // extended SAR
+        w.u(1, 1).u(1, 0); // overscan
+        w.u(1, 1).u(3, 5).u(1, 0).u(1, 1).u(24, 0x010101); // signal type + colour
+        w.u(1, 1).ue(1).ue(1); // chroma location
+        w.u(1, 1).u(32, 1001).u(32, 60000).u(1, 1); // timing
+        w.u(1, 1).ue(1).u(4, 2).u(4, 3).ue(5000).ue(9000).u(1, 0).ue(7000).ue(12000).u(1, 1).u(20, 0x8c631); // NAL HRD, 2 CPBs
+        w.u(1, 0); // no VCL HRD
+        w.u(1, 0).u(1, 1); // low_delay_hrd, pic_struct_present
+        match restriction {
+            None => w.u(1, 0),
+            Some((reorder, dpb)) => w.u(1, 1).u(1, 1).ue(2).ue(1).ue(16).ue(16).ue(reorder).ue(dpb),
+        };
+        w.nal(&[0x67])
+    }
+
+    #[test]
+    fn reorder_depth_through_every_part_of_an_h264_sps() {
+        assert_eq!(h264_max_reorder_frames(&synthetic_h264_sps(Some((3, 4)))).unwrap(), Some(3));
+        assert_eq!(h264_max_reorder_frames(&synthetic_h264_sps(Some((0, 1)))).unwrap(), Some(0));
+        assert_eq!(h264_max_reorder_frames(&synthetic_h264_sps(None)).unwrap(), None);
+        assert!(matches!(h264_max_reorder_frames(&synthetic_h264_sps(Some((5, 4)))), Err(Error::BadSps { .. })));
+        // Without a VUI.
+        let mut w = BitWriter::default();
+        w.u(8, 66).u(8, 0xc0).u(8, 30).ue(0).ue(0).ue(2).ue(1).u(1, 0).ue(19).ue(14).u(1, 1).u(1, 1).u(1, 0).u(1, 0);
+        assert_eq!(h264_max_reorder_frames(&w.nal(&[0x67])).unwrap(), None);
+    }
+
+    #[test]
+    fn reorder_depth_refuses_what_is_not_an_sps() {
+        let sps = synthetic_h264_sps(Some((3, 4)));
+        for cut in [1, 4, 20, sps.len() - 3] {
+            assert!(
+                matches!(h264_max_reorder_frames(&sps[..cut]), Err(Error::Truncated { context: "H.264 SPS", .. })),
+                "cut at {cut}"
+            );
+        }
+        assert!(matches!(h264_max_reorder_frames(&[0x68, 0xee, 0x3c, 0x80]), Err(Error::NotAnSps { nal_unit_type: 8 })));
+        assert!(matches!(h265_max_reorder_frames(&SPS_X264_HIGH_L30), Err(Error::NotAnSps { .. })));
+        assert!(matches!(h265_max_reorder_frames(&SPS_X265_BFRAMES[..20]), Err(Error::Truncated { context: "H.265 SPS", .. })));
+        // 33 leading zeros: no Exp-Golomb code that long fits in 32 bits.
+        let mut w = BitWriter::default();
+        w.u(8, 100).u(8, 0).u(8, 40).u(33, 0).u(8, 0xff);
+        assert!(matches!(h264_max_reorder_frames(&w.nal(&[0x67])), Err(Error::BadSps { .. })));
+    }
+
+    /// Two sub-layers, the first with profile and level information, ordering info for
+    /// each: the highest sub-layer's value is the stream's.
+    #[test]
+    fn reorder_depth_of_an_h265_sps_with_sub_layers() {
+        for (per_layer, expected) in [(true, 3), (false, 3)] {
+            let mut w = BitWriter::default();
+            w.u(4, 0).u(3, 1).u(1, 1); // vps id, max_sub_layers_minus1 = 1, nesting
+            w.u(32, 0x0160_0000).u(32, 0).u(32, 0x5d); // general profile/tier/level
+            w.u(1, 1).u(1, 1).u(14, 0); // sub-layer 0: profile + level present; reserved
+            w.u(32, 0x0160_0000).u(32, 0).u(24, 0).u(8, 0x5a);
+            w.ue(0).ue(1).ue(1280).ue(720).u(1, 1).ue(0).ue(0).ue(0).ue(4); // 4:2:0 1280x720, cropped
+            w.ue(0).ue(0).ue(4); // 8-bit, POC lsb bits
+            if per_layer {
+                w.u(1, 1).ue(2).ue(1).ue(0).ue(4).ue(3).ue(0);
+            } else {
+                w.u(1, 0).ue(4).ue(3).ue(0);
+            }
+            w.ue(0); // what follows is not read
+            let sps = w.nal(&[0x42, 0x01]);
+            assert_eq!(h265_max_reorder_frames(&sps).unwrap(), expected, "ordering info per layer: {per_layer}");
+        }
+    }
+
+    #[test]
+    fn first_sps_of_configuration_records() {
+        let mut avcc = vec![1, 0x64, 0x00, 0x1e, 0xff, 0xe1];
+        avcc.extend_from_slice(&(SPS_X264_HIGH_L30.len() as u16).to_be_bytes());
+        avcc.extend_from_slice(&SPS_X264_HIGH_L30);
+        avcc.extend_from_slice(&[1, 0, 4, 0x68, 0xeb, 0xe3, 0xcb]);
+        assert_eq!(avcc_first_sps(&avcc).unwrap(), Some(&SPS_X264_HIGH_L30[..]));
+        assert_eq!(avcc_first_sps(&[1, 0x64, 0, 0x1e, 0xff, 0xe0, 0]).unwrap(), None);
+        assert!(avcc_first_sps(&avcc[..10]).is_err());
+
+        // hvcC: a VPS array, then the SPS array.
+        let mut hvcc = vec![1];
+        hvcc.extend_from_slice(&[0; 21]);
+        hvcc.push(2);
+        hvcc.extend_from_slice(&[0x80 | 32, 0, 1, 0, 3, 0x40, 0x01, 0x0c]);
+        hvcc.extend_from_slice(&[0x80 | 33, 0, 1]);
+        hvcc.extend_from_slice(&(SPS_X265_BFRAMES.len() as u16).to_be_bytes());
+        hvcc.extend_from_slice(&SPS_X265_BFRAMES);
+        assert_eq!(hvcc_first_sps(&hvcc).unwrap(), Some(&SPS_X265_BFRAMES[..]));
+        assert!(hvcc_first_sps(&hvcc[..hvcc.len() - 1]).is_err());
+        hvcc[0] = 0;
+        assert!(hvcc_first_sps(&hvcc).is_err());
     }
 }

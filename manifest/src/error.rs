@@ -50,8 +50,11 @@ pub enum Error {
         reason: &'static str,
     },
     /// The bytes given as an H.264 SPS are another kind of NAL unit.
-    #[error("not an H.264 sequence parameter set (nal_unit_type {nal_unit_type})")]
+    #[error("not a sequence parameter set (nal_unit_type {nal_unit_type})")]
     NotAnSps { nal_unit_type: u8 },
+    /// An H.264 or H.265 sequence parameter set whose content breaks its syntax.
+    #[error("invalid sequence parameter set: {reason}")]
+    BadSps { reason: &'static str },
     /// A fragment has no `traf` for the init segment's track.
     #[error("fragment has no track fragment for track {track_id}")]
     NoTrackFragment { track_id: u32 },
