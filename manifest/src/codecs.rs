@@ -1001,7 +1001,7 @@ mod tests {
         /// Stop bit, zero padding, emulation prevention, NAL header in front.
         fn nal(&mut self, header: &[u8]) -> Vec<u8> {
             self.bits.push(true);
-            while self.bits.len() % 8 != 0 {
+            while !self.bits.len().is_multiple_of(8) {
                 self.bits.push(false);
             }
             let mut out = header.to_vec();
