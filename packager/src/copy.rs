@@ -7,9 +7,9 @@
 //! probe: codec and an 8-bit 4:2:0 profile, the displayed size with square
 //! pixels, progressive, upright, a constant frame rate, and the bitrate within
 //! the rung's `max_bitrate`. The rest shows only in the stream, and the pipeline
-//! checks it as the stream passes: no B-frames (copied, their fragments need
-//! negative composition offsets, which GStreamer's DASH client places a few
-//! frames off) and a keyframe on every segment boundary. The first miss fails
+//! checks it as the stream passes: reordering (B-frames) no further than the SPS
+//! states (every track is delayed by that much, see `pipeline::Plan::delay_frames`)
+//! and a keyframe on every segment boundary. The first miss fails
 //! the run with [`crate::Error::CopyRefused`], and [`crate::package`] runs the
 //! job again with every rung encoded.
 
@@ -63,7 +63,11 @@ pub fn decide(plan: &mut [PlannedRung], source: &SourceMedia) {
         match refusal(pr, source) {
             None => {
                 pr.copy = true;
-                tracing::info!(rendition = %pr.rung.id(), "copying the source's stream (no re-encode)");
+                let reorder = match source.video_stream.reorder_frames {
+                    Some(n) => n.to_string(),
+                    None => "not stated".into(),
+                };
+                tracing::info!(rendition = %pr.rung.id(), reorder_frames = %reorder, "copying the source's stream (no re-encode)");
             }
             Some(why) => tracing::info!(rendition = %pr.rung.id(), "encoding, not copying: {why}"),
         }
@@ -135,6 +139,7 @@ mod tests {
                 profile: Some(profile.into()),
                 bitrate,
                 rate_known: true,
+                reorder_frames: None,
             },
             audio_stream: None,
         }

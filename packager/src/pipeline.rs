@@ -160,7 +160,10 @@ struct TrackDelay {
     how: manifest::cmaf::Delay,
 }
 
-fn media_sink(track: usize, tx: mpsc::Sender<Msg>, delay: Option<TrackDelay>) -> gst_app::AppSink {
+/// `copy_of`: the rendition, when the track is a copy of the source's stream: a delay its
+/// reordering does not fit in then refuses the copy ([`Error::CopyRefused`]), so the job is
+/// packaged again with the rung encoded.
+fn media_sink(track: usize, tx: mpsc::Sender<Msg>, delay: Option<TrackDelay>, copy_of: Option<String>) -> gst_app::AppSink {
     let eos_tx = tx.clone();
     let init_info: Mutex<Option<manifest::codecs::InitInfo>> = Mutex::new(None);
     gst_app::AppSink::builder()
@@ -198,7 +201,14 @@ fn media_sink(track: usize, tx: mpsc::Sender<Msg>, delay: Option<TrackDelay>) ->
                         if let Some(d) = delay
                             && let Err(e) = delay_chunk(&mut chunk, is_init, d, &init_info)
                         {
-                            let _ = send(&tx, Msg::Failed(Error::Setup(format!("delaying track {track}: {e}"))));
+                            let error = match (&copy_of, e) {
+                                (Some(rendition), e @ manifest::Error::ReorderBeyondShift { .. }) => Error::CopyRefused {
+                                    rendition: rendition.clone(),
+                                    reason: format!("the source reorders further than its SPS states: {e}"),
+                                },
+                                (_, e) => Error::Setup(format!("delaying track {track}: {e}")),
+                            };
+                            let _ = send(&tx, Msg::Failed(error));
                             return Err(gst::FlowError::Error);
                         }
                         let msg = if is_init {
@@ -403,11 +413,12 @@ struct Plan {
     poster_done: Arc<AtomicBool>,
     /// Copy mode with no rung encoded from the picture: only keyframes are decoded.
     keyframes_only: Option<Arc<KeyframesOnly>>,
-    /// Frames every track is delayed by when a rung is encoded with B-frames: its
+    /// Frames every track is delayed by when a rung has B-frames: its
     /// reordering then needs no negative composition offsets, which ffmpeg's and
     /// GStreamer's readers take as a shift of the whole track (see
-    /// `manifest::cmaf::delay_presentation`). The largest `bframes` of the ladder, at
-    /// least the encoders' reorder delay. 0 (nothing rewritten) without B-frames.
+    /// `manifest::cmaf::delay_presentation`). The largest `bframes` of the encoded rungs
+    /// (at least the encoders' reorder delay) and, with a copy rung, the reorder depth the
+    /// source's SPS states. 0 (nothing rewritten) without B-frames.
     delay_frames: u32,
 }
 
@@ -495,7 +506,7 @@ fn build_video(pipeline: &gst::Pipeline, plan: &Plan, pad_caps: &gst::Caps) -> R
         let enc_filter =
             gst::ElementFactory::make("capsfilter").property("caps", chain.caps.clone()).build().map_err(setup_err)?;
         let chain_mux = chain.muxer.clone();
-        let sink = media_sink(track, plan.tx.clone(), plan.delay(pr.rung.bframes > 0));
+        let sink = media_sink(track, plan.tx.clone(), plan.delay(pr.rung.bframes > 0), None);
         add_chain(
             pipeline,
             &[q.clone(), scale, raw_filter.clone(), chain.encoder, chain.parser, enc_filter.clone(), chain.muxer, sink.upcast()],
@@ -648,7 +659,10 @@ fn build_copy(
     let q = encoded_queue()?;
     let filter = gst::ElementFactory::make("capsfilter").property("caps", &caps).build().map_err(setup_err)?;
     let mux = make("cmafmux")?;
-    let sink = media_sink(track, plan.tx.clone(), plan.delay(false));
+    // A stream that states its reordering is delayed by it (see `Plan::delay_frames`);
+    // one that reorders without saying how far is refused by `require_copyable`.
+    let reorders = plan.source.video_stream.reorder_frames.is_some_and(|n| n > 0);
+    let sink = media_sink(track, plan.tx.clone(), plan.delay(reorders), Some(pr.rung.id()));
     // parsebin's own parser already gives what the muxer takes when the container is
     // MP4 or Matroska; a second parser would only copy every frame.
     let mut chain = vec![q.clone()];
@@ -660,16 +674,23 @@ fn build_copy(
     let fps = plan.source.frame_rate;
     let frame_ns = 1_000_000_000u64 * fps.den as u64 / fps.num as u64;
     let src = filter.static_pad("src").unwrap();
-    require_copyable(&src, plan.gop_ns, frame_ns / 2, pr.rung.id(), plan.tx.clone());
+    require_copyable(&src, plan.gop_ns, frame_ns / 2, reorders, pr.rung.id(), plan.tx.clone());
     split_at_boundaries(&mux, &src, plan.gop_ns, frame_ns / 2, true);
     Ok(q)
 }
 
-/// Fails the job ([`Error::CopyRefused`]) when a copied stream reorders frames
-/// (B-frames: its fragments would need negative composition offsets, which GStreamer's
-/// own DASH client places a few frames off) or has no keyframe within `slack_ns` of a
-/// segment boundary (its segments could not start where every other rendition's do).
-fn require_copyable(pad: &gst::Pad, gop_ns: u64, slack_ns: u64, rendition: String, tx: mpsc::Sender<Msg>) {
+/// Fails the job ([`Error::CopyRefused`]) when a copied stream reorders frames (B-frames)
+/// and `reorder_known` is false (its SPS did not say how far, so no delay was planned for
+/// it: see `Plan::delay_frames`), or has no keyframe within `slack_ns` of a segment
+/// boundary (its segments could not start where every other rendition's do).
+fn require_copyable(
+    pad: &gst::Pad,
+    gop_ns: u64,
+    slack_ns: u64,
+    reorder_known: bool,
+    rendition: String,
+    tx: mpsc::Sender<Msg>,
+) {
     let next = AtomicU64::new(0);
     let failed = AtomicBool::new(false);
     pad.add_probe(gst::PadProbeType::BUFFER, move |pad, info| {
@@ -677,8 +698,8 @@ fn require_copyable(pad: &gst::Pad, gop_ns: u64, slack_ns: u64, rendition: Strin
             return gst::PadProbeReturn::Drop;
         }
         let Some(buf) = info.buffer() else { return gst::PadProbeReturn::Ok };
-        let reason = if buf.dts().is_some_and(|dts| Some(dts) != buf.pts()) {
-            Some("the source has B-frames (frames out of presentation order)".to_owned())
+        let reason = if !reorder_known && buf.dts().is_some_and(|dts| Some(dts) != buf.pts()) {
+            Some("the source has B-frames (frames out of presentation order) and its SPS does not state how far it reorders".to_owned())
         } else if let Some(rt) = pad_running_time(pad, buf) {
             let (rt, boundary) = (rt.nseconds(), next.load(Ordering::Relaxed) * gop_ns);
             let key = !buf.flags().contains(gst::BufferFlags::DELTA_UNIT);
@@ -720,7 +741,7 @@ fn build_audio(pipeline: &gst::Pipeline, plan: &Plan, track: usize) -> Result<gs
     let mux = make("cmafmux")?;
     let aac_frame_ns = 1024 * 1_000_000_000 / plan.ladder.audio.sample_rate as u64;
     split_at_boundaries(&mux, &parse.static_pad("src").unwrap(), plan.gop_ns, aac_frame_ns / 2, false);
-    let sink = media_sink(track, plan.tx.clone(), plan.delay(false));
+    let sink = media_sink(track, plan.tx.clone(), plan.delay(false), None);
     add_chain(pipeline, &[q.clone(), convert, resample, filter, enc, parse, mux, sink.upcast()])?;
     Ok(q)
 }
@@ -743,7 +764,7 @@ fn build_audio_copy(pipeline: &gst::Pipeline, plan: &Plan, track: usize) -> Resu
     let mux = make("cmafmux")?;
     let aac_frame_ns = 1024 * 1_000_000_000 / plan.ladder.audio.sample_rate as u64;
     split_at_boundaries(&mux, &filter.static_pad("src").unwrap(), plan.gop_ns, aac_frame_ns / 2, false);
-    let sink = media_sink(track, plan.tx.clone(), plan.delay(false));
+    let sink = media_sink(track, plan.tx.clone(), plan.delay(false), None);
     add_chain(pipeline, &[q.clone(), parse, filter, mux, sink.upcast()])?;
     Ok(q)
 }
@@ -872,7 +893,8 @@ pub(crate) fn build(
     let delay_frames = tracks
         .iter()
         .filter_map(|t| match t {
-            TrackPlan::Video(p) if !p.copy => Some(p.rung.bframes),
+            TrackPlan::Video(p) if p.copy => source.video_stream.reorder_frames,
+            TrackPlan::Video(p) => Some(p.rung.bframes),
             _ => None,
         })
         .max()

@@ -51,6 +51,9 @@ pub struct EncodedVideo {
     pub bitrate: Option<u32>,
     /// The container states a constant frame rate (not resampled to 30 fps).
     pub rate_known: bool,
+    /// How many frames the stream reorders (B-frames), as its SPS states it in the
+    /// container's codec configuration (avcC/hvcC); `None` when nothing says.
+    pub reorder_frames: Option<u32>,
 }
 
 /// The source's audio stream as encoded (what an audio copy needs, see `crate::copy`).
@@ -210,9 +213,22 @@ pub fn probe(path: &Path) -> Result<SourceMedia, Error> {
             profile: video.caps().and_then(|c| c.structure(0).and_then(|s| s.get::<String>("profile").ok())),
             bitrate: [video.bitrate(), video.max_bitrate()].into_iter().find(|b| *b > 0),
             rate_known,
+            reorder_frames: video.caps().as_ref().and_then(|c| c.structure(0)).and_then(reorder_frames),
         },
         audio_stream: audio.as_ref().map(EncodedAudio::from_info),
     })
+}
+
+/// The reorder depth stated by the SPS in the caps' `codec_data` (avcC or hvcC).
+fn reorder_frames(s: &gst::StructureRef) -> Option<u32> {
+    use manifest::codecs;
+    let data = s.get::<gst::Buffer>("codec_data").ok()?;
+    let map = data.map_readable().ok()?;
+    match s.name().as_str() {
+        "video/x-h264" => codecs::h264_max_reorder_frames(codecs::avcc_first_sps(&map).ok()??).ok()?,
+        "video/x-h265" => codecs::h265_max_reorder_frames(codecs::hvcc_first_sps(&map).ok()??).ok(),
+        _ => None,
+    }
 }
 
 /// Refuses a source whose decoding alone exceeds [`MAX_DECODED_PIXELS`].

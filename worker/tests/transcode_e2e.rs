@@ -212,47 +212,54 @@ fn default_ladder_skips_rungs_taller_than_the_source() {
 /// start, boundaries shared with the encoded rung, audio, playback to the end). The
 /// ladder's audio asks for a copy too, and the source's AAC-LC fits it: every audio
 /// packet is the source's.
+/// A source that fits a copy rung is packaged from its own stream, with and without
+/// B-frames: a reordering stream (x264's 3 B-frames with pyramid, which its SPS states as
+/// 2 reordered frames) is copied with every track delayed by that reordering, so its
+/// composition offsets are never negative and every reader starts all tracks together.
 #[test]
 fn copy_rung_repackages_a_matching_source() {
-    let s = Scratch::new("copy_rung");
-    let input = s.path("gop60.mp4");
-    make_gop_source(&input, 60, 0, true);
-    let stderr = transcode_with_ladder(
-        &s,
-        &input,
-        "[audio]\ncopy = true\n\
-         [[rung]]\ncodec = \"h264\"\nheight = 360\nbitrate = 1000000\nmax_bitrate = 8000000\ncopy = true\n\
-         [[rung]]\ncodec = \"h264\"\nheight = 240\nbitrate = 400000\npreset = \"ultrafast\"\n",
-    );
-    assert!(
-        stderr.contains("h264_360p (copy)") && !stderr.contains("packaging again"),
-        "the 360p rung was not copied:\n{stderr}"
-    );
-    assert!(stderr.contains("copying the source's audio"), "the audio was not copied:\n{stderr}");
-    let title = s.out().join("gop60");
-    let report = verify_title(&s, &input, &title, &Expect::rungs(&[360, 240]));
-    play_everything(&s, &title, &report);
-    // The coded pictures are the source's: every packet after the first is identical
-    // (the first also carries the parameter sets, written in-band by parsebin's h264parse), and the
-    // decoded frames all are.
-    let copied = join_rendition(&s, &title.join("h264_360p"));
-    let (ours, theirs) = (video_packets(&copied), video_packets(&input));
-    assert_eq!(ours.len(), theirs.len(), "packet count");
-    assert_eq!(ours[1..], theirs[1..], "the copied rendition's packets (size, md5) differ from the source's");
-    assert_eq!(decoded_frames(&copied), decoded_frames(&input), "decoded frames differ from the source's");
-    // The audio's packets are the ones the source presents (ffmpeg lists them without the
-    // encoder's priming, which the source trims with an edit list, and so does the copy),
-    // up to the last one: qtdemux ends the stream before the final partial frame, which
-    // the edit list cuts to a few milliseconds (the encoded rendition ends there too).
-    let audio = join_rendition(&s, &title.join("audio"));
-    let (ours, theirs) = (packets(&audio, "a:0"), packets(&input, "a:0"));
-    assert!(
-        ours.len() + 1 >= theirs.len() && ours.len() <= theirs.len(),
-        "copied audio has {} packets, the source presents {}",
-        ours.len(),
-        theirs.len()
-    );
-    assert!(ours == theirs[..ours.len()], "the copied audio's packets (size, md5) differ from the source's");
+    for bframes in [0, 3] {
+        let s = Scratch::new(&format!("copy_rung_bf{bframes}"));
+        let name = format!("gop60bf{bframes}");
+        let input = s.path(&format!("{name}.mp4"));
+        make_gop_source(&input, 60, bframes, true);
+        let stderr = transcode_with_ladder(
+            &s,
+            &input,
+            "[audio]\ncopy = true\n\
+             [[rung]]\ncodec = \"h264\"\nheight = 360\nbitrate = 1000000\nmax_bitrate = 8000000\ncopy = true\n\
+             [[rung]]\ncodec = \"h264\"\nheight = 240\nbitrate = 400000\npreset = \"ultrafast\"\n",
+        );
+        assert!(
+            stderr.contains("h264_360p (copy)") && !stderr.contains("packaging again"),
+            "bframes {bframes}: the 360p rung was not copied:\n{stderr}"
+        );
+        assert!(stderr.contains("copying the source's audio"), "bframes {bframes}: the audio was not copied:\n{stderr}");
+        let title = s.out().join(&name);
+        let report = verify_title(&s, &input, &title, &Expect::rungs(&[360, 240]));
+        play_everything(&s, &title, &report);
+        // The coded pictures are the source's: every packet after the first is identical
+        // (the first also carries the parameter sets, written in-band by parsebin's h264parse), and the
+        // decoded frames all are.
+        let copied = join_rendition(&s, &title.join("h264_360p"));
+        let (ours, theirs) = (video_packets(&copied), video_packets(&input));
+        assert_eq!(ours.len(), theirs.len(), "bframes {bframes}: packet count");
+        assert!(ours[1..] == theirs[1..], "bframes {bframes}: the copied rendition's packets (size, md5) differ from the source's");
+        assert!(decoded_frames(&copied) == decoded_frames(&input), "bframes {bframes}: decoded frames differ from the source's");
+        // The audio's packets are the ones the source presents (ffmpeg lists them without the
+        // encoder's priming, which the source trims with an edit list, and so does the copy),
+        // up to the last one: qtdemux ends the stream before the final partial frame, which
+        // the edit list cuts to a few milliseconds (the encoded rendition ends there too).
+        let audio = join_rendition(&s, &title.join("audio"));
+        let (ours, theirs) = (packets(&audio, "a:0"), packets(&input, "a:0"));
+        assert!(
+            ours.len() + 1 >= theirs.len() && ours.len() <= theirs.len(),
+            "bframes {bframes}: copied audio has {} packets, the source presents {}",
+            ours.len(),
+            theirs.len()
+        );
+        assert!(ours == theirs[..ours.len()], "bframes {bframes}: the copied audio's packets (size, md5) differ from the source's");
+    }
 }
 
 /// Rungs encoded with B-frames (reordered pictures) pass every check an I/P-only one
@@ -367,15 +374,20 @@ fn make_gop_source(out: &Path, gop: u32, bframes: u32, audio: bool) {
 /// A `copy` rung the source turns out not to fit once its stream is seen is encoded after
 /// all: the job runs again with every rung encoded and the title is as good as any. Two
 /// sources: no keyframe on a segment boundary (a 2.5 s GOP against 4 s segments), and
-/// B-frames (reordered frames need negative composition offsets in the copied fragments,
-/// which GStreamer's DASH client places a few frames off). The second also has audio
-/// over the ladder's audio `max_bitrate` (96 kb/s against 80 kb/s): it is encoded too.
+/// B-frames reordered further than the SPS says (x264's pyramid reorders 2 frames; the
+/// SPS is patched to say 1, so the planned delay is too short for the copy). The second
+/// also has audio over the ladder's audio `max_bitrate` (96 kb/s against 80 kb/s): it is
+/// encoded too.
 #[test]
 fn copy_rung_falls_back_to_encoding_when_the_stream_does_not_fit() {
-    for (name, gop, bframes, why, audio) in [("gop75", 75, 0, "no keyframe", false), ("bframes", 60, 3, "B-frames", true)] {
+    let cases = [("gop75", 75, 0, "no keyframe", false), ("understated", 60, 3, "reorders further than its SPS states", true)];
+    for (name, gop, bframes, why, audio) in cases {
         let s = Scratch::new(&format!("copy_fallback_{name}"));
         let input = s.path(&format!("{name}.mp4"));
         make_gop_source(&input, gop, bframes, audio);
+        if bframes > 0 {
+            understate_reorder(&input);
+        }
         let stderr = transcode_with_ladder(
             &s,
             &input,
@@ -399,6 +411,41 @@ fn copy_rung_falls_back_to_encoding_when_the_stream_does_not_fit() {
         let encoded = join_rendition(&s, &title.join("h264_360p"));
         assert_ne!(video_packets(&encoded), video_packets(&input), "{name}: the rendition is still the source's stream");
     }
+}
+
+/// Rewrites the `max_num_reorder_frames` of the SPS in an MP4's avcC from 2 to 1 (the
+/// same length: `011` to `010` in Exp-Golomb), where ffmpeg's trace_headers finds it.
+fn understate_reorder(file: &Path) {
+    let out = Command::new("ffmpeg")
+        .args(["-nostdin", "-hide_banner", "-i"])
+        .arg(file)
+        .args(["-map", "0:v", "-c", "copy", "-bsf:v", "trace_headers", "-f", "null", "-"])
+        .output()
+        .expect("running ffmpeg");
+    let trace = String::from_utf8_lossy(&out.stderr);
+    // "[trace_headers @ 0x...] 182         max_num_reorder_frames      011 = 2"
+    let line = trace.lines().find(|l| l.contains(" max_num_reorder_frames ")).expect("an SPS with a bitstream restriction");
+    let fields: Vec<&str> = line.split_once(']').unwrap().1.split_whitespace().collect();
+    assert_eq!(fields[1..], ["max_num_reorder_frames", "011", "=", "2"], "{line}");
+    let bit: usize = fields[0].parse::<usize>().unwrap() + 2; // the last bit of `011`
+    let mut bytes = fs::read(file).unwrap();
+    let at = bytes.windows(4).position(|w| w == b"avcC").expect("an avcC box") + 4;
+    assert_eq!(bytes[at + 5] & 0x1f, 1, "one SPS in avcC");
+    let len = usize::from(u16::from_be_bytes([bytes[at + 6], bytes[at + 7]]));
+    // trace_headers counts bits of the RBSP (emulation prevention bytes removed, the NAL
+    // header kept): map RBSP bytes to file offsets.
+    let mut rbsp_at = Vec::new();
+    let mut zeros = 0;
+    for k in at + 8..at + 8 + len {
+        if zeros >= 2 && bytes[k] == 3 {
+            zeros = 0;
+            continue;
+        }
+        zeros = if bytes[k] == 0 { zeros + 1 } else { 0 };
+        rbsp_at.push(k);
+    }
+    bytes[rbsp_at[bit / 8]] &= !(0x80u8 >> (bit % 8));
+    fs::write(file, bytes).unwrap();
 }
 
 /// A rendition's init segment and media segments, in playlist order, as one file.
