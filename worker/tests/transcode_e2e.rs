@@ -436,12 +436,12 @@ fn understate_reorder(file: &Path) {
     // header kept): map RBSP bytes to file offsets.
     let mut rbsp_at = Vec::new();
     let mut zeros = 0;
-    for k in at + 8..at + 8 + len {
-        if zeros >= 2 && bytes[k] == 3 {
+    for (k, &b) in bytes.iter().enumerate().skip(at + 8).take(len) {
+        if zeros >= 2 && b == 3 {
             zeros = 0;
             continue;
         }
-        zeros = if bytes[k] == 0 { zeros + 1 } else { 0 };
+        zeros = if b == 0 { zeros + 1 } else { 0 };
         rbsp_at.push(k);
     }
     bytes[rbsp_at[bit / 8]] &= !(0x80u8 >> (bit % 8));
