@@ -5,9 +5,11 @@
 //! language; every Representation has a `SegmentTemplate` with a `SegmentTimeline`, the
 //! URL templates matching the title layout (`<id>/init.mp4`, `<id>/seg-00001.m4s`...).
 //!
-//! `S@t` is each segment's earliest presentation time as the model gives it and no
-//! `presentationTimeOffset` is written, so a track whose first segment starts after 0 starts
-//! that late in the Period (HLS, which has no start times, would not show that offset).
+//! `S@t` is each segment's earliest presentation time as the model gives it. When the whole
+//! title starts after 0 (every track delayed together, as for B-frames: see
+//! `cmaf::delay_presentation`), each `SegmentTemplate` gets that start, in its own timescale,
+//! as `@presentationTimeOffset`, so the title starts at the Period's start; a track that
+//! starts later than the others keeps that offset in the Period.
 //!
 //! dash-mpd-core 0.1 is the part of dash-mpd 0.21 that holds the MPD types: dash-mpd 0.21
 //! itself always pulls in its HTTP downloader (reqwest, tokio), which this crate must not.
@@ -59,6 +61,7 @@ pub fn mpd(p: &Presentation) -> Result<String> {
         .max()
         .unwrap_or(0);
 
+    let origin = origin(p);
     let mut adaptations = Vec::new();
     let mut families: Vec<Option<VideoCodec>> = Vec::new();
     for r in p.renditions_of(TrackKind::Video) {
@@ -71,7 +74,7 @@ pub fn mpd(p: &Presentation) -> Result<String> {
             .renditions_of(TrackKind::Video)
             .filter(|r| r.track.video_codec == family)
             .collect();
-        adaptations.push(video_adaptation_set(adaptations.len(), &reps));
+        adaptations.push(video_adaptation_set(adaptations.len(), &reps, origin));
     }
     let mut languages: Vec<Option<&str>> = Vec::new();
     for r in p.renditions_of(TrackKind::Audio) {
@@ -84,7 +87,7 @@ pub fn mpd(p: &Presentation) -> Result<String> {
             .renditions_of(TrackKind::Audio)
             .filter(|r| r.track.language.as_deref() == lang)
             .collect();
-        adaptations.push(audio_adaptation_set(adaptations.len(), lang, &reps));
+        adaptations.push(audio_adaptation_set(adaptations.len(), lang, &reps, origin));
     }
 
     let doc = MPD {
@@ -113,7 +116,7 @@ pub fn mpd(p: &Presentation) -> Result<String> {
     Ok(xml)
 }
 
-fn video_adaptation_set(id: usize, reps: &[&Rendition]) -> AdaptationSet {
+fn video_adaptation_set(id: usize, reps: &[&Rendition], origin: Origin) -> AdaptationSet {
     let max_rate = reps
         .iter()
         .filter_map(|r| r.track.frame_rate)
@@ -145,7 +148,7 @@ fn video_adaptation_set(id: usize, reps: &[&Rendition]) -> AdaptationSet {
                 height: r.track.height.map(u64::from),
                 frameRate: r.track.frame_rate.map(|f| f.to_string()),
                 sar: Some("1:1".to_owned()),
-                SegmentTemplate: Some(segment_template(r)),
+                SegmentTemplate: Some(segment_template(r, origin)),
                 ..Default::default()
             })
             .collect(),
@@ -153,7 +156,7 @@ fn video_adaptation_set(id: usize, reps: &[&Rendition]) -> AdaptationSet {
     }
 }
 
-fn audio_adaptation_set(id: usize, lang: Option<&str>, reps: &[&Rendition]) -> AdaptationSet {
+fn audio_adaptation_set(id: usize, lang: Option<&str>, reps: &[&Rendition], origin: Origin) -> AdaptationSet {
     let channel_config = |channels: u32| AudioChannelConfiguration {
         schemeIdUri: CHANNEL_CONFIGURATION_SCHEME.to_owned(),
         value: Some(channels.to_string()),
@@ -186,7 +189,7 @@ fn audio_adaptation_set(id: usize, lang: Option<&str>, reps: &[&Rendition]) -> A
                     Some(_) => Vec::new(),
                     None => r.track.channels.map(channel_config).into_iter().collect(),
                 },
-                SegmentTemplate: Some(segment_template(r)),
+                SegmentTemplate: Some(segment_template(r, origin)),
                 ..Default::default()
             })
             .collect(),
@@ -194,9 +197,36 @@ fn audio_adaptation_set(id: usize, lang: Option<&str>, reps: &[&Rendition]) -> A
     }
 }
 
-fn segment_template(r: &Rendition) -> SegmentTemplate {
+/// The title's earliest presentation time: the first segment start of the rendition that
+/// starts first, as (ticks, timescale). (0, 1) without segments.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Origin {
+    ticks: u64,
+    timescale: u32,
+}
+
+fn origin(p: &Presentation) -> Origin {
+    p.renditions
+        .iter()
+        .filter(|r| r.track.timescale != 0)
+        .filter_map(|r| r.segments.first().map(|s| Origin { ticks: s.start, timescale: r.track.timescale }))
+        .min_by(|a, b| {
+            (u128::from(a.ticks) * u128::from(b.timescale)).cmp(&(u128::from(b.ticks) * u128::from(a.timescale)))
+        })
+        .unwrap_or(Origin { ticks: 0, timescale: 1 })
+}
+
+/// `origin` in `r`'s timescale, rounded down (never after any of `r`'s samples), or `None`
+/// when it is 0.
+fn presentation_time_offset(r: &Rendition, origin: Origin) -> Option<u64> {
+    let pto = u128::from(origin.ticks) * u128::from(r.track.timescale) / u128::from(origin.timescale.max(1));
+    u64::try_from(pto).ok().filter(|&t| t > 0)
+}
+
+fn segment_template(r: &Rendition, origin: Origin) -> SegmentTemplate {
     SegmentTemplate {
         timescale: Some(u64::from(r.track.timescale)),
+        presentationTimeOffset: presentation_time_offset(r, origin),
         initialization: Some(INIT_TEMPLATE.to_owned()),
         media: Some(MEDIA_TEMPLATE.to_owned()),
         startNumber: Some(1),
@@ -280,6 +310,61 @@ mod tests {
         }
     }
 
+    fn with_timescale(mut r: Rendition, id: &str, timescale: u32) -> Rendition {
+        r.track.id = id.into();
+        r.track.timescale = timescale;
+        if id != "audio" {
+            r.track.kind = TrackKind::Video;
+            r.track.codecs = "avc1.64001F".into();
+            (r.track.width, r.track.height, r.track.channels, r.track.sample_rate) = (Some(1280), Some(720), None, None);
+        }
+        for seg in &mut r.segments {
+            seg.uri = media_segment_uri(id, seg.index);
+        }
+        r.init.uri = init_uri(id);
+        r
+    }
+
+    /// (Representation id, presentationTimeOffset, first S@t) of every Representation.
+    fn offsets(p: &Presentation) -> Vec<(String, Option<u64>, Option<u64>)> {
+        let mpd = dash_mpd_core::parse(&mpd(p).unwrap()).unwrap();
+        mpd.periods[0]
+            .adaptations
+            .iter()
+            .flat_map(|a| &a.representations)
+            .map(|rep| {
+                let tpl = rep.SegmentTemplate.as_ref().unwrap();
+                (rep.id.clone().unwrap(), tpl.presentationTimeOffset, tpl.SegmentTimeline.as_ref().unwrap().segments[0].t)
+            })
+            .collect()
+    }
+
+    #[test]
+    fn a_title_delayed_as_a_whole_starts_at_the_period_start() {
+        // Video at 90 kHz and audio at 48 kHz, both starting 0.1 s in (a B-frame delay).
+        let video = with_timescale(rendition(&[(9000, 360_000), (369_000, 180_000)]), "v", 90_000);
+        let audio = with_timescale(rendition(&[(4800, 192_000), (196_800, 96_000)]), "audio", 48_000);
+        let p = Presentation { video_id: "t".into(), renditions: vec![video.clone(), audio.clone()] };
+        assert_eq!(offsets(&p), [("v".to_owned(), Some(9000), Some(9000)), ("audio".to_owned(), Some(4800), Some(4800))]);
+        // Audio 0.1 s after video: the video's start is the origin, the audio keeps its lag.
+        let late_audio = with_timescale(rendition(&[(9600, 192_000)]), "audio", 48_000);
+        let p = Presentation { video_id: "t".into(), renditions: vec![video.clone(), late_audio] };
+        assert_eq!(offsets(&p), [("v".to_owned(), Some(9000), Some(9000)), ("audio".to_owned(), Some(4800), Some(9600))]);
+        // Something starts at 0: no offset anywhere (every title without B-frames).
+        let audio_at_0 = with_timescale(rendition(&[(0, 192_000)]), "audio", 48_000);
+        let p = Presentation { video_id: "t".into(), renditions: vec![video, audio_at_0] };
+        assert_eq!(offsets(&p), [("v".to_owned(), None, Some(9000)), ("audio".to_owned(), None, Some(0))]);
+    }
+
+    #[test]
+    fn offsets_round_down_into_each_timescale() {
+        // 1001 ticks at 30000 Hz is 1601.6 ticks at 48 kHz: 1601, never after the audio's start.
+        let video = with_timescale(rendition(&[(1001, 120_120)]), "v", 30_000);
+        let audio = with_timescale(rendition(&[(1602, 192_000)]), "audio", 48_000);
+        let p = Presentation { video_id: "t".into(), renditions: vec![video, audio] };
+        assert_eq!(offsets(&p), [("v".to_owned(), Some(1001), Some(1001)), ("audio".to_owned(), Some(1601), Some(1602))]);
+    }
+
     #[test]
     fn timeline_compresses_runs_and_marks_gaps() {
         let r = rendition(&[
@@ -320,7 +405,7 @@ mod tests {
         surround.track.channels = Some(6);
         stereo.track.language = Some("de".into());
         surround.track.language = Some("de".into());
-        let set = audio_adaptation_set(0, Some("de"), &[&stereo, &surround]);
+        let set = audio_adaptation_set(0, Some("de"), &[&stereo, &surround], Origin { ticks: 0, timescale: 1 });
         assert!(set.AudioChannelConfiguration.is_empty());
         let values: Vec<_> = set
             .representations

@@ -1262,6 +1262,8 @@ fn check_dash(title: &Path, r: &Report) {
     let period = &mpd.periods[0];
 
     let mut seen = BTreeSet::new();
+    // (id, first segment's time in the Period, first segment's time in the media (ffprobe)).
+    let mut starts: Vec<(String, f64, f64)> = Vec::new();
     let mut audio_sets = 0;
     for set in &period.adaptations {
         let set_is_audio = set.contentType.as_deref() == Some("audio")
@@ -1298,7 +1300,7 @@ fn check_dash(title: &Path, r: &Report) {
                 .as_ref()
                 .or(set.SegmentTemplate.as_ref())
                 .unwrap_or_else(|| panic!("{id}: no SegmentTemplate"));
-            check_dash_template(title, &id, t, tpl);
+            starts.push((id.clone(), check_dash_template(title, &id, t, tpl), t.segments[0].start));
             seen.insert(id);
         }
     }
@@ -1307,6 +1309,18 @@ fn check_dash(title: &Path, r: &Report) {
         want.insert("audio".into());
     }
     assert_eq!(seen, want, "Representations vs renditions");
+    // The title starts at the Period's start (presentationTimeOffset takes off any delay
+    // the whole title has, B-frames' included), and the tracks keep their offsets to each other.
+    let first_period = starts.iter().map(|s| s.1).fold(f64::MAX, f64::min);
+    let first_media = starts.iter().map(|s| s.2).fold(f64::MAX, f64::min);
+    assert!(first_period.abs() <= 0.001, "the title starts {first_period:.6} s into the Period: {starts:?}");
+    for (id, period_start, media_start) in &starts {
+        assert!(
+            (period_start - (media_start - first_media)).abs() <= 0.001,
+            "{id}: starts {period_start:.6} s into the Period, but {:.6} s after the earliest track in the media",
+            media_start - first_media
+        );
+    }
     assert_eq!(
         audio_sets,
         usize::from(r.audio.is_some()),
@@ -1314,7 +1328,8 @@ fn check_dash(title: &Path, r: &Report) {
     );
 }
 
-fn check_dash_template(title: &Path, id: &str, t: &Track, tpl: &dash_mpd_core::SegmentTemplate) {
+/// Returns the first segment's start in the Period (S@t less presentationTimeOffset), in seconds.
+fn check_dash_template(title: &Path, id: &str, t: &Track, tpl: &dash_mpd_core::SegmentTemplate) -> f64 {
     let timescale = tpl.timescale.unwrap_or(1) as f64;
     let init = tpl
         .initialization
@@ -1377,6 +1392,9 @@ fn check_dash_template(title: &Path, id: &str, t: &Track, tpl: &dash_mpd_core::S
         );
     }
     assert!(title.join(&init).is_file());
+    let pto = tpl.presentationTimeOffset.unwrap_or(0);
+    assert!(entries[0].0 >= pto, "{id}: presentationTimeOffset {pto} is after the first segment's S@t {}", entries[0].0);
+    (entries[0].0 - pto) as f64 / timescale
 }
 
 /// DASH template identifiers: $RepresentationID$, $Number$, $Time$, with optional %0Nd.
