@@ -9,7 +9,8 @@
 //! the rung's `max_bitrate`. The rest shows only in the stream, and the pipeline
 //! checks it as the stream passes: reordering (B-frames) no further than the SPS
 //! states (every track is delayed by that much, see `pipeline::Plan::delay_frames`)
-//! and a keyframe on every segment boundary. The first miss fails
+//! and a keyframe on every segment boundary that no later picture is shown before
+//! (closed GOPs: a segment must start at a stream access point). The first miss fails
 //! the run with [`crate::Error::CopyRefused`], and [`crate::package`] runs the
 //! job again with every rung encoded.
 

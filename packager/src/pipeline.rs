@@ -697,8 +697,9 @@ fn build_copy(
 
 /// Fails the job ([`Error::CopyRefused`]) when a copied stream reorders frames (B-frames)
 /// and `reorder_known` is false (its SPS did not say how far, so no delay was planned for
-/// it: see `Plan::delay_frames`), or has no keyframe within `slack_ns` of a segment
-/// boundary (its segments could not start where every other rendition's do).
+/// it: see `Plan::delay_frames`), has no keyframe within `slack_ns` of a segment
+/// boundary (its segments could not start where every other rendition's do), or has an
+/// open GOP at a boundary (pictures after that keyframe shown before it).
 fn require_copyable(
     pad: &gst::Pad,
     gop_ns: u64,
@@ -708,6 +709,8 @@ fn require_copyable(
     tx: mpsc::Sender<Msg>,
 ) {
     let next = AtomicU64::new(0);
+    // Running time of the keyframe that starts the current segment.
+    let segment_start = AtomicU64::new(0);
     let failed = AtomicBool::new(false);
     pad.add_probe(gst::PadProbeType::BUFFER, move |pad, info| {
         if failed.load(Ordering::Relaxed) {
@@ -719,11 +722,22 @@ fn require_copyable(
         } else if let Some(rt) = pad_running_time(pad, buf) {
             let (rt, boundary) = (rt.nseconds(), next.load(Ordering::Relaxed) * gop_ns);
             let key = !buf.flags().contains(gst::BufferFlags::DELTA_UNIT);
+            let start = segment_start.load(Ordering::Relaxed);
             if key && rt + slack_ns >= boundary && rt <= boundary + slack_ns {
                 next.fetch_add(1, Ordering::Relaxed);
+                segment_start.store(rt, Ordering::Relaxed);
                 None
             } else if rt > boundary + slack_ns {
                 Some(format!("the source has no keyframe at the segment boundary {:.3} s", boundary as f64 / 1e9))
+            } else if rt < start {
+                // Open GOP: a picture after the segment's keyframe in decode order that is
+                // shown before it (a leading picture of an HEVC CRA or an H.264 recovery
+                // point) would make the segment start mid-picture-sequence, not at a SAP 1/2.
+                Some(format!(
+                    "open GOP: a picture after the keyframe at {:.3} s that starts a segment is shown before it, at {:.3} s",
+                    start as f64 / 1e9,
+                    rt as f64 / 1e9
+                ))
             } else {
                 None
             }

@@ -262,6 +262,44 @@ fn copy_rung_repackages_a_matching_source() {
     }
 }
 
+/// An HEVC mezzanine (x265's default 4 B-frames, which its SPS states as 2 reordered
+/// pictures, closed GOPs, ffmpeg's `hev1` with parameter sets in band) copied as an h265
+/// rung beside an encoded H.264 rung: the reorder depth comes from the hvcC's SPS, every
+/// track is delayed by it, and the copy's pictures are the source's. (x265's default open
+/// GOP is refused: see `copy_rung_falls_back_to_encoding_when_the_stream_does_not_fit`.)
+#[test]
+fn copy_rung_repackages_an_hevc_source_with_b_frames() {
+    let s = Scratch::new("copy_rung_hevc");
+    let input = s.path("hevc.mp4");
+    let made = Command::new("ffmpeg")
+        .args(["-nostdin", "-hide_banner", "-loglevel", "error", "-y", "-f", "lavfi", "-i"])
+        .arg("testsrc2=size=640x360:rate=30:duration=6")
+        .args(["-c:v", "libx265", "-preset", "ultrafast", "-profile:v", "main", "-pix_fmt", "yuv420p"])
+        .args(["-x265-params", "keyint=60:min-keyint=60:scenecut=0:open-gop=0:bframes=4:log-level=error", "-b:v", "800k"])
+        .arg(&input)
+        .status()
+        .expect("running ffmpeg");
+    assert!(made.success(), "ffmpeg could not make the HEVC source");
+    let stderr = transcode_with_ladder(
+        &s,
+        &input,
+        "[[rung]]\ncodec = \"h265\"\nheight = 360\nbitrate = 800000\nmax_bitrate = 4000000\ncopy = true\n\
+         [[rung]]\ncodec = \"h264\"\nheight = 240\nbitrate = 300000\npreset = \"ultrafast\"\n",
+    );
+    assert!(
+        stderr.contains("h265_360p (copy)") && !stderr.contains("packaging again") && stderr.contains("reorder_frames=2"),
+        "the HEVC rung was not copied with its stated reordering:\n{stderr}"
+    );
+    let title = s.out().join("hevc");
+    let report = verify_title(&s, &input, &title, &Expect::renditions(&["h265_360p", "h264_240p"]));
+    play_everything(&s, &title, &report);
+    let copied = join_rendition(&s, &title.join("h265_360p"));
+    let (ours, theirs) = (video_packets(&copied), video_packets(&input));
+    assert_eq!(ours.len(), theirs.len(), "packet count");
+    assert!(ours[1..] == theirs[1..], "the copied rendition's packets (size, md5) differ from the source's");
+    assert!(decoded_frames(&copied) == decoded_frames(&input), "decoded frames differ from the source's");
+}
+
 /// Rungs encoded with B-frames (reordered pictures) pass every check an I/P-only one
 /// does, playback in HLS and DASH included: every track is delayed by the ladder's largest
 /// `bframes` so that no composition offset is negative, and ffmpeg (which the checks read
@@ -355,6 +393,11 @@ fn transcode_with_ladder(s: &Scratch, input: &Path, rungs: &str) -> String {
 /// 6 s of 640x360 30 fps H.264 High with a keyframe exactly every `gop` frames (no
 /// scene-cut keyframes), `bframes` B-frames, and AAC audio when asked.
 fn make_gop_source(out: &Path, gop: u32, bframes: u32, audio: bool) {
+    make_gop_source_with(out, gop, bframes, audio, &[]);
+}
+
+/// [`make_gop_source`] with more ffmpeg output options (e.g. `-x264-params open-gop=1`).
+fn make_gop_source_with(out: &Path, gop: u32, bframes: u32, audio: bool, extra: &[&str]) {
     let mut cmd = Command::new("ffmpeg");
     cmd.args(["-nostdin", "-hide_banner", "-loglevel", "error", "-y", "-f", "lavfi", "-i"])
         .arg("testsrc2=size=640x360:rate=30:duration=6");
@@ -366,26 +409,33 @@ fn make_gop_source(out: &Path, gop: u32, bframes: u32, audio: bool) {
     cmd.args(["-c:v", "libx264", "-preset", "veryfast", "-profile:v", "high", "-g", &g])
         .args(["-bf", &bframes.to_string()])
         .args(["-keyint_min", &g, "-sc_threshold", "0", "-pix_fmt", "yuv420p", "-threads", "1"])
+        .args(extra)
         .arg(out);
     let made = cmd.status().expect("running ffmpeg");
     assert!(made.success(), "ffmpeg could not make {}", out.display());
 }
 
 /// A `copy` rung the source turns out not to fit once its stream is seen is encoded after
-/// all: the job runs again with every rung encoded and the title is as good as any. Two
-/// sources: no keyframe on a segment boundary (a 2.5 s GOP against 4 s segments), and
+/// all: the job runs again with every rung encoded and the title is as good as any. Three
+/// sources: no keyframe on a segment boundary (a 2.5 s GOP against 4 s segments);
 /// B-frames reordered further than the SPS says (x264's pyramid reorders 2 frames; the
-/// SPS is patched to say 1, so the planned delay is too short for the copy). The second
-/// also has audio over the ladder's audio `max_bitrate` (96 kb/s against 80 kb/s): it is
-/// encoded too.
+/// SPS is patched to say 1, so the planned delay is too short for the copy); and an open
+/// GOP (x264's `open-gop`: B-frames after the keyframe at 4 s are shown before it, so a
+/// segment starting there would not start at a stream access point). The second also has
+/// audio over the ladder's audio `max_bitrate` (96 kb/s against 80 kb/s): it is encoded too.
 #[test]
 fn copy_rung_falls_back_to_encoding_when_the_stream_does_not_fit() {
-    let cases = [("gop75", 75, 0, "no keyframe", false), ("understated", 60, 3, "reorders further than its SPS states", true)];
+    let cases = [
+        ("gop75", 75, 0, "no keyframe", false),
+        ("understated", 60, 3, "reorders further than its SPS states", true),
+        ("open_gop", 60, 3, "open GOP", false),
+    ];
     for (name, gop, bframes, why, audio) in cases {
         let s = Scratch::new(&format!("copy_fallback_{name}"));
         let input = s.path(&format!("{name}.mp4"));
-        make_gop_source(&input, gop, bframes, audio);
-        if bframes > 0 {
+        let extra: &[&str] = if name == "open_gop" { &["-x264-params", "open-gop=1"] } else { &[] };
+        make_gop_source_with(&input, gop, bframes, audio, extra);
+        if name == "understated" {
             understate_reorder(&input);
         }
         let stderr = transcode_with_ladder(
@@ -691,15 +741,20 @@ fn expect_refusal(s: &Scratch, input: &Path, ladder: Option<&Path>) -> String {
 
 /// What a case expects, beyond what is derived from the source.
 struct Expect {
-    /// Rung heights that must appear (all h264 here), highest first.
-    heights: Vec<u32>,
+    /// Video renditions that must appear, highest first.
+    renditions: Vec<String>,
     segment_seconds: f64,
 }
 
 impl Expect {
+    /// H.264 rungs of these heights.
     fn rungs(heights: &[u32]) -> Self {
+        Self::renditions(&heights.iter().map(|h| format!("h264_{h}p")).collect::<Vec<_>>())
+    }
+
+    fn renditions<S: AsRef<str>>(ids: &[S]) -> Self {
         Expect {
-            heights: heights.to_vec(),
+            renditions: ids.iter().map(|i| i.as_ref().to_owned()).collect(),
             segment_seconds: 4.0,
         }
     }
@@ -752,11 +807,7 @@ fn verify_title(s: &Scratch, input: &Path, title: &Path, expect: &Expect) -> Rep
     let source = probe_source(input);
 
     // Folders: one per expected rung, plus audio when the source has some, plus thumbs.
-    let mut want: BTreeSet<String> = expect
-        .heights
-        .iter()
-        .map(|h| format!("h264_{h}p"))
-        .collect();
+    let mut want: BTreeSet<String> = expect.renditions.iter().cloned().collect();
     if source.audio_duration.is_some() {
         want.insert("audio".into());
     }
