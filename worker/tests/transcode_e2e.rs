@@ -238,14 +238,7 @@ fn copy_rung_repackages_a_matching_source() {
         let title = s.out().join(&name);
         let report = verify_title(&s, &input, &title, &Expect::rungs(&[360, 240]));
         play_everything(&s, &title, &report);
-        // The coded pictures are the source's: every packet after the first is identical
-        // (the first also carries the parameter sets, written in-band by parsebin's h264parse), and the
-        // decoded frames all are.
-        let copied = join_rendition(&s, &title.join("h264_360p"));
-        let (ours, theirs) = (video_packets(&copied), video_packets(&input));
-        assert_eq!(ours.len(), theirs.len(), "bframes {bframes}: packet count");
-        assert!(ours[1..] == theirs[1..], "bframes {bframes}: the copied rendition's packets (size, md5) differ from the source's");
-        assert!(decoded_frames(&copied) == decoded_frames(&input), "bframes {bframes}: decoded frames differ from the source's");
+        assert_copied_pictures(&s, &input, &title.join("h264_360p"), &format!("bframes {bframes}"));
         // The audio's packets are the ones the source presents (ffmpeg lists them without the
         // encoder's priming, which the source trims with an edit list, and so does the copy),
         // up to the last one: qtdemux ends the stream before the final partial frame, which
@@ -293,11 +286,18 @@ fn copy_rung_repackages_an_hevc_source_with_b_frames() {
     let title = s.out().join("hevc");
     let report = verify_title(&s, &input, &title, &Expect::renditions(&["h265_360p", "h264_240p"]));
     play_everything(&s, &title, &report);
-    let copied = join_rendition(&s, &title.join("h265_360p"));
-    let (ours, theirs) = (video_packets(&copied), video_packets(&input));
-    assert_eq!(ours.len(), theirs.len(), "packet count");
-    assert!(ours[1..] == theirs[1..], "the copied rendition's packets (size, md5) differ from the source's");
-    assert!(decoded_frames(&copied) == decoded_frames(&input), "decoded frames differ from the source's");
+    assert_copied_pictures(&s, &input, &title.join("h265_360p"), "hevc");
+}
+
+/// The coded pictures of a copied rendition are the source's: every packet after the
+/// first is identical (the first also carries the parameter sets, written in band by the
+/// parser), and the decoded frames all are.
+fn assert_copied_pictures(s: &Scratch, input: &Path, rendition: &Path, label: &str) {
+    let copied = join_rendition(s, rendition);
+    let (ours, theirs) = (video_packets(&copied), video_packets(input));
+    assert_eq!(ours.len(), theirs.len(), "{label}: packet count");
+    assert!(ours[1..] == theirs[1..], "{label}: the copied rendition's packets (size, md5) differ from the source's");
+    assert!(decoded_frames(&copied) == decoded_frames(input), "{label}: decoded frames differ from the source's");
 }
 
 /// Rungs encoded with B-frames (reordered pictures) pass every check an I/P-only one
