@@ -8,7 +8,7 @@
 
 use crate::bmff::{self, BoxRef, Reader};
 use crate::codecs::InitInfo;
-use crate::{Error, Result};
+use crate::{Error, FourCc, Result};
 
 /// Timing facts of one CMAF fragment, in the track's timescale.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -223,7 +223,7 @@ pub enum Delay {
 }
 
 /// Delays every presentation time of one fragment of `init`'s track by `shift` ticks of its
-/// timescale, in place and without changing the fragment's size.
+/// timescale, in place.
 ///
 /// CMAF writes reordered pictures with negative composition offsets (`trun` version 1), so
 /// that a track's first picture is presented at its first decode time. ffmpeg's and
@@ -232,13 +232,23 @@ pub enum Delay {
 /// largest reorder delay keeps every offset positive and the tracks in sync for every
 /// reader; the title then starts at `shift` instead of 0.
 ///
-/// Fails without writing anything: with [`Delay::CompositionOffsets`], when a `trun` has
-/// no composition offsets or one would stay negative; with [`Delay::DecodeTime`], when a
-/// version 0 `tfdt` cannot hold the new time.
-pub fn delay_presentation(frag: &mut [u8], init: &InitInfo, shift: u32, how: Delay) -> Result<()> {
+/// The fragment keeps its size, except that with [`Delay::CompositionOffsets`] a `trun`
+/// without composition offsets (a fragment of a reordering track that happens to hold no
+/// reordered picture) gets them, each `shift`: 4 bytes more per sample, with the sizes of
+/// `trun`, `traf` and `moof` and every `trun`'s data offset moved to match.
+///
+/// Fails without writing anything: with [`Delay::CompositionOffsets`], when an offset would
+/// stay negative; with [`Delay::DecodeTime`], when a version 0 `tfdt` cannot hold the new time.
+pub fn delay_presentation(frag: &mut Vec<u8>, init: &InitInfo, shift: u32, how: Delay) -> Result<()> {
     // Find every field first, write after: a failure must leave the buffer untouched.
     // (offset, width in bytes, new value)
     let mut writes: Vec<(usize, usize, u64)> = Vec::new();
+    // Positions where a 4-byte composition offset of `shift` goes in, ascending.
+    let mut inserts: Vec<usize> = Vec::new();
+    // Size fields that grow, with the inserts inside them: (offset of the field, grown by).
+    let mut grows: Vec<(usize, usize)> = Vec::new();
+    // Data offsets of every trun of the moof (they all point past the grown moof).
+    let mut data_offsets: Vec<usize> = Vec::new();
     {
         let top = bmff::boxes_until(frag, b"moof", "fragment")?;
         let moof = top
@@ -250,8 +260,16 @@ pub fn delay_presentation(frag: &mut [u8], init: &InitInfo, shift: u32, how: Del
             if traf.fourcc.0 != *b"traf" {
                 continue;
             }
+            for trun in traf.children(0, "moof/traf")? {
+                if trun.fourcc.0 == *b"trun" {
+                    let mut r = trun.reader("moof/traf/trun");
+                    if r.full_box()?.1 & TRUN_DATA_OFFSET != 0 {
+                        data_offsets.push(trun.body_offset + 8);
+                    }
+                }
+            }
             let mut r = traf.require(b"tfhd", "moof/traf/tfhd")?.reader("moof/traf/tfhd");
-            r.full_box()?;
+            let (_, tfhd_flags) = r.full_box()?;
             if r.u32()? != init.track_id {
                 continue;
             }
@@ -273,10 +291,26 @@ pub fn delay_presentation(frag: &mut [u8], init: &InitInfo, shift: u32, how: Del
                     writes.push((tfdt.body_offset + 4, width, new));
                 }
                 Delay::CompositionOffsets => {
+                    let before = inserts.len();
                     for trun in traf.children(0, "moof/traf")? {
-                        if trun.fourcc.0 == *b"trun" {
-                            trun_offsets(&trun, init, shift, &mut writes)?;
+                        if trun.fourcc.0 != *b"trun" {
+                            continue;
                         }
+                        let added = inserts.len();
+                        trun_offsets(&trun, init, shift, &mut writes, &mut inserts)?;
+                        if inserts.len() > added {
+                            grows.push((size_field(frag, &trun)?, 4 * (inserts.len() - added)));
+                        }
+                    }
+                    if inserts.len() > before {
+                        // An absolute base offset would point at data that moved.
+                        if tfhd_flags & TFHD_BASE_DATA_OFFSET != 0 {
+                            return Err(Error::InvalidCodecConfig {
+                                fourcc: FourCc(*b"tfhd"),
+                                reason: "base-data-offset-present: cannot add composition offsets",
+                            });
+                        }
+                        grows.push((size_field(frag, &traf)?, 4 * (inserts.len() - before)));
                     }
                 }
             }
@@ -284,6 +318,20 @@ pub fn delay_presentation(frag: &mut [u8], init: &InitInfo, shift: u32, how: Del
         if !found {
             return Err(Error::NoTrackFragment { track_id: init.track_id });
         }
+        if !inserts.is_empty() {
+            grows.push((size_field(frag, moof)?, 4 * inserts.len()));
+        }
+    }
+    let grown = 4 * inserts.len();
+    for &at in &data_offsets {
+        let old = i64::from(i32::from_be_bytes(frag[at..at + 4].try_into().expect("4 bytes")));
+        let new = i32::try_from(old + grown as i64)
+            .map_err(|_| Error::ValueOutOfRange { field: "trun data_offset", value: (old + grown as i64) as u64 })?;
+        writes.push((at, 4, u64::from(new as u32)));
+    }
+    for &(at, by) in &grows {
+        let old = u32::from_be_bytes(frag[at..at + 4].try_into().expect("4 bytes"));
+        writes.push((at, 4, u64::from(old) + by as u64));
     }
     for (offset, width, value) in writes {
         match width {
@@ -292,17 +340,42 @@ pub fn delay_presentation(frag: &mut [u8], init: &InitInfo, shift: u32, how: Del
             _ => frag[offset..offset + 8].copy_from_slice(&value.to_be_bytes()),
         }
     }
+    if !inserts.is_empty() {
+        let mut out = Vec::with_capacity(frag.len() + grown);
+        let mut from = 0;
+        for at in inserts {
+            out.extend_from_slice(&frag[from..at]);
+            out.extend_from_slice(&shift.to_be_bytes());
+            from = at;
+        }
+        out.extend_from_slice(&frag[from..]);
+        *frag = out;
+    }
     Ok(())
 }
 
+/// Offset of a box's 32-bit size field (boxes with a 64-bit size are not rewritten).
+fn size_field(buf: &[u8], b: &BoxRef<'_>) -> Result<usize> {
+    let at = b.body_offset.checked_sub(8).ok_or(Error::MissingBox { path: "box header" })?;
+    if buf[at + 4..at + 8] != b.fourcc.0 {
+        return Err(Error::InvalidCodecConfig { fourcc: b.fourcc, reason: "64-bit box size: cannot grow it" });
+    }
+    Ok(at)
+}
+
 /// The writes that turn one trun's offsets into `offset + shift`, unsigned (version 0).
-fn trun_offsets(trun: &BoxRef<'_>, init: &InitInfo, shift: u32, writes: &mut Vec<(usize, usize, u64)>) -> Result<()> {
+/// A trun without offsets gets the flag, and `inserts` the places where each sample's
+/// offset (`shift`) goes in.
+fn trun_offsets(
+    trun: &BoxRef<'_>,
+    init: &InitInfo,
+    shift: u32,
+    writes: &mut Vec<(usize, usize, u64)>,
+    inserts: &mut Vec<usize>,
+) -> Result<()> {
     const CTX: &str = "moof/traf/trun";
     let mut r: Reader<'_> = trun.reader(CTX);
     let (version, flags) = r.full_box()?;
-    if flags & TRUN_CTS_OFFSET == 0 {
-        return Err(Error::NoCompositionOffsets { track_id: init.track_id });
-    }
     let count = r.u32()?;
     if flags & TRUN_DATA_OFFSET != 0 {
         r.skip(4)?;
@@ -311,6 +384,19 @@ fn trun_offsets(trun: &BoxRef<'_>, init: &InitInfo, shift: u32, writes: &mut Vec
         r.skip(4)?;
     }
     let before = [TRUN_DURATION, TRUN_SIZE, TRUN_FLAGS].iter().filter(|&&f| flags & f != 0).count() * 4;
+    if flags & TRUN_CTS_OFFSET == 0 {
+        for _ in 0..count {
+            r.skip(before)?;
+            inserts.push(trun.body_offset + r.pos());
+        }
+        // Version 0 and the flags with composition offsets present (the 24 bits after it).
+        let flags = flags | TRUN_CTS_OFFSET;
+        writes.push((trun.body_offset, 1, 0));
+        writes.push((trun.body_offset + 1, 1, u64::from(flags >> 16 & 0xff)));
+        writes.push((trun.body_offset + 2, 1, u64::from(flags >> 8 & 0xff)));
+        writes.push((trun.body_offset + 3, 1, u64::from(flags & 0xff)));
+        return Ok(());
+    }
     for _ in 0..count {
         r.skip(before)?;
         let at = trun.body_offset + r.pos();

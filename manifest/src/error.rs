@@ -62,9 +62,6 @@ pub enum Error {
     #[error("{field}: value {value} does not fit")]
     ValueOutOfRange { field: &'static str, value: u64 },
 
-    #[error("a trun of track {track_id} has no composition offsets to delay")]
-    NoCompositionOffsets { track_id: u32 },
-
     #[error("track {track_id} reorders by {needed} ticks, more than the delay of {shift}")]
     ReorderBeyondShift { track_id: u32, needed: u64, shift: u32 },
     /// A segment's URI does not follow the naming the manifests' templates assume.

@@ -432,7 +432,77 @@ fn delaying_a_track_that_does_not_reorder_moves_its_decode_time() {
     assert_eq!(after.decode_time, before.decode_time + 3003);
     assert_eq!(after.earliest_presentation_time, before.earliest_presentation_time + 3003);
     assert_eq!((after.duration, after.sample_count), (before.duration, before.sample_count));
-    // It has no composition offsets to move.
-    let err = cmaf::delay_presentation(&mut f, &info, 1, cmaf::Delay::CompositionOffsets).unwrap_err();
-    assert!(matches!(err, Error::NoCompositionOffsets { .. }), "{err}");
+}
+
+/// (size, bytes) of every sample of the track in a fragment, found through the trun's data
+/// offset (relative to the moof) and sample sizes: what a reader of the fragment gets.
+fn sample_payloads(frag: &[u8]) -> Vec<Vec<u8>> {
+    let be32 = |at: usize| u32::from_be_bytes(frag[at..at + 4].try_into().unwrap());
+    let moof = frag.windows(4).position(|w| w == b"moof").unwrap() - 4;
+    let tfhd = frag.windows(4).position(|w| w == b"tfhd").unwrap() - 4;
+    let tfhd_flags = be32(tfhd + 8) & 0xff_ffff;
+    let mut at = tfhd + 16; // after size, type, version/flags, track_ID
+    if tfhd_flags & 0x01 != 0 {
+        at += 8;
+    }
+    if tfhd_flags & 0x02 != 0 {
+        at += 4;
+    }
+    if tfhd_flags & 0x08 != 0 {
+        at += 4;
+    }
+    let default_size = (tfhd_flags & 0x10 != 0).then(|| be32(at));
+    let trun = frag.windows(4).position(|w| w == b"trun").unwrap() - 4;
+    let flags = be32(trun + 8) & 0xff_ffff;
+    let count = be32(trun + 12) as usize;
+    let mut at = trun + 16;
+    assert!(flags & 0x01 != 0, "the trun has a data offset");
+    let mut data = moof + be32(at) as usize;
+    at += 4;
+    if flags & 0x04 != 0 {
+        at += 4;
+    }
+    let mut out = Vec::new();
+    for _ in 0..count {
+        if flags & 0x100 != 0 {
+            at += 4;
+        }
+        let size = if flags & 0x200 != 0 {
+            at += 4;
+            be32(at - 4)
+        } else {
+            default_size.expect("a sample size")
+        } as usize;
+        at += [0x400, 0x800].iter().filter(|&&f| flags & f != 0).count() * 4;
+        out.push(frag[data..data + size].to_vec());
+        data += size;
+    }
+    out
+}
+
+#[test]
+fn delaying_a_reordering_track_adds_offsets_to_a_fragment_without_them() {
+    // A track delayed for its reordering may have a fragment with no reordered picture:
+    // cmafmux then writes no composition offsets. Each sample gets one (the delay), the
+    // boxes grow by 4 bytes a sample, and the samples are still where the trun says.
+    for name in ["h264_baseline_gst", "aac_lc_48k_stereo"] {
+        let info = init(name);
+        let mut f = sample(name, "seg-00002.m4s");
+        let before = cmaf::parse_fragment(&f, &info).unwrap();
+        let payloads = sample_payloads(&f);
+        let len = f.len();
+        cmaf::delay_presentation(&mut f, &info, 3003, cmaf::Delay::CompositionOffsets).unwrap();
+        let after = cmaf::parse_fragment(&f, &info).unwrap();
+        assert_eq!(f.len(), len + 4 * before.sample_count as usize, "{name}");
+        assert_eq!(trun_version(&f), 0, "{name}");
+        assert_eq!(after.earliest_presentation_time, before.earliest_presentation_time + 3003, "{name}");
+        assert_eq!(
+            (after.decode_time, after.duration, after.sample_count, after.first_sample_is_sync),
+            (before.decode_time, before.duration, before.sample_count, before.first_sample_is_sync),
+            "{name}"
+        );
+        assert!(sample_payloads(&f) == payloads, "{name}: the samples moved away from the data offset");
+        let moof_size = u32::from_be_bytes(f[0..4].try_into().unwrap()) as usize;
+        assert_eq!(&f[moof_size + 4..moof_size + 8], b"mdat", "{name}: the moof's size does not lead to the mdat");
+    }
 }

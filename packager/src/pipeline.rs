@@ -234,7 +234,7 @@ fn media_sink(track: usize, tx: mpsc::Sender<Msg>, delay: Option<TrackDelay>, co
 /// Reads the track's timescale from its init segment, then moves each fragment's
 /// presentation by `d.frames` frames in that timescale (rounded to a tick).
 fn delay_chunk(
-    chunk: &mut [u8],
+    chunk: &mut Vec<u8>,
     is_init: bool,
     d: TrackDelay,
     init_info: &Mutex<Option<manifest::codecs::InitInfo>>,
