@@ -690,34 +690,58 @@ fn build_copy(
     let fps = plan.source.frame_rate;
     let frame_ns = 1_000_000_000u64 * fps.den as u64 / fps.num as u64;
     let src = filter.static_pad("src").unwrap();
-    require_copyable(&src, plan.gop_ns, frame_ns / 2, reorders, pr.rung.id(), plan.tx.clone());
+    require_copyable(&src, plan.gop_ns, fps, reorders, pr.rung.id(), plan.tx.clone());
     split_at_boundaries(&mux, &src, plan.gop_ns, frame_ns / 2, true);
     Ok(chain.swap_remove(0))
 }
 
 /// Fails the job ([`Error::CopyRefused`]) when a copied stream reorders frames (B-frames)
 /// and `reorder_known` is false (its SPS did not say how far, so no delay was planned for
-/// it: see `Plan::delay_frames`), has no keyframe within `slack_ns` of a segment
+/// it: see `Plan::delay_frames`), has no keyframe within half a frame of a segment
 /// boundary (its segments could not start where every other rendition's do), or has an
 /// open GOP at a boundary (pictures after that keyframe shown before it).
 fn require_copyable(
     pad: &gst::Pad,
     gop_ns: u64,
-    slack_ns: u64,
+    rate: manifest::model::FrameRate,
     reorder_known: bool,
     rendition: String,
     tx: mpsc::Sender<Msg>,
 ) {
+    let slack_ns = 500_000_000 * u64::from(rate.den) / u64::from(rate.num); // half a frame
     let next = AtomicU64::new(0);
     // Running time of the keyframe that starts the current segment.
     let segment_start = AtomicU64::new(0);
+    // PTS of the last buffer that came without a DTS (Matroska gives none).
+    let last_pts = AtomicU64::new(0);
     let failed = AtomicBool::new(false);
     pad.add_probe(gst::PadProbeType::BUFFER, move |pad, info| {
         if failed.load(Ordering::Relaxed) {
             return gst::PadProbeReturn::Drop;
         }
+        // The muxer needs decode times. A container that gives none (Matroska) gives them
+        // for free when pictures are not reordered: DTS = PTS. A reordered stream's cannot be
+        // made up here. Such a container also rounds times (Matroska: to the millisecond),
+        // so they are put back on the stream's constant frame grid, or fragments would end
+        // a fraction of a millisecond after the next one starts.
+        let mut no_dts_reorders = false;
+        if let Some(buf) = info.buffer_mut()
+            && buf.dts().is_none()
+            && let Some(pts) = buf.pts()
+        {
+            no_dts_reorders = reorder_known || pts.nseconds() < last_pts.swap(pts.nseconds(), Ordering::Relaxed);
+            let (num, den) = (u128::from(rate.num), u128::from(rate.den) * 1_000_000_000);
+            let frame = (u128::from(pts.nseconds()) * num + den / 2) / den;
+            let at = |k: u128| gst::ClockTime::from_nseconds((k * den / num) as u64);
+            let b = buf.make_mut();
+            b.set_pts(at(frame));
+            b.set_dts(at(frame));
+            b.set_duration(at(frame + 1) - at(frame));
+        }
         let Some(buf) = info.buffer() else { return gst::PadProbeReturn::Ok };
-        let reason = if !reorder_known && buf.dts().is_some_and(|dts| Some(dts) != buf.pts()) {
+        let reason = if no_dts_reorders {
+            Some("the container gives no decode times (Matroska) for a stream with B-frames".to_owned())
+        } else if !reorder_known && buf.dts().is_some_and(|dts| Some(dts) != buf.pts()) {
             Some("the source has B-frames (frames out of presentation order) and its SPS does not state how far it reorders".to_owned())
         } else if let Some(rt) = pad_running_time(pad, buf) {
             let (rt, boundary) = (rt.nseconds(), next.load(Ordering::Relaxed) * gop_ns);

@@ -289,6 +289,29 @@ fn copy_rung_repackages_an_hevc_source_with_b_frames() {
     assert_copied_pictures(&s, &input, &title.join("h265_360p"), "hevc");
 }
 
+/// A Matroska source (no decode times in the container) without B-frames is copied: its
+/// decode times are its presentation times.
+#[test]
+fn copy_rung_repackages_a_matroska_source() {
+    let s = Scratch::new("copy_rung_mkv");
+    let input = s.path("gop60.mkv");
+    make_gop_source(&input, 60, 0, false);
+    let stderr = transcode_with_ladder(
+        &s,
+        &input,
+        "[[rung]]\ncodec = \"h264\"\nheight = 360\nbitrate = 1000000\nmax_bitrate = 8000000\ncopy = true\n\
+         [[rung]]\ncodec = \"h264\"\nheight = 240\nbitrate = 400000\npreset = \"ultrafast\"\n",
+    );
+    assert!(
+        stderr.contains("h264_360p (copy)") && !stderr.contains("packaging again"),
+        "the 360p rung was not copied from Matroska:\n{stderr}"
+    );
+    let title = s.out().join("gop60");
+    let report = verify_title(&s, &input, &title, &Expect::rungs(&[360, 240]));
+    play_everything(&s, &title, &report);
+    assert_copied_pictures(&s, &input, &title.join("h264_360p"), "matroska");
+}
+
 /// The coded pictures of a copied rendition are the source's: every packet after the
 /// first is identical (the first also carries the parameter sets, written in band by the
 /// parser), and the decoded frames all are.
@@ -425,23 +448,25 @@ fn make_gop_source_with(out: &Path, gop: u32, bframes: u32, audio: bool, extra: 
 }
 
 /// A `copy` rung the source turns out not to fit once its stream is seen is encoded after
-/// all: the job runs again with every rung encoded and the title is as good as any. Three
+/// all: the job runs again with every rung encoded and the title is as good as any. Four
 /// sources: no keyframe on a segment boundary (a 2.5 s GOP against 4 s segments);
 /// B-frames reordered further than the SPS says (x264's pyramid reorders 2 frames; the
-/// SPS is patched to say 1, so the planned delay is too short for the copy); and an open
+/// SPS is patched to say 1, so the planned delay is too short for the copy); an open
 /// GOP (x264's `open-gop`: B-frames after the keyframe at 4 s are shown before it, so a
-/// segment starting there would not start at a stream access point). The second also has
-/// audio over the ladder's audio `max_bitrate` (96 kb/s against 80 kb/s): it is encoded too.
+/// segment starting there would not start at a stream access point); and B-frames in
+/// Matroska, which stores no decode times for the muxer. The second also has audio over
+/// the ladder's audio `max_bitrate` (96 kb/s against 80 kb/s): it is encoded too.
 #[test]
 fn copy_rung_falls_back_to_encoding_when_the_stream_does_not_fit() {
     let cases = [
-        ("gop75", 75, 0, "no keyframe", false),
-        ("understated", 60, 3, "reorders further than its SPS states", true),
-        ("open_gop", 60, 3, "open GOP", false),
+        ("gop75", "mp4", 75, 0, "no keyframe", false),
+        ("understated", "mp4", 60, 3, "reorders further than its SPS states", true),
+        ("open_gop", "mp4", 60, 3, "open GOP", false),
+        ("mkv_bframes", "mkv", 60, 3, "no decode times (Matroska)", false),
     ];
-    for (name, gop, bframes, why, audio) in cases {
+    for (name, ext, gop, bframes, why, audio) in cases {
         let s = Scratch::new(&format!("copy_fallback_{name}"));
-        let input = s.path(&format!("{name}.mp4"));
+        let input = s.path(&format!("{name}.{ext}"));
         let extra: &[&str] = if name == "open_gop" { &["-x264-params", "open-gop=1"] } else { &[] };
         make_gop_source_with(&input, gop, bframes, audio, extra);
         if name == "understated" {
