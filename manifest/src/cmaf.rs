@@ -5,6 +5,9 @@
 //! - [`pin_creation_times`]: overwrite the wall-clock fields muxers put into init segments.
 //! - [`delay_presentation`]: move a fragment's presentation times later without negative
 //!   composition offsets.
+//! - [`set_decode_time`]: rewrite a fragment's `tfdt`, so that it continues the previous
+//!   fragment exactly.
+//! - [`set_sample_durations`]: give every sample of a constant-rate track the same duration.
 
 use crate::bmff::{self, BoxRef, Reader};
 use crate::codecs::InitInfo;
@@ -350,6 +353,117 @@ pub fn delay_presentation(frag: &mut Vec<u8>, init: &InitInfo, shift: u32, how: 
         }
         out.extend_from_slice(&frag[from..]);
         *frag = out;
+    }
+    Ok(())
+}
+
+/// Sets the `tfdt` baseMediaDecodeTime of `init`'s track in one fragment to `decode_time`, in
+/// place (the fragment keeps its size).
+///
+/// CMAF wants each fragment to start where the previous one ended. Muxers that convert
+/// nanosecond timestamps to ticks by flooring (GStreamer's fmp4mux) can start a fragment a
+/// tick early; the caller knows the exact end of the previous fragment and writes it here.
+///
+/// Fails without writing anything when a version 0 `tfdt` cannot hold the value.
+pub fn set_decode_time(frag: &mut [u8], init: &InitInfo, decode_time: u64) -> Result<()> {
+    let (at, width) = {
+        let top = bmff::boxes_until(frag, b"moof", "fragment")?;
+        let moof = top.iter().find(|b| b.fourcc.0 == *b"moof").ok_or(Error::MissingBox { path: "moof" })?;
+        let mut field = None;
+        for traf in moof.children(0, "moof")? {
+            if traf.fourcc.0 != *b"traf" {
+                continue;
+            }
+            let mut r = traf.require(b"tfhd", "moof/traf/tfhd")?.reader("moof/traf/tfhd");
+            r.full_box()?;
+            if r.u32()? != init.track_id {
+                continue;
+            }
+            let tfdt = traf.require(b"tfdt", "moof/traf/tfdt")?;
+            let width = match tfdt.reader("moof/traf/tfdt").full_box()?.0 {
+                0 => 4,
+                1 => 8,
+                v => return Err(Error::UnsupportedVersion { fourcc: tfdt.fourcc, version: v }),
+            };
+            field = Some((tfdt.body_offset + 4, width));
+            break;
+        }
+        field.ok_or(Error::NoTrackFragment { track_id: init.track_id })?
+    };
+    if width == 4 {
+        let v = u32::try_from(decode_time)
+            .map_err(|_| Error::ValueOutOfRange { field: "tfdt (version 0)", value: decode_time })?;
+        frag[at..at + 4].copy_from_slice(&v.to_be_bytes());
+    } else {
+        frag[at..at + 8].copy_from_slice(&decode_time.to_be_bytes());
+    }
+    Ok(())
+}
+
+/// Sets the duration of every sample of `init`'s track in one fragment to `duration` ticks,
+/// in place (the fragment keeps its size): the per-sample durations of every `trun`, and the
+/// `tfhd` default.
+///
+/// For constant-rate video: a muxer that derives each duration from nanosecond timestamps
+/// gives a frame one tick more or less now and then (100 ticks a frame at 3000 Hz, with a
+/// 101 when the track starts 21 ms in); every frame of a constant-rate track lasts the same.
+///
+/// Fails without writing anything when the fragment states no duration of its own (they
+/// would come from the init segment's `trex`).
+pub fn set_sample_durations(frag: &mut [u8], init: &InitInfo, duration: u32) -> Result<()> {
+    let mut fields: Vec<usize> = Vec::new();
+    {
+        let top = bmff::boxes_until(frag, b"moof", "fragment")?;
+        let moof = top.iter().find(|b| b.fourcc.0 == *b"moof").ok_or(Error::MissingBox { path: "moof" })?;
+        let mut found = false;
+        for traf in moof.children(0, "moof")? {
+            if traf.fourcc.0 != *b"traf" {
+                continue;
+            }
+            let tfhd = traf.require(b"tfhd", "moof/traf/tfhd")?;
+            let mut r = tfhd.reader("moof/traf/tfhd");
+            let (_, flags) = r.full_box()?;
+            if r.u32()? != init.track_id {
+                continue;
+            }
+            found = true;
+            if flags & TFHD_DEFAULT_DURATION != 0 {
+                let skip = [TFHD_BASE_DATA_OFFSET, TFHD_SAMPLE_DESCRIPTION_INDEX]
+                    .iter()
+                    .map(|&f| if flags & f == 0 { 0 } else if f == TFHD_BASE_DATA_OFFSET { 8 } else { 4 })
+                    .sum::<usize>();
+                fields.push(tfhd.body_offset + 8 + skip);
+            }
+            let mut per_sample = false;
+            for trun in traf.children(0, "moof/traf")? {
+                if trun.fourcc.0 != *b"trun" {
+                    continue;
+                }
+                let mut r = trun.reader("moof/traf/trun");
+                let (_, flags) = r.full_box()?;
+                let count = r.u32()?;
+                if flags & TRUN_DURATION == 0 {
+                    continue;
+                }
+                per_sample = true;
+                r.skip(if flags & TRUN_DATA_OFFSET != 0 { 4 } else { 0 })?;
+                r.skip(if flags & TRUN_FIRST_SAMPLE_FLAGS != 0 { 4 } else { 0 })?;
+                let after = [TRUN_SIZE, TRUN_FLAGS, TRUN_CTS_OFFSET].iter().filter(|&&f| flags & f != 0).count() * 4;
+                for _ in 0..count {
+                    fields.push(trun.body_offset + r.pos());
+                    r.skip(4 + after)?;
+                }
+            }
+            if !per_sample && flags & TFHD_DEFAULT_DURATION == 0 {
+                return Err(Error::MissingBox { path: "moof/traf: sample durations (tfhd default or trun)" });
+            }
+        }
+        if !found {
+            return Err(Error::NoTrackFragment { track_id: init.track_id });
+        }
+    }
+    for at in fields {
+        frag[at..at + 4].copy_from_slice(&duration.to_be_bytes());
     }
     Ok(())
 }

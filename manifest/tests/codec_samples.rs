@@ -434,6 +434,60 @@ fn delaying_a_track_that_does_not_reorder_moves_its_decode_time() {
     assert_eq!((after.duration, after.sample_count), (before.duration, before.sample_count));
 }
 
+#[test]
+fn setting_the_decode_time_moves_only_the_decode_time() {
+    // The AAC sample's second fragment, pulled one tick earlier and to a time that needs a
+    // version 1 tfdt's width: decode and presentation times follow, nothing else changes.
+    let info = init("aac_lc_48k_stereo");
+    let mut f = sample("aac_lc_48k_stereo", "seg-00002.m4s");
+    let before = cmaf::parse_fragment(&f, &info).unwrap();
+    let len = f.len();
+    cmaf::set_decode_time(&mut f, &info, before.decode_time - 1).unwrap();
+    let after = cmaf::parse_fragment(&f, &info).unwrap();
+    assert_eq!(after.decode_time, before.decode_time - 1);
+    assert_eq!(after.earliest_presentation_time, before.earliest_presentation_time - 1);
+    assert_eq!((after.duration, after.sample_count, f.len()), (before.duration, before.sample_count, len));
+    // Another track's id is refused, and so is a value too wide for the box: nothing written.
+    let original = f.clone();
+    let other = InitInfo { track_id: info.track_id + 1, ..info.clone() };
+    assert!(matches!(cmaf::set_decode_time(&mut f, &other, 0), Err(Error::NoTrackFragment { .. })));
+    if tfdt_version(&f) == 0 {
+        assert!(matches!(cmaf::set_decode_time(&mut f, &info, 1 << 40), Err(Error::ValueOutOfRange { .. })));
+    } else {
+        cmaf::set_decode_time(&mut f, &info, 1 << 40).unwrap();
+        assert_eq!(cmaf::parse_fragment(&f, &info).unwrap().decode_time, 1 << 40);
+        f = original.clone();
+    }
+    assert_eq!(f, original);
+}
+
+#[test]
+fn setting_sample_durations_changes_only_durations() {
+    // GStreamer's H.264 fragment: every sample gets 1001 ticks; count, sync flag, decode
+    // time and size stay, and the duration is count x 1001.
+    for name in ["h264_baseline_gst", "aac_lc_44k_mono_gst"] {
+        let info = init(name);
+        let mut f = sample(name, "seg-00001.m4s");
+        let before = cmaf::parse_fragment(&f, &info).unwrap();
+        let len = f.len();
+        cmaf::set_sample_durations(&mut f, &info, 1001).unwrap();
+        let after = cmaf::parse_fragment(&f, &info).unwrap();
+        assert_eq!(after.duration, u64::from(before.sample_count) * 1001, "{name}");
+        assert_eq!(
+            (after.decode_time, after.sample_count, after.first_sample_is_sync, f.len()),
+            (before.decode_time, before.sample_count, before.first_sample_is_sync, len),
+            "{name}"
+        );
+        // The samples' bytes are where they were.
+        assert_eq!(sample_payloads(&f), sample_payloads(&sample(name, "seg-00001.m4s")), "{name}");
+    }
+}
+
+fn tfdt_version(frag: &[u8]) -> u8 {
+    let at = frag.windows(4).position(|w| w == b"tfdt").expect("tfdt");
+    frag[at + 4]
+}
+
 /// (size, bytes) of every sample of the track in a fragment, found through the trun's data
 /// offset (relative to the moof) and sample sizes: what a reader of the fragment gets.
 fn sample_payloads(frag: &[u8]) -> Vec<Vec<u8>> {
