@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The whole test suite, from a fresh clone on Debian 12 (this is what .ci/run runs):
 #   1. scripts/setup.sh        installs missing system packages (a no-op when present)
-#   2. fixtures/make-media.sh  makes the test media (kept between runs)
+#   2. fixtures/make-*.sh      makes the test media and the field corpus (kept between runs)
 #   3. cargo test --workspace  unit, golden and end-to-end tests (release: see below)
 #   4. extra checks            hooks for checks that are not cargo tests
 # Every part runs even if an earlier test part failed, so one run shows every failure;
@@ -43,8 +43,9 @@ fi
 timings+=("setup: $(elapsed "$t0") s")
 
 t0=$(date +%s)
-step "Making test media (fixtures/make-media.sh)"
+step "Making test media (fixtures/make-media.sh, fixtures/make-field-media.sh)"
 bash fixtures/make-media.sh
+bash fixtures/make-field-media.sh
 timings+=("fixtures: $(elapsed "$t0") s")
 
 # --- Services hook ---------------------------------------------------------------------

@@ -133,6 +133,7 @@ mod tests {
             frame_rate: FrameRate { num: 30, den: 1 },
             interlaced: false,
             orientation: None,
+            pts_timeline: false,
             has_audio: false,
             size_bytes: 30_000_000,
             video_stream: EncodedVideo {

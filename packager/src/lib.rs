@@ -6,7 +6,9 @@
 //! Layout:
 //! - `ladder`: ladder files (TOML) and their validated form.
 //! - `probe`: what the source is, before anything is built.
+//! - `rate`: the frame rate a source really runs at, from its timestamps.
 //! - `encode`: per-codec encoder/parser/muxer settings.
+//! - `downmix`: the coefficients that mix any channel layout to the stereo rendition.
 //! - `copy`: rungs packaged from the source's own stream, without re-encoding.
 //! - `pipeline`: the GStreamer graph and its streaming-thread callbacks.
 //! - `thumbs`: poster selection and trick-play sprites.
@@ -15,11 +17,13 @@
 
 pub mod copy;
 mod decode_errors;
+pub mod downmix;
 pub mod encode;
 pub mod error;
 pub mod ladder;
 mod pipeline;
 pub mod probe;
+pub mod rate;
 pub mod storage;
 pub mod thumbs;
 
@@ -155,7 +159,24 @@ struct TrackState {
     init: Option<(manifest::codecs::InitInfo, Segment)>,
     info: Option<TrackInfo>,
     segments: Vec<Segment>,
+    /// Audio fragments not stored yet: the video has no segment of their number so far
+    /// (see [`AUDIO_PAST_VIDEO`]).
+    held: std::collections::VecDeque<(Segment, Vec<u8>)>,
 }
+
+impl TrackState {
+    fn new(id: String, kind: TrackKind, codec: Option<manifest::model::VideoCodec>) -> Self {
+        TrackState { id, kind, codec, init: None, info: None, segments: vec![], held: Default::default() }
+    }
+
+}
+
+/// The title ends with its video: audio segment N spans video segment N, and audio past
+/// the last video segment (audio 8.05 s long under 8.0 s of video cut every 4 s, or a
+/// boundary the audio reaches a frame before the video ends) has no video beside it. An
+/// audio fragment is stored once the video has a segment of the same number; those still
+/// waiting when the pipeline ends are dropped.
+const AUDIO_PAST_VIDEO: &str = "audio after the video's end is not part of the title";
 
 struct Puts {
     set: JoinSet<Result<(), Error>>,
@@ -253,8 +274,8 @@ async fn package_once(
     let mut states: Vec<TrackState> = tracks
         .iter()
         .map(|t| match t {
-            TrackPlan::Video(p) => TrackState { id: p.rung.id(), kind: TrackKind::Video, codec: Some(p.rung.codec), init: None, info: None, segments: vec![] },
-            TrackPlan::Audio { .. } => TrackState { id: "audio".into(), kind: TrackKind::Audio, codec: None, init: None, info: None, segments: vec![] },
+            TrackPlan::Video(p) => TrackState::new(p.rung.id(), TrackKind::Video, Some(p.rung.codec)),
+            TrackPlan::Audio { .. } => TrackState::new("audio".into(), TrackKind::Audio, None),
         })
         .collect();
 
@@ -475,6 +496,9 @@ async fn consume(
     let mut sprites: Vec<catalog::Image> = Vec::new();
     let mut sprite_index: Option<(String, u32, u32, u64)> = None;
     let mut sink_eos = 0usize;
+    // Video segments stored so far (the same in every rendition), for the audio (see
+    // AUDIO_PAST_VIDEO).
+    let mut video_segments = 0u32;
     let duration = Duration::from_nanos(source.duration_ns);
     loop {
         let msg = tokio::select! {
@@ -524,7 +548,7 @@ async fn consume(
                 if st.kind == TrackKind::Video && !frag.first_sample_is_sync {
                     return Err(Error::Setup(format!("{}: segment {} does not start with a keyframe", st.id, st.segments.len() + 1)));
                 }
-                let index = st.segments.len() as u32 + 1;
+                let index = (st.segments.len() + st.held.len()) as u32 + 1;
                 let uri = format!("{}/seg-{index:05}.m4s", st.id);
                 let seg = Segment {
                     index,
@@ -532,13 +556,16 @@ async fn consume(
                     duration: frag.duration,
                     size: bytes.len() as u64,
                     sha256,
-                    uri: uri.clone(),
+                    uri,
                 };
-                listener.on_new_segment(&st.id, &seg);
-                st.segments.push(seg);
-                let ctype = if st.kind == TrackKind::Video { ct::VIDEO_MP4 } else { ct::AUDIO_MP4 };
-                puts.put(Object { key: uri, body: bytes, content_type: ctype, caching: Caching::Immutable, sha256 }).await?;
-                stored += 1;
+                if st.kind == TrackKind::Audio {
+                    st.held.push_back((seg, bytes));
+                } else {
+                    video_segments = video_segments.max(seg.index);
+                    store_segment(st, seg, bytes, &mut puts, listener).await?;
+                    stored += 1;
+                }
+                stored += release_audio(states, video_segments, &mut puts, listener).await?;
             }
             Msg::Poster { width, height, jpeg } => {
                 let o = object("thumbs/poster.jpg".into(), jpeg, ct::JPEG, Caching::Immutable);
@@ -564,7 +591,14 @@ async fn consume(
             }
             Msg::Failed(e) => return Err(e),
             Msg::SinkEos => sink_eos += 1,
-            Msg::Eos => break,
+            Msg::Eos => {
+                release_audio(states, video_segments, &mut puts, listener).await?;
+                for st in states.iter_mut().filter(|st| !st.held.is_empty()) {
+                    tracing::info!(rendition = %st.id, fragments = st.held.len(), video_segments, "{AUDIO_PAST_VIDEO}: dropped");
+                    st.held.clear();
+                }
+                break;
+            }
         }
     }
     tracing::debug!(sink_eos, "pipeline finished");
@@ -580,6 +614,40 @@ async fn consume(
         tile_height,
     };
     Ok((thumbs, puts))
+}
+
+/// Tells the listener of a media segment, records it and stores it.
+async fn store_segment(
+    st: &mut TrackState,
+    seg: Segment,
+    body: Vec<u8>,
+    puts: &mut Puts,
+    listener: &dyn Listener,
+) -> Result<(), Error> {
+    listener.on_new_segment(&st.id, &seg);
+    let (key, sha256) = (seg.uri.clone(), seg.sha256);
+    st.segments.push(seg);
+    let content_type = if st.kind == TrackKind::Video { ct::VIDEO_MP4 } else { ct::AUDIO_MP4 };
+    puts.put(Object { key, body, content_type, caching: Caching::Immutable, sha256 }).await
+}
+
+/// Stores the held audio fragments whose number the video has reached (see
+/// [`AUDIO_PAST_VIDEO`]); returns how many.
+async fn release_audio(
+    states: &mut [TrackState],
+    video_segments: u32,
+    puts: &mut Puts,
+    listener: &dyn Listener,
+) -> Result<u64, Error> {
+    let mut n = 0;
+    for st in states.iter_mut() {
+        while st.held.front().is_some_and(|(seg, _)| seg.index <= video_segments) {
+            let (seg, body) = st.held.pop_front().expect("front exists");
+            store_segment(st, seg, body, puts, listener).await?;
+            n += 1;
+        }
+    }
+    Ok(n)
 }
 
 fn track_info(st: &TrackState, info: &manifest::codecs::InitInfo, source: &probe::SourceMedia) -> TrackInfo {

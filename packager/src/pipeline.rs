@@ -165,9 +165,18 @@ struct TrackDelay {
 /// `copy_of`: the rendition, when the track is a copy of the source's stream: a delay its
 /// reordering does not fit in then refuses the copy ([`Error::CopyRefused`]), so the job is
 /// packaged again with the rung encoded.
-fn media_sink(track: usize, tx: mpsc::Sender<Msg>, delay: Option<TrackDelay>, copy_of: Option<String>) -> gst_app::AppSink {
+///
+/// `frame_rate`: the track is video at this constant rate (after videorate): every frame
+/// gets exactly its duration in ticks.
+fn media_sink(
+    track: usize,
+    tx: mpsc::Sender<Msg>,
+    delay: Option<TrackDelay>,
+    copy_of: Option<String>,
+    frame_rate: Option<manifest::model::FrameRate>,
+) -> gst_app::AppSink {
     let eos_tx = tx.clone();
-    let init_info: Mutex<Option<manifest::codecs::InitInfo>> = Mutex::new(None);
+    let timeline = Mutex::new(Timeline { frame_rate, ..Timeline::default() });
     gst_app::AppSink::builder()
         .sync(false)
         // No preroll: a sink that waited for its first buffer before the pipeline may
@@ -200,8 +209,15 @@ fn media_sink(track: usize, tx: mpsc::Sender<Msg>, delay: Option<TrackDelay>, co
                     for (is_init, range) in parts {
                         // Usually the sample is one fragment: hand it over without a copy.
                         let mut chunk = if whole { std::mem::take(&mut bytes) } else { bytes[range].to_vec() };
+                        let mut track_timeline = timeline.lock().unwrap();
+                        if let Err(e) = track_timeline.follow(&mut chunk, is_init) {
+                            let _ = send(&tx, Msg::Failed(Error::Setup(format!("timeline of track {track}: {e}"))));
+                            return Err(gst::FlowError::Error);
+                        }
                         if let Some(d) = delay
-                            && let Err(e) = delay_chunk(&mut chunk, is_init, d, &init_info)
+                            && let Some(info) = &track_timeline.init
+                            && !is_init
+                            && let Err(e) = delay_chunk(&mut chunk, d, info)
                         {
                             let error = match (&copy_of, e) {
                                 (Some(rendition), e @ manifest::Error::ReorderBeyondShift { .. }) => Error::CopyRefused {
@@ -231,20 +247,56 @@ fn media_sink(track: usize, tx: mpsc::Sender<Msg>, delay: Option<TrackDelay>, co
         .build()
 }
 
-/// Reads the track's timescale from its init segment, then moves each fragment's
-/// presentation by `d.frames` frames in that timescale (rounded to a tick).
-fn delay_chunk(
-    chunk: &mut Vec<u8>,
-    is_init: bool,
-    d: TrackDelay,
-    init_info: &Mutex<Option<manifest::codecs::InitInfo>>,
-) -> Result<(), manifest::Error> {
-    let mut info = init_info.lock().unwrap();
-    if is_init {
-        *info = Some(manifest::codecs::from_init_segment(chunk)?);
-        return Ok(());
+/// One track's decode timeline, as its fragments pass.
+#[derive(Default)]
+struct Timeline {
+    /// Constant-rate video: every sample lasts one frame exactly.
+    frame_rate: Option<manifest::model::FrameRate>,
+    /// The track's init segment, once seen.
+    init: Option<manifest::codecs::InitInfo>,
+    /// Where the next fragment must start: the last one's decode time + duration.
+    next_decode: Option<u64>,
+}
+
+impl Timeline {
+    /// Reads the init segment; gives every frame of constant-rate video its exact duration;
+    /// makes each fragment start exactly where the previous one ended (see
+    /// `manifest::cmaf::set_decode_time`). Every branch is resampled to a
+    /// constant frame or sample rate before its muxer, so a fragment that does not follow
+    /// on is the muxer's rounding (a tick), never a hole in the media.
+    fn follow(&mut self, chunk: &mut [u8], is_init: bool) -> Result<(), manifest::Error> {
+        if is_init {
+            self.init = Some(manifest::codecs::from_init_segment(chunk)?);
+            return Ok(());
+        }
+        let init = self.init.as_ref().ok_or(manifest::Error::MissingBox { path: "init segment before fragments" })?;
+        if let Some(rate) = self.frame_rate {
+            let ticks = u64::from(init.timescale) * u64::from(rate.den);
+            if ticks % u64::from(rate.num) == 0 {
+                let frame = u32::try_from(ticks / u64::from(rate.num))
+                    .map_err(|_| manifest::Error::ValueOutOfRange { field: "frame duration", value: ticks })?;
+                manifest::cmaf::set_sample_durations(chunk, init, frame)?;
+            }
+        }
+        let frag = manifest::cmaf::parse_fragment(chunk, init)?;
+        let start = match self.next_decode {
+            Some(next) if next != frag.decode_time => {
+                if next.abs_diff(frag.decode_time) > 1 {
+                    tracing::warn!(track_id = init.track_id, next, muxer = frag.decode_time, "fragment decode time moved to follow on");
+                }
+                manifest::cmaf::set_decode_time(chunk, init, next)?;
+                next
+            }
+            _ => frag.decode_time,
+        };
+        self.next_decode = Some(start + frag.duration);
+        Ok(())
     }
-    let Some(info) = info.as_ref() else { return Err(manifest::Error::MissingBox { path: "init segment before fragments" }) };
+}
+
+/// Moves a fragment's presentation by `d.frames` frames in its track's timescale (rounded
+/// to a tick).
+fn delay_chunk(chunk: &mut Vec<u8>, d: TrackDelay, info: &manifest::codecs::InitInfo) -> Result<(), manifest::Error> {
     let ticks = (u64::from(d.frames) * u64::from(d.rate.den) * u64::from(info.timescale) + u64::from(d.rate.num) / 2)
         / u64::from(d.rate.num);
     let ticks = u32::try_from(ticks).map_err(|_| manifest::Error::ValueOutOfRange { field: "delay", value: ticks })?;
@@ -426,6 +478,8 @@ struct Plan {
     gop_ns: u64,
     tx: mpsc::Sender<Msg>,
     position_ns: Arc<AtomicU64>,
+    /// Where segment boundaries are counted from (the first decoded video frame).
+    origin: Origin,
     /// Set once the poster is chosen: its branch (and a keyframes-only decoder) stop taking frames.
     poster_done: Arc<AtomicBool>,
     /// Copy mode with no rung encoded from the picture: only keyframes are decoded.
@@ -464,6 +518,9 @@ fn build_video(pipeline: &gst::Pipeline, plan: &Plan, pad_caps: &gst::Caps) -> R
     let colorimetry = s.get::<String>("colorimetry").ok();
     let fps = plan.source.frame_rate;
     let head_queue = queue(BRANCH_QUEUE_FRAMES)?;
+    if plan.source.pts_timeline {
+        segments_from_zero(&head_queue.static_pad("sink").unwrap());
+    }
     let mut head = vec![head_queue.clone()];
     if plan.source.interlaced {
         head.push(make("deinterlace")?);
@@ -472,6 +529,7 @@ fn build_video(pipeline: &gst::Pipeline, plan: &Plan, pad_caps: &gst::Caps) -> R
         // Follows the stream's image-orientation tag, as a player would.
         let flip = make("videoflip")?;
         set(&flip, "video-direction", "auto");
+        drop_orientation_tag(&flip.static_pad("src").unwrap());
         head.push(flip);
     }
     let tee = make("tee")?;
@@ -479,6 +537,11 @@ fn build_video(pipeline: &gst::Pipeline, plan: &Plan, pad_caps: &gst::Caps) -> R
         // Constant frame rate for the encoders. With keyframes only, the thumbnail
         // branches' own rate conversion is enough (this one would fill every gap).
         let rate = make("videorate")?;
+        // From the first frame on, where it is: filling from the segment start would add
+        // a copy of it when the video starts after 0 (ffmpeg's Matroska: 21 ms in).
+        rate.set_property("skip-to-first", true);
+        no_frames_past_the_end(&rate, 1_000_000_000u64 * fps.den as u64 / fps.num as u64);
+        grid_from_first_frame(&rate.static_pad("sink").unwrap());
         let rate_caps = gst::ElementFactory::make("capsfilter")
             .property(
                 "caps",
@@ -492,8 +555,10 @@ fn build_video(pipeline: &gst::Pipeline, plan: &Plan, pad_caps: &gst::Caps) -> R
     add_chain(pipeline, &head)?;
 
     let position = plan.position_ns.clone();
+    let origin = plan.origin.clone();
     tee.static_pad("sink").unwrap().add_probe(gst::PadProbeType::BUFFER, move |pad, info| {
         if let Some(rt) = info.buffer().and_then(|buf| pad_running_time(pad, buf)) {
+            origin.settle(rt.nseconds());
             position.store(rt.nseconds(), Ordering::Relaxed);
         }
         gst::PadProbeReturn::Ok
@@ -523,13 +588,14 @@ fn build_video(pipeline: &gst::Pipeline, plan: &Plan, pad_caps: &gst::Caps) -> R
         let enc_filter =
             gst::ElementFactory::make("capsfilter").property("caps", chain.caps.clone()).build().map_err(setup_err)?;
         let chain_mux = chain.muxer.clone();
-        let sink = media_sink(track, plan.tx.clone(), plan.delay(pr.rung.bframes > 0), None);
+        set_video_timescale(&chain_mux, fps);
+        let sink = media_sink(track, plan.tx.clone(), plan.delay(pr.rung.bframes > 0), None, Some(fps));
         add_chain(
             pipeline,
             &[q.clone(), scale, raw_filter.clone(), chain.encoder, chain.parser, enc_filter.clone(), chain.muxer, sink.upcast()],
         )?;
-        force_keyframes(&raw_filter.static_pad("src").unwrap(), plan.gop_ns);
-        split_at_boundaries(&chain_mux, &enc_filter.static_pad("src").unwrap(), plan.gop_ns, frame_ns / 2, true);
+        force_keyframes(&raw_filter.static_pad("src").unwrap(), plan.gop_ns, plan.origin.clone());
+        split_at_boundaries(&chain_mux, &enc_filter.static_pad("src").unwrap(), plan.gop_ns, frame_ns / 2, true, plan.origin.clone());
         tee.link(&q).map_err(setup_err)?;
     }
 
@@ -571,6 +637,125 @@ fn build_video(pipeline: &gst::Pipeline, plan: &Plan, pad_caps: &gst::Caps) -> R
     thumb_branch(pipeline, &tee, sq, rate, TILE_WIDTH, tile_h, sprite_sink(plan.tx.clone(), builder, plan.source.duration_ns))?;
 
     Ok(head_queue)
+}
+
+/// matroskademux gives a stream's first frames a segment starting at their own time
+/// (`start` = 21 ms, `time` = 0: ffmpeg's Matroska, video after the AAC priming), then one
+/// starting at 0: running times jump by that much after two frames. Matroska has no edit
+/// lists, so a segment from 0 is the container's timeline.
+fn segments_from_zero(pad: &gst::Pad) {
+    pad.add_probe(gst::PadProbeType::EVENT_DOWNSTREAM, |_, info| {
+        if let Some(gst::PadProbeData::Event(ev)) = &mut info.data
+            && let gst::EventView::Segment(e) = ev.view()
+            && let Some(seg) = e.segment().downcast_ref::<gst::ClockTime>()
+            && seg.rate() == 1.0
+            && seg.base() == Some(gst::ClockTime::ZERO)
+            && seg.time() == Some(gst::ClockTime::ZERO)
+            && seg.start().is_some_and(|s| s > gst::ClockTime::ZERO)
+        {
+            let mut from_zero = seg.clone();
+            from_zero.set_start(gst::ClockTime::ZERO);
+            from_zero.set_position(gst::ClockTime::ZERO);
+            *ev = gst::event::Segment::new(&from_zero);
+        }
+        gst::PadProbeReturn::Ok
+    });
+}
+
+/// videorate puts its output on a grid counted from the segment's start, not from the
+/// first frame: video that starts 21 ms into its segment (ffmpeg's Matroska) would come
+/// out with every frame but the first moved 21 ms earlier, out of sync with the audio. At
+/// the first frame after each segment, the same segment is sent again starting at that
+/// frame, with the same running times (nothing has flowed in between, so videorate only
+/// takes the new start).
+fn grid_from_first_frame(pad: &gst::Pad) {
+    // (segment held back, this probe is sending the anchored one)
+    let state = Mutex::new((None::<gst::FormattedSegment<gst::ClockTime>>, false));
+    pad.add_probe(gst::PadProbeType::EVENT_DOWNSTREAM | gst::PadProbeType::BUFFER, move |pad, info| {
+        let mut st = state.lock().unwrap();
+        match &info.data {
+            Some(gst::PadProbeData::Event(ev)) if ev.type_() == gst::EventType::Segment && !st.1 => {
+                if let gst::EventView::Segment(e) = ev.view()
+                    && let Some(seg) = e.segment().downcast_ref::<gst::ClockTime>()
+                    && seg.rate() == 1.0
+                {
+                    st.0 = Some(seg.clone());
+                }
+            }
+            Some(gst::PadProbeData::Buffer(buf)) => {
+                if let Some(seg) = st.0.take() {
+                    if let Some(pts) = buf.pts()
+                        && seg.start().is_some_and(|s| pts > s)
+                        && let (Some(base), Some(time)) = (seg.to_running_time(pts), seg.to_stream_time(pts))
+                    {
+                        let mut anchored = seg.clone();
+                        anchored.set_start(pts);
+                        anchored.set_position(pts);
+                        anchored.set_base(base);
+                        anchored.set_time(time);
+                        st.1 = true;
+                        drop(st);
+                        pad.send_event(gst::event::Segment::new(&anchored));
+                        state.lock().unwrap().1 = false;
+                    }
+                }
+            }
+            _ => {}
+        }
+        gst::PadProbeReturn::Ok
+    });
+}
+
+/// At EOS videorate repeats the last frame up to the segment's end: a constant-rate
+/// source would gain a frame. Output frames that start where the input ended are dropped.
+fn no_frames_past_the_end(videorate: &gst::Element, frame_ns: u64) {
+    let input_end = Arc::new(AtomicU64::new(0));
+    let end = input_end.clone();
+    videorate.static_pad("sink").unwrap().add_probe(gst::PadProbeType::BUFFER, move |pad, info| {
+        if let Some(buf) = info.buffer()
+            && let Some(rt) = pad_running_time(pad, buf)
+        {
+            let d = buf.duration().map(|d| d.nseconds()).unwrap_or(frame_ns);
+            end.fetch_max(rt.nseconds() + d, Ordering::Relaxed);
+        }
+        gst::PadProbeReturn::Ok
+    });
+    videorate.static_pad("src").unwrap().add_probe(gst::PadProbeType::BUFFER, move |pad, info| {
+        match info.buffer().and_then(|buf| pad_running_time(pad, buf)) {
+            Some(rt) if rt.nseconds() + frame_ns / 2 > input_end.load(Ordering::Relaxed) => gst::PadProbeReturn::Drop,
+            _ => gst::PadProbeReturn::Ok,
+        }
+    });
+}
+
+/// Removes the image-orientation tag once the pixels are turned: the muxer writes the
+/// tag into the `tkhd` matrix, and a player would turn the picture a second time.
+fn drop_orientation_tag(pad: &gst::Pad) {
+    pad.add_probe(gst::PadProbeType::EVENT_DOWNSTREAM, |_, info| {
+        if let Some(gst::PadProbeData::Event(ev)) = &mut info.data
+            && let gst::EventView::Tag(t) = ev.view()
+            && t.tag().get::<gst::tags::ImageOrientation>().is_some()
+        {
+            let mut tags = t.tag_owned();
+            tags.make_mut().remove::<gst::tags::ImageOrientation>();
+            *ev = gst::event::Tag::new(tags);
+        }
+        gst::PadProbeReturn::Ok
+    });
+}
+
+/// Every frame of a `rate` track lasts a whole number of ticks (see
+/// `crate::rate::video_timescale`); the muxer's own choice does not for rates like 26.777.
+///
+/// Call it before the muxer starts: it reads the property when it goes to PAUSED. A
+/// muxer with request pads (isofmp4mux) gets its pad here, and linking takes that one.
+fn set_video_timescale(mux: &gst::Element, rate: manifest::model::FrameRate) {
+    if mux.sink_pads().is_empty() {
+        let _ = mux.request_pad_simple("sink_%u");
+    }
+    for pad in mux.sink_pads() {
+        pad.set_property("trak-timescale", crate::rate::video_timescale(rate));
+    }
 }
 
 fn thumb_branch(
@@ -615,7 +800,16 @@ fn thumb_branch(
 /// video boundary (slack = half a frame), measured against the absolute
 /// boundary so that boundaries never drift. Being serialized in the stream,
 /// the split points do not depend on thread timing.
-fn split_at_boundaries(mux: &gst::Element, upstream_src: &gst::Pad, gop_ns: u64, slack_ns: u64, keyframes_only: bool) {
+///
+/// Boundaries are counted from `origin` (see [`Origin`]).
+fn split_at_boundaries(
+    mux: &gst::Element,
+    upstream_src: &gst::Pad,
+    gop_ns: u64,
+    slack_ns: u64,
+    keyframes_only: bool,
+    origin: Origin,
+) {
     mux.set_property("manual-split", true);
     mux.set_property("send-force-keyunit", false);
     let next = AtomicU64::new(1);
@@ -625,10 +819,11 @@ fn split_at_boundaries(mux: &gst::Element, upstream_src: &gst::Pad, gop_ns: u64,
             return gst::PadProbeReturn::Ok;
         }
         let Some(rt) = pad_running_time(pad, buf) else { return gst::PadProbeReturn::Ok };
+        let t = origin.since(rt.nseconds());
         let k = next.load(Ordering::Relaxed);
-        if rt.nseconds() + slack_ns >= k * gop_ns {
+        if t + slack_ns >= k * gop_ns {
             // A source gap may skip boundaries; the next one is after this buffer.
-            next.store((rt.nseconds() + slack_ns) / gop_ns + 1, Ordering::Relaxed);
+            next.store((t + slack_ns) / gop_ns + 1, Ordering::Relaxed);
             let ev = gst::event::CustomDownstream::builder(gst::Structure::builder("FMP4MuxSplitNow").field("chunk", false).build())
                 .build();
             pad.push_event(ev);
@@ -637,18 +832,46 @@ fn split_at_boundaries(mux: &gst::Element, upstream_src: &gst::Pad, gop_ns: u64,
     });
 }
 
+/// Where segment boundaries are counted from: the running time of the title's first video
+/// frame (segment N starts at origin + (N-1) x GOP in every rendition, and the audio is
+/// cut at the AAC frame nearest each). Video that starts 21 ms in (ffmpeg's Matroska) or
+/// 67 ms in (a fragmented MP4 without an edit list) then gets whole GOPs, and the audio's
+/// cuts fall where the video's are. 0 until the first frame is seen, and for copies (whose
+/// keyframes are checked against boundaries from 0).
+#[derive(Clone, Default)]
+struct Origin(Arc<AtomicU64>);
+
+impl Origin {
+    fn unset() -> Self {
+        Origin(Arc::new(AtomicU64::new(u64::MAX)))
+    }
+    /// Takes `rt` as the origin if none was set yet.
+    fn settle(&self, rt: u64) {
+        let _ = self.0.compare_exchange(u64::MAX, rt, Ordering::Relaxed, Ordering::Relaxed);
+    }
+    /// Time from the origin to `rt` (0 before it).
+    fn since(&self, rt: u64) -> u64 {
+        match self.0.load(Ordering::Relaxed) {
+            u64::MAX => rt,
+            o => rt.saturating_sub(o),
+        }
+    }
+}
+
 /// Sends a downstream force-key-unit event before every frame that starts a
 /// segment. Serialized in the stream, so the keyframe positions do not depend
 /// on thread timing, and identical for every rung.
-fn force_keyframes(pad: &gst::Pad, gop_ns: u64) {
+/// Boundaries are counted from `origin` (see [`Origin`]).
+fn force_keyframes(pad: &gst::Pad, gop_ns: u64, origin: Origin) {
     let next = AtomicU64::new(0);
     pad.add_probe(gst::PadProbeType::BUFFER, move |pad, info| {
         let Some(buf) = info.buffer() else { return gst::PadProbeReturn::Ok };
         let Some(rt) = pad_running_time(pad, buf) else { return gst::PadProbeReturn::Ok };
+        let t = origin.since(rt.nseconds());
         let k = next.load(Ordering::Relaxed);
         // Half a frame of slack for rounding of the timestamps to nanoseconds.
-        if rt.nseconds() + 1_000_000 >= k * gop_ns {
-            next.store(rt.nseconds() / gop_ns + 1, Ordering::Relaxed);
+        if t + 1_000_000 >= k * gop_ns {
+            next.store(t / gop_ns + 1, Ordering::Relaxed);
             let ev = gst_video::DownstreamForceKeyUnitEvent::builder()
                 .running_time(rt)
                 .all_headers(true)
@@ -675,10 +898,11 @@ fn build_copy(
     let (parser, caps) = crate::encode::copy_parser(pr.rung.codec)?;
     let filter = gst::ElementFactory::make("capsfilter").property("caps", &caps).build().map_err(setup_err)?;
     let mux = copy_mux(plan.gop_ns)?;
+    set_video_timescale(&mux, plan.source.frame_rate);
     // A stream that states its reordering is delayed by it (see `Plan::delay_frames`);
     // one that reorders without saying how far is refused by `require_copyable`.
     let reorders = plan.source.video_stream.reorder_frames.is_some_and(|n| n > 0);
-    let sink = media_sink(track, plan.tx.clone(), plan.delay(reorders), Some(pr.rung.id()));
+    let sink = media_sink(track, plan.tx.clone(), plan.delay(reorders), Some(pr.rung.id()), None);
     // parsebin's own parser already gives what the muxer takes when the container is
     // MP4 or Matroska; a second parser would only copy every frame.
     let mut chain = vec![];
@@ -691,7 +915,7 @@ fn build_copy(
     let frame_ns = 1_000_000_000u64 * fps.den as u64 / fps.num as u64;
     let src = filter.static_pad("src").unwrap();
     require_copyable(&src, plan.gop_ns, fps, reorders, pr.rung.id(), plan.tx.clone());
-    split_at_boundaries(&mux, &src, plan.gop_ns, frame_ns / 2, true);
+    split_at_boundaries(&mux, &src, plan.gop_ns, frame_ns / 2, true, Origin::default());
     Ok(chain.swap_remove(0))
 }
 
@@ -777,27 +1001,174 @@ fn require_copyable(
     });
 }
 
-fn build_audio(pipeline: &gst::Pipeline, plan: &Plan, track: usize) -> Result<gst::Element, Error> {
+/// The stereo AAC rendition from the decoded audio (`decoded`: its caps):
+/// `queue ! audioconvert(mix-matrix) ! audioresample ! caps ! audiorate ! voaacenc ! aacparse ! cmafmux`.
+///
+/// Any layout is mixed to stereo with the standard weights (`crate::downmix`), any rate
+/// resampled. Silence fills the title's timeline: from 0 to the first sample (audio that
+/// starts late), holes in the middle (`audiorate`), and from the last sample to the
+/// title's end, so audio segment N spans video segment N and the offset between the
+/// streams stays the source's.
+fn build_audio(pipeline: &gst::Pipeline, plan: &Plan, track: usize, decoded: &gst::Caps) -> Result<gst::Element, Error> {
     let q = queue(64)?;
     let convert = make("audioconvert")?;
+    if let Some(s) = decoded.structure(0) {
+        let channels = s.get::<i32>("channels").unwrap_or(2).max(1) as u32;
+        let mask = s.get::<gst::Bitmask>("channel-mask").map(|m| m.0).unwrap_or(0);
+        if let Some(rows) = crate::downmix::to_stereo(channels, mask) {
+            let row = |r: &[f32]| gst::Array::new(r.iter().map(|w| w.to_send_value())).to_send_value();
+            convert.set_property("mix-matrix", gst::Array::new(rows.iter().map(|r| row(r))));
+        }
+    }
     let resample = make("audioresample")?;
+    let rate = plan.ladder.audio.sample_rate;
     let caps = gst::Caps::builder("audio/x-raw")
         .field("format", "S16LE")
         .field("layout", "interleaved")
-        .field("rate", plan.ladder.audio.sample_rate as i32)
+        .field("rate", rate as i32)
         .field("channels", 2i32)
         .build();
     let filter = gst::ElementFactory::make("capsfilter").property("caps", caps).build().map_err(setup_err)?;
+    let end_ns = plan.source.duration_ns;
+    let title_end = Arc::new(AtomicU64::new(u64::MAX));
+    audio_on_title_timeline(&filter.static_pad("src").unwrap(), rate, end_ns, title_end.clone());
+    let audiorate = make("audiorate")?;
+    // Holes and overlaps over 10 ms are filled or trimmed: well inside a video frame.
+    audiorate.set_property("tolerance", 10_000_000u64);
     // voaacenc, not avenc_aac: the latter adds an untrimmed priming frame.
     let enc = make("voaacenc")?;
     set(&enc, "bitrate", &plan.ladder.audio.bitrate.to_string());
+    drop_encoder_delay(&enc.static_pad("src").unwrap(), rate, title_end);
     let parse = make("aacparse")?;
     let mux = make("cmafmux")?;
-    let aac_frame_ns = 1024 * 1_000_000_000 / plan.ladder.audio.sample_rate as u64;
-    split_at_boundaries(&mux, &parse.static_pad("src").unwrap(), plan.gop_ns, aac_frame_ns / 2, false);
-    let sink = media_sink(track, plan.tx.clone(), plan.delay(false), None);
-    add_chain(pipeline, &[q.clone(), convert, resample, filter, enc, parse, mux, sink.upcast()])?;
+    let aac_frame_ns = 1024 * 1_000_000_000 / rate as u64;
+    split_at_boundaries(&mux, &parse.static_pad("src").unwrap(), plan.gop_ns, aac_frame_ns / 2, false, plan.origin.clone());
+    let sink = media_sink(track, plan.tx.clone(), plan.delay(false), None, None);
+    add_chain(pipeline, &[q.clone(), convert, resample, filter, audiorate, enc, parse, mux, sink.upcast()])?;
     Ok(q)
+}
+
+/// voaacenc's output lags its input by 1600 samples (an AAC encoder's delay: one frame plus
+/// its look-ahead; measured: a beep at 3.000 s came out at 3.0333 s) and it writes no
+/// priming to trim. Its input is therefore started this many samples early (silence), so
+/// that after dropping [`VOAACENC_SKIP_FRAMES`] whole frames the next one starts exactly
+/// at the title's 0.
+const VOAACENC_DELAY_SAMPLES: u64 = 1600;
+const VOAACENC_SKIP_FRAMES: u64 = VOAACENC_DELAY_SAMPLES.div_ceil(1024);
+const VOAACENC_LEAD_SAMPLES: u64 = VOAACENC_SKIP_FRAMES * 1024 - VOAACENC_DELAY_SAMPLES;
+
+fn samples_ns(samples: u64, rate: u32) -> u64 {
+    (samples as u128 * 1_000_000_000 / rate as u128) as u64
+}
+
+/// Drops the encoder's first [`VOAACENC_SKIP_FRAMES`] frames (its delay, over the lead of
+/// silence) and moves the rest back by as much, onto the title's timeline; drops the
+/// frames of the flushing silence that start at `title_end` or later (set at EOS).
+fn drop_encoder_delay(pad: &gst::Pad, rate: u32, title_end: Arc<AtomicU64>) {
+    let skip_ns = samples_ns(VOAACENC_SKIP_FRAMES * 1024, rate);
+    pad.add_probe(gst::PadProbeType::BUFFER, move |_, info| {
+        let Some(buf) = info.buffer_mut() else { return gst::PadProbeReturn::Ok };
+        let Some(pts) = buf.pts() else { return gst::PadProbeReturn::Ok };
+        // Half a frame of slack for the nanosecond rounding of frame times.
+        if pts.nseconds() + samples_ns(512, rate) < skip_ns {
+            return gst::PadProbeReturn::Drop;
+        }
+        if (pts.nseconds() - skip_ns).saturating_add(samples_ns(512, rate)) > title_end.load(Ordering::Relaxed) {
+            return gst::PadProbeReturn::Drop;
+        }
+        let b = buf.make_mut();
+        b.set_pts(gst::ClockTime::from_nseconds(pts.nseconds().saturating_sub(skip_ns)));
+        if let Some(dts) = b.dts() {
+            b.set_dts(gst::ClockTime::from_nseconds(dts.nseconds().saturating_sub(skip_ns)));
+        }
+        gst::PadProbeReturn::Ok
+    });
+}
+
+/// Puts interleaved S16 stereo at `rate` on the title's timeline and pads it with silence
+/// from running time 0 to its first sample and from its last one to `end_ns`.
+///
+/// Timestamps become running times under a single segment from 0: a demuxer may start
+/// the audio with a segment whose running time 0 lies before any position it can hold
+/// (qtdemux, for an MP4 edit list that starts the audio 1.5 s late, gives
+/// `start` = the priming, `base` = 1.5 s), where no silence could be put. Later segments
+/// (qtdemux's after an empty edit) map onto the same running times, so they are not
+/// passed on: a new segment would make audiorate fill again from its start.
+///
+/// The timeline starts [`VOAACENC_LEAD_SAMPLES`] early (every time moves later by as
+/// much) for the encoder's delay. The audio lasts to the later of its own end and
+/// `min_end_ns` (the container's duration), rounded up to a whole AAC frame; that end, on
+/// the title's timeline, goes to `title_end` at EOS, and the encoder gets its delay's
+/// worth of silence past it so that it gives out the last frame.
+fn audio_on_title_timeline(pad: &gst::Pad, rate: u32, min_end_ns: u64, title_end: Arc<AtomicU64>) {
+    let lead_ns = samples_ns(VOAACENC_LEAD_SAMPLES, rate);
+    let flush_ns = samples_ns(VOAACENC_SKIP_FRAMES * 1024, rate);
+    const BYTES_PER_FRAME: usize = 4;
+    const MIN_GAP_NS: u64 = 1_000_000;
+    #[derive(Default)]
+    struct State {
+        /// The demuxer's segment, for running times.
+        segment: Option<gst::FormattedSegment<gst::ClockTime>>,
+        /// The segment from 0 has gone downstream.
+        sent: bool,
+        /// Running time where the audio so far ends (None before the first buffer).
+        end: Option<u64>,
+    }
+    let state = Mutex::new(State::default());
+    let silence = move |pad: &gst::Pad, from: u64, to: u64| -> Result<(), gst::FlowError> {
+        let frames = ((to - from) as u128 * rate as u128 / 1_000_000_000) as usize;
+        if frames == 0 {
+            return Ok(());
+        }
+        let peer = pad.peer().ok_or(gst::FlowError::NotLinked)?;
+        let mut buf = gst::Buffer::from_mut_slice(vec![0u8; frames * BYTES_PER_FRAME]);
+        let b = buf.get_mut().unwrap();
+        b.set_pts(gst::ClockTime::from_nseconds(from));
+        b.set_duration(gst::ClockTime::from_nseconds((frames as u128 * 1_000_000_000 / rate as u128) as u64));
+        peer.chain(buf).map(|_| ())
+    };
+    pad.add_probe(gst::PadProbeType::BUFFER | gst::PadProbeType::EVENT_DOWNSTREAM, move |pad, info| {
+        let mut st = state.lock().unwrap();
+        match &mut info.data {
+            Some(gst::PadProbeData::Event(ev)) if ev.type_() == gst::EventType::Segment => {
+                if let gst::EventView::Segment(e) = ev.view()
+                    && let Some(seg) = e.segment().downcast_ref::<gst::ClockTime>()
+                {
+                    st.segment = Some(seg.clone());
+                }
+                *ev = if std::mem::replace(&mut st.sent, true) {
+                    gst::event::CustomDownstream::new(gst::Structure::new_empty("vodpipe-segment-on-title-timeline"))
+                } else {
+                    gst::event::Segment::new(&gst::FormattedSegment::<gst::ClockTime>::new())
+                };
+            }
+            Some(gst::PadProbeData::Event(ev)) if ev.type_() == gst::EventType::Gap => {
+                // The silence below covers it, on this timeline.
+                *ev = gst::event::CustomDownstream::new(gst::Structure::new_empty("vodpipe-gap-filled"));
+            }
+            Some(gst::PadProbeData::Event(ev)) if ev.type_() == gst::EventType::Eos => {
+                let end = st.end.unwrap_or(lead_ns);
+                let frames = (end.saturating_sub(lead_ns).max(min_end_ns) as u128 * rate as u128).div_ceil(1024 * 1_000_000_000);
+                let title = samples_ns(frames as u64 * 1024, rate);
+                title_end.store(title, Ordering::Relaxed);
+                if silence(pad, end, title + lead_ns + flush_ns).is_err() {
+                    return gst::PadProbeReturn::Drop;
+                }
+            }
+            Some(gst::PadProbeData::Buffer(buf)) => {
+                let rt = st.segment.as_ref().zip(buf.pts()).and_then(|(seg, pts)| seg.to_running_time(pts));
+                let Some(rt) = rt.map(|t| t.nseconds() + lead_ns) else { return gst::PadProbeReturn::Drop };
+                buf.make_mut().set_pts(gst::ClockTime::from_nseconds(rt));
+                if st.end.is_none() && rt > MIN_GAP_NS && silence(pad, 0, rt).is_err() {
+                    return gst::PadProbeReturn::Drop;
+                }
+                let dur = buf.duration().map(|d| d.nseconds()).unwrap_or(0);
+                st.end = Some(st.end.unwrap_or(0).max(rt + dur));
+            }
+            _ => {}
+        }
+        gst::PadProbeReturn::Ok
+    });
 }
 
 /// The source's AAC, repackaged: `aacparse ! caps(raw) ! cmafmux ! appsink`,
@@ -816,8 +1187,8 @@ fn build_audio_copy(pipeline: &gst::Pipeline, plan: &Plan, track: usize) -> Resu
     let filter = gst::ElementFactory::make("capsfilter").property("caps", caps).build().map_err(setup_err)?;
     let mux = copy_mux(plan.gop_ns)?;
     let aac_frame_ns = 1024 * 1_000_000_000 / plan.ladder.audio.sample_rate as u64;
-    split_at_boundaries(&mux, &filter.static_pad("src").unwrap(), plan.gop_ns, aac_frame_ns / 2, false);
-    let sink = media_sink(track, plan.tx.clone(), plan.delay(false), None);
+    split_at_boundaries(&mux, &filter.static_pad("src").unwrap(), plan.gop_ns, aac_frame_ns / 2, false, Origin::default());
+    let sink = media_sink(track, plan.tx.clone(), plan.delay(false), None, None);
     add_chain(pipeline, &[parse.clone(), filter, mux, sink.upcast()])?;
     Ok(parse)
 }
@@ -843,7 +1214,7 @@ fn on_decoded_pad(pipeline: &gst::Pipeline, plan: &Plan, linked: &Linked, pad: &
     } else if name.starts_with("audio/x-raw") && !linked.1 {
         linked.1 = true;
         match plan.tracks.iter().position(|t| matches!(t, TrackPlan::Audio { .. })) {
-            Some(track) => build_audio(pipeline, plan, track),
+            Some(track) => build_audio(pipeline, plan, track, &caps),
             None => fakesink(pipeline),
         }
     } else {
@@ -967,6 +1338,7 @@ pub(crate) fn build(
         tx,
         position_ns: position_ns.clone(),
         poster_done: Arc::new(AtomicBool::new(false)),
+        origin: Origin::unset(),
         keyframes_only,
         delay_frames,
     });

@@ -4,6 +4,7 @@
 
 use std::path::Path;
 
+use gst::prelude::*;
 use gst_pbutils::prelude::*;
 use manifest::model::FrameRate;
 
@@ -33,6 +34,9 @@ pub struct SourceMedia {
     /// (phone footage): the pipeline applies it, and `geometry` is already
     /// the displayed one.
     pub orientation: Option<String>,
+    /// The container's timestamps are the presentation times and it has no edit lists
+    /// (Matroska, WebM): a segment that starts at the first frame is not an edit.
+    pub pts_timeline: bool,
     pub has_audio: bool,
     pub size_bytes: u64,
     /// What a copy rung needs to know of the encoded video (see `crate::copy`).
@@ -178,11 +182,10 @@ pub fn probe(path: &Path) -> Result<SourceMedia, Error> {
         });
     }
     let fr = video.framerate();
-    let rate_known = normalise_rate(fr.numer(), fr.denom()).is_some();
-    let frame_rate = normalise_rate(fr.numer(), fr.denom()).unwrap_or_else(|| {
-        tracing::warn!(rate = %fr, "variable or unknown frame rate; resampling to 30 fps");
-        FrameRate { num: 30, den: 1 }
-    });
+    let stated = normalise_rate(fr.numer(), fr.denom());
+    let measured = read_video_timestamps(&uri).and_then(crate::rate::measure);
+    let rate_known = stated.is_some() || measured.is_some_and(|m| m.constant);
+    let frame_rate = choose_rate(stated, measured);
     check_decode_work(width, height, frame_rate, duration_ns)
         .map_err(|reason| Error::BadSource { path: path.to_owned(), reason })?;
     let par = video.par();
@@ -197,8 +200,14 @@ pub fn probe(path: &Path) -> Result<SourceMedia, Error> {
         std::mem::swap(&mut width, &mut height);
         std::mem::swap(&mut par_n, &mut par_d);
     }
+    let container_caps = info.stream_info().and_then(|s| s.caps());
+    let pts_timeline = container_caps
+        .as_ref()
+        .and_then(|c| c.structure(0))
+        .is_some_and(|s| s.name().starts_with("video/x-matroska") || s.name() == "video/webm" || s.name() == "audio/webm");
     Ok(SourceMedia {
-        container: describe(info.stream_info().and_then(|s| s.caps())),
+        container: describe(container_caps),
+        pts_timeline,
         video_codec: describe(video.caps()),
         audio_codec: audio.as_ref().map(|a| describe(a.caps())),
         duration_ns,
@@ -217,6 +226,91 @@ pub fn probe(path: &Path) -> Result<SourceMedia, Error> {
         },
         audio_stream: audio.as_ref().map(EncodedAudio::from_info),
     })
+}
+
+/// How many video frames the rate is measured over (and at most how many seconds).
+const RATE_WINDOW_FRAMES: usize = 300;
+const RATE_WINDOW_NS: u64 = 10_000_000_000;
+
+/// The frame rate the source is packaged at: what its timestamps say (see `crate::rate`),
+/// the header's rate when they say nothing, 30 fps when neither does.
+fn choose_rate(stated: Option<FrameRate>, measured: Option<crate::rate::Measured>) -> FrameRate {
+    match (stated, measured) {
+        (stated, Some(m)) => {
+            if !m.constant {
+                tracing::warn!(
+                    rate = %format!("{}/{}", m.rate.num, m.rate.den),
+                    intervals_ms = %format!("{:.1}..{:.1}", m.min_interval_ns as f64 / 1e6, m.max_interval_ns as f64 / 1e6),
+                    "variable frame rate: packaged at the most common frame spacing (longer gaps repeat a frame, closer frames are dropped)"
+                );
+            } else if let Some(s) = stated.filter(|s| *s != m.rate) {
+                tracing::info!(
+                    header = %format!("{}/{}", s.num, s.den),
+                    timestamps = %format!("{}/{}", m.rate.num, m.rate.den),
+                    "the header's frame rate disagrees with the timestamps: using the timestamps"
+                );
+            }
+            m.rate
+        }
+        (Some(s), None) => s,
+        (None, None) => {
+            tracing::warn!("no frame rate in the header or the timestamps; resampling to 30 fps");
+            FrameRate { num: 30, den: 1 }
+        }
+    }
+}
+
+/// Running times of the first video frames (presentation, else decode times) ([`RATE_WINDOW_FRAMES`], at most
+/// [`RATE_WINDOW_NS`]), read through `parsebin` without decoding anything. `None` when the
+/// stream could not be read that way (the probe then relies on the header).
+fn read_video_timestamps(uri: &str) -> Option<Vec<u64>> {
+    let pipeline = gst::Pipeline::new();
+    let src = gst::Element::make_from_uri(gst::URIType::Src, uri, None).ok()?;
+    let parse = gst::ElementFactory::make("parsebin").build().ok()?;
+    let sink = gst_app::AppSink::builder().sync(false).property("async", false).build();
+    pipeline.add_many([&src, &parse, sink.upcast_ref()]).ok()?;
+    src.link(&parse).ok()?;
+    let weak = pipeline.downgrade();
+    let sink_pad = sink.static_pad("sink")?;
+    parse.connect_pad_added(move |_, pad| {
+        let Some(pipeline) = weak.upgrade() else { return };
+        let caps = pad.current_caps().unwrap_or_else(|| pad.query_caps(None));
+        let video = caps.structure(0).is_some_and(|s| s.name().starts_with("video/"));
+        if video && !sink_pad.is_linked() && pad.link(&sink_pad).is_ok() {
+            return;
+        }
+        // Everything else is read and dropped, so the demuxer never waits on it.
+        if let Ok(fake) = gst::ElementFactory::make("fakesink").property("sync", false).property("async", false).build()
+            && pipeline.add(&fake).is_ok()
+        {
+            let _ = fake.sync_state_with_parent();
+            let _ = pad.link(&fake.static_pad("sink").unwrap());
+        }
+    });
+    pipeline.set_state(gst::State::Playing).ok()?;
+    let mut pts = Vec::new();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(PROBE_TIMEOUT_S);
+    while pts.len() < RATE_WINDOW_FRAMES && std::time::Instant::now() < deadline {
+        let Some(sample) = sink.try_pull_sample(gst::ClockTime::from_mseconds(250)) else {
+            if sink.is_eos() {
+                break;
+            }
+            continue;
+        };
+        let Some(buf) = sample.buffer() else { continue };
+        // AVI gives decode times only (a presentation time on keyframes): for the spacing
+        // of frames either will do.
+        let time = buf.pts().or(buf.dts());
+        let rt = sample.segment().and_then(|s| s.downcast_ref::<gst::ClockTime>()).and_then(|s| s.to_running_time(time));
+        if let Some(rt) = rt {
+            pts.push(rt.nseconds());
+        }
+        if pts.len() > 1 && pts.iter().max()? - pts.iter().min()? >= RATE_WINDOW_NS {
+            break;
+        }
+    }
+    let _ = pipeline.set_state(gst::State::Null);
+    Some(pts)
 }
 
 /// The reorder depth stated by the SPS in the caps' `codec_data` (avcC or hvcC).
