@@ -291,6 +291,7 @@ mod tests {
                 channels: Some(2),
                 sample_rate: Some(48000),
                 language: None,
+                video_range: None,
             },
             init: seg(0, 0, 0),
             segments: starts_and_durations

@@ -83,12 +83,14 @@ pub fn master_playlist(p: &Presentation) -> String {
                 codecs.push(',');
                 codecs.push_str(c);
             }
-            let other_attributes = r.track.frame_rate.map(|f| {
-                HashMap::from([(
-                    "FRAME-RATE".to_owned(),
-                    QuotedOrUnquoted::Unquoted(format!("{:.3}", f.as_f64())),
-                )])
-            });
+            let mut attributes = HashMap::new();
+            if let Some(f) = r.track.frame_rate {
+                attributes.insert("FRAME-RATE".to_owned(), QuotedOrUnquoted::Unquoted(format!("{:.3}", f.as_f64())));
+            }
+            if let Some(range) = r.track.video_range {
+                attributes.insert("VIDEO-RANGE".to_owned(), QuotedOrUnquoted::Unquoted(range.as_hls().to_owned()));
+            }
+            let other_attributes = (!attributes.is_empty()).then_some(attributes);
             VariantStream {
                 uri: media_playlist_uri(&r.track.id),
                 bandwidth: r.peak_bandwidth() + audio_peak,

@@ -165,6 +165,28 @@ pub struct TrackInfo {
     pub sample_rate: Option<u32>,
     /// EXT-X-MEDIA LANGUAGE / `AdaptationSet@lang` (audio), BCP 47, when known.
     pub language: Option<String>,
+    /// EXT-X-STREAM-INF VIDEO-RANGE (video only): `None` for SDR, which is the default
+    /// there and left unwritten.
+    pub video_range: Option<VideoRange>,
+}
+
+/// The transfer a video rendition is coded with, as HLS names it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum VideoRange {
+    /// SMPTE ST 2084 (HDR10).
+    Pq,
+    /// ARIB STD-B67 (hybrid log-gamma).
+    Hlg,
+}
+
+impl VideoRange {
+    /// The EXT-X-STREAM-INF VIDEO-RANGE value.
+    pub fn as_hls(self) -> &'static str {
+        match self {
+            VideoRange::Pq => "PQ",
+            VideoRange::Hlg => "HLG",
+        }
+    }
 }
 
 /// One stored chunk: an init segment (index 0) or a media segment (`on_new_segment`).
@@ -375,6 +397,7 @@ mod tests {
                 channels: None,
                 sample_rate: None,
                 language: None,
+                video_range: None,
             },
             init: Segment {
                 index: 0,

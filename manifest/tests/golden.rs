@@ -96,6 +96,7 @@ fn video(
         channels: None,
         sample_rate: None,
         language: None,
+        video_range: None,
     }
 }
 
@@ -159,6 +160,7 @@ fn basic() -> Case {
         channels: Some(2),
         sample_rate: Some(48000),
         language: Some("en".into()),
+        video_range: None,
     };
     Case {
         name: "basic",

@@ -134,6 +134,7 @@ mod tests {
             interlaced: false,
             orientation: None,
             pts_timeline: false,
+            video_range: None,
             has_audio: false,
             size_bytes: 30_000_000,
             video_stream: EncodedVideo {

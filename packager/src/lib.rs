@@ -664,5 +664,6 @@ fn track_info(st: &TrackState, info: &manifest::codecs::InitInfo, source: &probe
         channels: info.channels,
         sample_rate: info.sample_rate,
         language: None,
+        video_range: if video { source.video_range } else { None },
     }
 }

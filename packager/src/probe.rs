@@ -37,6 +37,8 @@ pub struct SourceMedia {
     /// The container's timestamps are the presentation times and it has no edit lists
     /// (Matroska, WebM): a segment that starts at the first frame is not an edit.
     pub pts_timeline: bool,
+    /// The picture is coded for HDR (PQ or HLG transfer, from the caps' colorimetry).
+    pub video_range: Option<manifest::model::VideoRange>,
     pub has_audio: bool,
     pub size_bytes: u64,
     /// What a copy rung needs to know of the encoded video (see `crate::copy`).
@@ -205,9 +207,19 @@ pub fn probe(path: &Path) -> Result<SourceMedia, Error> {
         .as_ref()
         .and_then(|c| c.structure(0))
         .is_some_and(|s| s.name().starts_with("video/x-matroska") || s.name() == "video/webm" || s.name() == "audio/webm");
+    let video_range = video.caps().as_ref().and_then(|c| c.structure(0)).and_then(hdr_transfer);
+    if let Some(range) = video_range {
+        tracing::warn!(
+            transfer = range.as_hls(),
+            "HDR source: the rungs keep its transfer and BT.2020 tags (no tone mapping to SDR exists in \
+             GStreamer 1.22), 8-bit unless the rung is 10-bit; HLS marks them VIDEO-RANGE, and a player without HDR \
+             shows them washed out"
+        );
+    }
     Ok(SourceMedia {
         container: describe(container_caps),
         pts_timeline,
+        video_range,
         video_codec: describe(video.caps()),
         audio_codec: audio.as_ref().map(|a| describe(a.caps())),
         duration_ns,
@@ -311,6 +323,17 @@ fn read_video_timestamps(uri: &str) -> Option<Vec<u64>> {
     }
     let _ = pipeline.set_state(gst::State::Null);
     Some(pts)
+}
+
+/// PQ or HLG, from the caps' colorimetry.
+fn hdr_transfer(s: &gst::StructureRef) -> Option<manifest::model::VideoRange> {
+    use gst_video::VideoTransferFunction as T;
+    let c: gst_video::VideoColorimetry = s.get::<String>("colorimetry").ok()?.parse().ok()?;
+    match c.transfer() {
+        T::Smpte2084 => Some(manifest::model::VideoRange::Pq),
+        T::AribStdB67 => Some(manifest::model::VideoRange::Hlg),
+        _ => None,
+    }
 }
 
 /// The reorder depth stated by the SPS in the caps' `codec_data` (avcC or hvcC).

@@ -18,6 +18,8 @@
 //! - **orientation**: no display matrix is left in the output, its shape (portrait or
 //!   landscape) is the source's as ffmpeg shows it, and a picture from it matches the
 //!   source's as ffmpeg shows it far better than the same picture turned;
+//! - **HDR**: a PQ or HLG source's rendition keeps its transfer and HLS marks it
+//!   `VIDEO-RANGE`;
 //! - **manifests and playback**: HLS and DASH parse back and validate
 //!   (`common::check_hls`, `common::check_dash`), and GStreamer's hlsdemux2/dashdemux2
 //!   play both to the end.
@@ -371,6 +373,22 @@ fn check_field(fixture: &str, frames: Frames) {
             (vflash - src_flash).abs() <= tolerance,
             "the flash is at {vflash:.4} s of the title, {src_flash:.4} s after the source's start"
         );
+    }
+
+    // HDR: the rendition keeps the source's transfer (ffprobe), and HLS says so.
+    let transfer = |f: &Path| probe_json(f, &["-show_streams", "-select_streams", "v:0"])["streams"][0]["color_transfer"].as_str().unwrap_or("").to_owned();
+    let src_transfer = transfer(&input);
+    let range = match src_transfer.as_str() {
+        "smpte2084" => Some("PQ"),
+        "arib-std-b67" => Some("HLG"),
+        _ => None,
+    };
+    let master = fs::read_to_string(title.join("master.m3u8")).unwrap();
+    if let Some(range) = range {
+        assert_eq!(transfer(&concat_video), src_transfer, "{video_id}: transfer of an HDR source");
+        assert!(master.contains(&format!("VIDEO-RANGE={range}")), "master.m3u8 must say VIDEO-RANGE={range}:\n{master}");
+    } else {
+        assert!(!master.contains("VIDEO-RANGE"), "an SDR title needs no VIDEO-RANGE:\n{master}");
     }
 
     // Manifests parse back and validate; GStreamer plays them to the end.
