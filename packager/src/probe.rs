@@ -186,7 +186,8 @@ pub fn probe(path: &Path) -> Result<SourceMedia, Error> {
     let fr = video.framerate();
     let stated = normalise_rate(fr.numer(), fr.denom());
     let measured = read_video_timestamps(&uri).and_then(crate::rate::measure);
-    let rate_known = stated.is_some() || measured.is_some_and(|m| m.constant);
+    // Constant when the timestamps say so; the header's word only when they say nothing.
+    let rate_known = measured.map_or(stated.is_some(), |m| m.constant);
     let frame_rate = choose_rate(stated, measured);
     check_decode_work(width, height, frame_rate, duration_ns)
         .map_err(|reason| Error::BadSource { path: path.to_owned(), reason })?;
