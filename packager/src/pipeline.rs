@@ -683,21 +683,20 @@ fn grid_from_first_frame(pad: &gst::Pad) {
                 }
             }
             Some(gst::PadProbeData::Buffer(buf)) => {
-                if let Some(seg) = st.0.take() {
-                    if let Some(pts) = buf.pts()
-                        && seg.start().is_some_and(|s| pts > s)
-                        && let (Some(base), Some(time)) = (seg.to_running_time(pts), seg.to_stream_time(pts))
-                    {
-                        let mut anchored = seg.clone();
-                        anchored.set_start(pts);
-                        anchored.set_position(pts);
-                        anchored.set_base(base);
-                        anchored.set_time(time);
-                        st.1 = true;
-                        drop(st);
-                        pad.send_event(gst::event::Segment::new(&anchored));
-                        state.lock().unwrap().1 = false;
-                    }
+                if let Some(seg) = st.0.take()
+                    && let Some(pts) = buf.pts()
+                    && seg.start().is_some_and(|s| pts > s)
+                    && let (Some(base), Some(time)) = (seg.to_running_time(pts), seg.to_stream_time(pts))
+                {
+                    let mut anchored = seg.clone();
+                    anchored.set_start(pts);
+                    anchored.set_position(pts);
+                    anchored.set_base(base);
+                    anchored.set_time(time);
+                    st.1 = true;
+                    drop(st);
+                    pad.send_event(gst::event::Segment::new(&anchored));
+                    state.lock().unwrap().1 = false;
                 }
             }
             _ => {}

@@ -15,6 +15,7 @@
 //! - **timeline**: decode times run on exactly from packet to packet across every
 //!   segment (ffprobe's integer dts and durations), the timescale holds a frame exactly,
 //!   AAC frames are 1024 samples;
+//! - **picture format**: progressive 8-bit 4:2:0 whatever the source;
 //! - **orientation**: no display matrix is left in the output, its shape (portrait or
 //!   landscape) is the source's as ffmpeg shows it, and a picture from it matches the
 //!   source's as ffmpeg shows it far better than the same picture turned;
@@ -317,6 +318,10 @@ fn check_field(fixture: &str, frames: Frames) {
     // Orientation: no matrix left, the displayed shape, and the picture itself.
     let ov = probe_json(&concat_video, &["-show_streams"]);
     assert_eq!(rotation(&ov["streams"][0]), 0, "{video_id}: the output still asks players to turn the picture");
+    // Progressive 8-bit 4:2:0, whatever the source was (interlaced, 10-bit, 4:2:2).
+    let (pix_fmt, field_order) = (ov["streams"][0]["pix_fmt"].as_str(), ov["streams"][0]["field_order"].as_str());
+    assert_eq!(pix_fmt, Some("yuv420p"), "{video_id}: pixel format");
+    assert!(matches!(field_order, None | Some("progressive" | "unknown")), "{video_id}: field order {field_order:?}");
     assert_eq!(
         video.width > video.height,
         src.display.0 > src.display.1,
