@@ -11,6 +11,7 @@
 //! - `downmix`: the coefficients that mix any channel layout to the stereo rendition.
 //! - `copy`: rungs packaged from the source's own stream, without re-encoding.
 //! - `pipeline`: the GStreamer graph and its streaming-thread callbacks.
+//! - `timeline`: every stream on the title's timeline (offsets, silence, exact decode times).
 //! - `thumbs`: poster selection and trick-play sprites.
 //! - `storage`: the trait the worker implements (folder, S3).
 //! - `error`: the crate's error type.
@@ -26,6 +27,7 @@ pub mod probe;
 pub mod rate;
 pub mod storage;
 pub mod thumbs;
+mod timeline;
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;

@@ -40,6 +40,10 @@ use crate::encode::{encode_chain, make, set};
 use crate::error::Error;
 use crate::ladder::{Ladder, PlannedRung};
 use crate::probe::SourceMedia;
+use crate::timeline::{
+    Origin, Timeline, audio_on_title_timeline, drop_encoder_delay, grid_from_first_frame, no_frames_past_the_end,
+    segments_from_zero,
+};
 use crate::thumbs::{KeyframeSampler, PosterPicker, RgbFrame, Sheet, SpriteBuilder, TILE_WIDTH};
 
 /// Queue depth of raw frames per branch: enough to keep every encoder busy,
@@ -144,7 +148,7 @@ fn split_boxes(bytes: &[u8]) -> Result<Vec<(bool, std::ops::Range<usize>)>, Stri
 }
 
 /// Running time of a buffer's PTS on a pad, from the pad's sticky segment.
-fn pad_running_time(pad: &gst::Pad, buf: &gst::BufferRef) -> Option<gst::ClockTime> {
+pub(crate) fn pad_running_time(pad: &gst::Pad, buf: &gst::BufferRef) -> Option<gst::ClockTime> {
     let seg = pad.sticky_event::<gst::event::Segment>(0)?;
     seg.segment().downcast_ref::<gst::ClockTime>()?.to_running_time(buf.pts())
 }
@@ -245,53 +249,6 @@ fn media_sink(
                 .build(),
         )
         .build()
-}
-
-/// One track's decode timeline, as its fragments pass.
-#[derive(Default)]
-struct Timeline {
-    /// Constant-rate video: every sample lasts one frame exactly.
-    frame_rate: Option<manifest::model::FrameRate>,
-    /// The track's init segment, once seen.
-    init: Option<manifest::codecs::InitInfo>,
-    /// Where the next fragment must start: the last one's decode time + duration.
-    next_decode: Option<u64>,
-}
-
-impl Timeline {
-    /// Reads the init segment; gives every frame of constant-rate video its exact duration;
-    /// makes each fragment start exactly where the previous one ended (see
-    /// `manifest::cmaf::set_decode_time`). Every branch is resampled to a
-    /// constant frame or sample rate before its muxer, so a fragment that does not follow
-    /// on is the muxer's rounding (a tick), never a hole in the media.
-    fn follow(&mut self, chunk: &mut [u8], is_init: bool) -> Result<(), manifest::Error> {
-        if is_init {
-            self.init = Some(manifest::codecs::from_init_segment(chunk)?);
-            return Ok(());
-        }
-        let init = self.init.as_ref().ok_or(manifest::Error::MissingBox { path: "init segment before fragments" })?;
-        if let Some(rate) = self.frame_rate {
-            let ticks = u64::from(init.timescale) * u64::from(rate.den);
-            if ticks % u64::from(rate.num) == 0 {
-                let frame = u32::try_from(ticks / u64::from(rate.num))
-                    .map_err(|_| manifest::Error::ValueOutOfRange { field: "frame duration", value: ticks })?;
-                manifest::cmaf::set_sample_durations(chunk, init, frame)?;
-            }
-        }
-        let frag = manifest::cmaf::parse_fragment(chunk, init)?;
-        let start = match self.next_decode {
-            Some(next) if next != frag.decode_time => {
-                if next.abs_diff(frag.decode_time) > 1 {
-                    tracing::warn!(track_id = init.track_id, next, muxer = frag.decode_time, "fragment decode time moved to follow on");
-                }
-                manifest::cmaf::set_decode_time(chunk, init, next)?;
-                next
-            }
-            _ => frag.decode_time,
-        };
-        self.next_decode = Some(start + frag.duration);
-        Ok(())
-    }
 }
 
 /// Moves a fragment's presentation by `d.frames` frames in its track's timescale (rounded
@@ -639,94 +596,6 @@ fn build_video(pipeline: &gst::Pipeline, plan: &Plan, pad_caps: &gst::Caps) -> R
     Ok(head_queue)
 }
 
-/// matroskademux gives a stream's first frames a segment starting at their own time
-/// (`start` = 21 ms, `time` = 0: ffmpeg's Matroska, video after the AAC priming), then one
-/// starting at 0: running times jump by that much after two frames. Matroska has no edit
-/// lists, so a segment from 0 is the container's timeline.
-fn segments_from_zero(pad: &gst::Pad) {
-    pad.add_probe(gst::PadProbeType::EVENT_DOWNSTREAM, |_, info| {
-        if let Some(gst::PadProbeData::Event(ev)) = &mut info.data
-            && let gst::EventView::Segment(e) = ev.view()
-            && let Some(seg) = e.segment().downcast_ref::<gst::ClockTime>()
-            && seg.rate() == 1.0
-            && seg.base() == Some(gst::ClockTime::ZERO)
-            && seg.time() == Some(gst::ClockTime::ZERO)
-            && seg.start().is_some_and(|s| s > gst::ClockTime::ZERO)
-        {
-            let mut from_zero = seg.clone();
-            from_zero.set_start(gst::ClockTime::ZERO);
-            from_zero.set_position(gst::ClockTime::ZERO);
-            *ev = gst::event::Segment::new(&from_zero);
-        }
-        gst::PadProbeReturn::Ok
-    });
-}
-
-/// videorate puts its output on a grid counted from the segment's start, not from the
-/// first frame: video that starts 21 ms into its segment (ffmpeg's Matroska) would come
-/// out with every frame but the first moved 21 ms earlier, out of sync with the audio. At
-/// the first frame after each segment, the same segment is sent again starting at that
-/// frame, with the same running times (nothing has flowed in between, so videorate only
-/// takes the new start).
-fn grid_from_first_frame(pad: &gst::Pad) {
-    // (segment held back, this probe is sending the anchored one)
-    let state = Mutex::new((None::<gst::FormattedSegment<gst::ClockTime>>, false));
-    pad.add_probe(gst::PadProbeType::EVENT_DOWNSTREAM | gst::PadProbeType::BUFFER, move |pad, info| {
-        let mut st = state.lock().unwrap();
-        match &info.data {
-            Some(gst::PadProbeData::Event(ev)) if ev.type_() == gst::EventType::Segment && !st.1 => {
-                if let gst::EventView::Segment(e) = ev.view()
-                    && let Some(seg) = e.segment().downcast_ref::<gst::ClockTime>()
-                    && seg.rate() == 1.0
-                {
-                    st.0 = Some(seg.clone());
-                }
-            }
-            Some(gst::PadProbeData::Buffer(buf)) => {
-                if let Some(seg) = st.0.take()
-                    && let Some(pts) = buf.pts()
-                    && seg.start().is_some_and(|s| pts > s)
-                    && let (Some(base), Some(time)) = (seg.to_running_time(pts), seg.to_stream_time(pts))
-                {
-                    let mut anchored = seg.clone();
-                    anchored.set_start(pts);
-                    anchored.set_position(pts);
-                    anchored.set_base(base);
-                    anchored.set_time(time);
-                    st.1 = true;
-                    drop(st);
-                    pad.send_event(gst::event::Segment::new(&anchored));
-                    state.lock().unwrap().1 = false;
-                }
-            }
-            _ => {}
-        }
-        gst::PadProbeReturn::Ok
-    });
-}
-
-/// At EOS videorate repeats the last frame up to the segment's end: a constant-rate
-/// source would gain a frame. Output frames that start where the input ended are dropped.
-fn no_frames_past_the_end(videorate: &gst::Element, frame_ns: u64) {
-    let input_end = Arc::new(AtomicU64::new(0));
-    let end = input_end.clone();
-    videorate.static_pad("sink").unwrap().add_probe(gst::PadProbeType::BUFFER, move |pad, info| {
-        if let Some(buf) = info.buffer()
-            && let Some(rt) = pad_running_time(pad, buf)
-        {
-            let d = buf.duration().map(|d| d.nseconds()).unwrap_or(frame_ns);
-            end.fetch_max(rt.nseconds() + d, Ordering::Relaxed);
-        }
-        gst::PadProbeReturn::Ok
-    });
-    videorate.static_pad("src").unwrap().add_probe(gst::PadProbeType::BUFFER, move |pad, info| {
-        match info.buffer().and_then(|buf| pad_running_time(pad, buf)) {
-            Some(rt) if rt.nseconds() + frame_ns / 2 > input_end.load(Ordering::Relaxed) => gst::PadProbeReturn::Drop,
-            _ => gst::PadProbeReturn::Ok,
-        }
-    });
-}
-
 /// Removes the image-orientation tag once the pixels are turned: the muxer writes the
 /// tag into the `tkhd` matrix, and a player would turn the picture a second time.
 fn drop_orientation_tag(pad: &gst::Pad) {
@@ -789,7 +658,6 @@ fn thumb_branch(
     Ok(())
 }
 
-
 /// Puts the muxer in manual-split mode and starts a new fragment, with an
 /// in-stream `FMP4MuxSplitNow` event, before the first buffer at or past each
 /// segment boundary (`k * gop_ns`, less `slack_ns` for timestamp rounding).
@@ -829,32 +697,6 @@ fn split_at_boundaries(
         }
         gst::PadProbeReturn::Ok
     });
-}
-
-/// Where segment boundaries are counted from: the running time of the title's first video
-/// frame (segment N starts at origin + (N-1) x GOP in every rendition, and the audio is
-/// cut at the AAC frame nearest each). Video that starts 21 ms in (ffmpeg's Matroska) or
-/// 67 ms in (a fragmented MP4 without an edit list) then gets whole GOPs, and the audio's
-/// cuts fall where the video's are. 0 until the first frame is seen, and for copies (whose
-/// keyframes are checked against boundaries from 0).
-#[derive(Clone, Default)]
-struct Origin(Arc<AtomicU64>);
-
-impl Origin {
-    fn unset() -> Self {
-        Origin(Arc::new(AtomicU64::new(u64::MAX)))
-    }
-    /// Takes `rt` as the origin if none was set yet.
-    fn settle(&self, rt: u64) {
-        let _ = self.0.compare_exchange(u64::MAX, rt, Ordering::Relaxed, Ordering::Relaxed);
-    }
-    /// Time from the origin to `rt` (0 before it).
-    fn since(&self, rt: u64) -> u64 {
-        match self.0.load(Ordering::Relaxed) {
-            u64::MAX => rt,
-            o => rt.saturating_sub(o),
-        }
-    }
 }
 
 /// Sends a downstream force-key-unit event before every frame that starts a
@@ -1045,129 +887,6 @@ fn build_audio(pipeline: &gst::Pipeline, plan: &Plan, track: usize, decoded: &gs
     let sink = media_sink(track, plan.tx.clone(), plan.delay(false), None, None);
     add_chain(pipeline, &[q.clone(), convert, resample, filter, audiorate, enc, parse, mux, sink.upcast()])?;
     Ok(q)
-}
-
-/// voaacenc's output lags its input by 1600 samples (an AAC encoder's delay: one frame plus
-/// its look-ahead; measured: a beep at 3.000 s came out at 3.0333 s) and it writes no
-/// priming to trim. Its input is therefore started this many samples early (silence), so
-/// that after dropping [`VOAACENC_SKIP_FRAMES`] whole frames the next one starts exactly
-/// at the title's 0.
-const VOAACENC_DELAY_SAMPLES: u64 = 1600;
-const VOAACENC_SKIP_FRAMES: u64 = VOAACENC_DELAY_SAMPLES.div_ceil(1024);
-const VOAACENC_LEAD_SAMPLES: u64 = VOAACENC_SKIP_FRAMES * 1024 - VOAACENC_DELAY_SAMPLES;
-
-fn samples_ns(samples: u64, rate: u32) -> u64 {
-    (samples as u128 * 1_000_000_000 / rate as u128) as u64
-}
-
-/// Drops the encoder's first [`VOAACENC_SKIP_FRAMES`] frames (its delay, over the lead of
-/// silence) and moves the rest back by as much, onto the title's timeline; drops the
-/// frames of the flushing silence that start at `title_end` or later (set at EOS).
-fn drop_encoder_delay(pad: &gst::Pad, rate: u32, title_end: Arc<AtomicU64>) {
-    let skip_ns = samples_ns(VOAACENC_SKIP_FRAMES * 1024, rate);
-    pad.add_probe(gst::PadProbeType::BUFFER, move |_, info| {
-        let Some(buf) = info.buffer_mut() else { return gst::PadProbeReturn::Ok };
-        let Some(pts) = buf.pts() else { return gst::PadProbeReturn::Ok };
-        // Half a frame of slack for the nanosecond rounding of frame times.
-        if pts.nseconds() + samples_ns(512, rate) < skip_ns {
-            return gst::PadProbeReturn::Drop;
-        }
-        if (pts.nseconds() - skip_ns).saturating_add(samples_ns(512, rate)) > title_end.load(Ordering::Relaxed) {
-            return gst::PadProbeReturn::Drop;
-        }
-        let b = buf.make_mut();
-        b.set_pts(gst::ClockTime::from_nseconds(pts.nseconds().saturating_sub(skip_ns)));
-        if let Some(dts) = b.dts() {
-            b.set_dts(gst::ClockTime::from_nseconds(dts.nseconds().saturating_sub(skip_ns)));
-        }
-        gst::PadProbeReturn::Ok
-    });
-}
-
-/// Puts interleaved S16 stereo at `rate` on the title's timeline and pads it with silence
-/// from running time 0 to its first sample and from its last one to `end_ns`.
-///
-/// Timestamps become running times under a single segment from 0: a demuxer may start
-/// the audio with a segment whose running time 0 lies before any position it can hold
-/// (qtdemux, for an MP4 edit list that starts the audio 1.5 s late, gives
-/// `start` = the priming, `base` = 1.5 s), where no silence could be put. Later segments
-/// (qtdemux's after an empty edit) map onto the same running times, so they are not
-/// passed on: a new segment would make audiorate fill again from its start.
-///
-/// The timeline starts [`VOAACENC_LEAD_SAMPLES`] early (every time moves later by as
-/// much) for the encoder's delay. The audio lasts to the later of its own end and
-/// `min_end_ns` (the container's duration), rounded up to a whole AAC frame; that end, on
-/// the title's timeline, goes to `title_end` at EOS, and the encoder gets its delay's
-/// worth of silence past it so that it gives out the last frame.
-fn audio_on_title_timeline(pad: &gst::Pad, rate: u32, min_end_ns: u64, title_end: Arc<AtomicU64>) {
-    let lead_ns = samples_ns(VOAACENC_LEAD_SAMPLES, rate);
-    let flush_ns = samples_ns(VOAACENC_SKIP_FRAMES * 1024, rate);
-    const BYTES_PER_FRAME: usize = 4;
-    const MIN_GAP_NS: u64 = 1_000_000;
-    #[derive(Default)]
-    struct State {
-        /// The demuxer's segment, for running times.
-        segment: Option<gst::FormattedSegment<gst::ClockTime>>,
-        /// The segment from 0 has gone downstream.
-        sent: bool,
-        /// Running time where the audio so far ends (None before the first buffer).
-        end: Option<u64>,
-    }
-    let state = Mutex::new(State::default());
-    let silence = move |pad: &gst::Pad, from: u64, to: u64| -> Result<(), gst::FlowError> {
-        let frames = ((to - from) as u128 * rate as u128 / 1_000_000_000) as usize;
-        if frames == 0 {
-            return Ok(());
-        }
-        let peer = pad.peer().ok_or(gst::FlowError::NotLinked)?;
-        let mut buf = gst::Buffer::from_mut_slice(vec![0u8; frames * BYTES_PER_FRAME]);
-        let b = buf.get_mut().unwrap();
-        b.set_pts(gst::ClockTime::from_nseconds(from));
-        b.set_duration(gst::ClockTime::from_nseconds((frames as u128 * 1_000_000_000 / rate as u128) as u64));
-        peer.chain(buf).map(|_| ())
-    };
-    pad.add_probe(gst::PadProbeType::BUFFER | gst::PadProbeType::EVENT_DOWNSTREAM, move |pad, info| {
-        let mut st = state.lock().unwrap();
-        match &mut info.data {
-            Some(gst::PadProbeData::Event(ev)) if ev.type_() == gst::EventType::Segment => {
-                if let gst::EventView::Segment(e) = ev.view()
-                    && let Some(seg) = e.segment().downcast_ref::<gst::ClockTime>()
-                {
-                    st.segment = Some(seg.clone());
-                }
-                *ev = if std::mem::replace(&mut st.sent, true) {
-                    gst::event::CustomDownstream::new(gst::Structure::new_empty("vodpipe-segment-on-title-timeline"))
-                } else {
-                    gst::event::Segment::new(&gst::FormattedSegment::<gst::ClockTime>::new())
-                };
-            }
-            Some(gst::PadProbeData::Event(ev)) if ev.type_() == gst::EventType::Gap => {
-                // The silence below covers it, on this timeline.
-                *ev = gst::event::CustomDownstream::new(gst::Structure::new_empty("vodpipe-gap-filled"));
-            }
-            Some(gst::PadProbeData::Event(ev)) if ev.type_() == gst::EventType::Eos => {
-                let end = st.end.unwrap_or(lead_ns);
-                let frames = (end.saturating_sub(lead_ns).max(min_end_ns) as u128 * rate as u128).div_ceil(1024 * 1_000_000_000);
-                let title = samples_ns(frames as u64 * 1024, rate);
-                title_end.store(title, Ordering::Relaxed);
-                if silence(pad, end, title + lead_ns + flush_ns).is_err() {
-                    return gst::PadProbeReturn::Drop;
-                }
-            }
-            Some(gst::PadProbeData::Buffer(buf)) => {
-                let rt = st.segment.as_ref().zip(buf.pts()).and_then(|(seg, pts)| seg.to_running_time(pts));
-                let Some(rt) = rt.map(|t| t.nseconds() + lead_ns) else { return gst::PadProbeReturn::Drop };
-                buf.make_mut().set_pts(gst::ClockTime::from_nseconds(rt));
-                if st.end.is_none() && rt > MIN_GAP_NS && silence(pad, 0, rt).is_err() {
-                    return gst::PadProbeReturn::Drop;
-                }
-                let dur = buf.duration().map(|d| d.nseconds()).unwrap_or(0);
-                st.end = Some(st.end.unwrap_or(0).max(rt + dur));
-            }
-            _ => {}
-        }
-        gst::PadProbeReturn::Ok
-    });
 }
 
 /// The source's AAC, repackaged: `aacparse ! caps(raw) ! cmafmux ! appsink`,
