@@ -318,7 +318,9 @@ fn read_video_timestamps(uri: &str) -> Option<Vec<u64>> {
         if let Some(rt) = rt {
             pts.push(rt.nseconds());
         }
-        if pts.len() > 1 && pts.iter().max()? - pts.iter().min()? >= RATE_WINDOW_NS {
+        // Reordered frames come out of order: the window is measured from the first one
+        // read, which is the earliest to within the reordering.
+        if pts.last()?.saturating_sub(pts[0]) >= RATE_WINDOW_NS {
             break;
         }
     }

@@ -1536,6 +1536,19 @@ pub const FIXTURES: &[&str] = &[
     "huge_picture.mkv",
 ];
 
+/// Runs `fixtures/SCRIPT` (idempotent: it keeps the files it already made).
+pub fn run_fixture_script(script: &str) -> Result<(), String> {
+    let out = Command::new("bash")
+        .arg(repo_root().join("fixtures").join(script))
+        .output()
+        .map_err(|e| format!("cannot run fixtures/{script}: {e}"))?;
+    if out.status.success() {
+        Ok(())
+    } else {
+        Err(format!("fixtures/{script} failed:\n{}", String::from_utf8_lossy(&out.stderr)))
+    }
+}
+
 /// A fixture's path, making the whole set first (once per test binary) if any is missing.
 pub fn media(name: &str) -> PathBuf {
     static MADE: OnceLock<Result<(), String>> = OnceLock::new();
@@ -1544,18 +1557,7 @@ pub fn media(name: &str) -> PathBuf {
         if FIXTURES.iter().all(|f| dir.join(f).exists()) {
             return Ok(());
         }
-        let out = Command::new("bash")
-            .arg(repo_root().join("fixtures/make-media.sh"))
-            .output()
-            .map_err(|e| format!("cannot run fixtures/make-media.sh: {e}"))?;
-        if out.status.success() {
-            Ok(())
-        } else {
-            Err(format!(
-                "fixtures/make-media.sh failed:\n{}",
-                String::from_utf8_lossy(&out.stderr)
-            ))
-        }
+        run_fixture_script("make-media.sh")
     });
     if let Err(e) = made {
         panic!("{e}");
