@@ -5,6 +5,8 @@
 //!   arithmetic on them (durations, bandwidths).
 //! - [`codecs`]: RFC 6381 codec strings and track facts read from real bitstreams (an H.264
 //!   SPS, an ISOBMFF init segment).
+//! - [`movie`]: a source MP4/QuickTime header's edit lists, for reading them right with
+//!   GStreamer 1.22's qtdemux.
 //! - [`cmaf`]: timing of one CMAF fragment (moof+mdat) and pinning of the wall-clock fields
 //!   muxers write into init segments.
 //! - [`hls`]: master and media playlists (m3u8-rs).
@@ -28,6 +30,7 @@ mod error;
 mod fourcc;
 pub mod hls;
 pub mod model;
+pub mod movie;
 
 pub use error::{Error, Result};
 pub use fourcc::FourCc;

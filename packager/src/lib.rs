@@ -25,6 +25,7 @@ pub mod ladder;
 mod pipeline;
 pub mod probe;
 pub mod rate;
+mod source;
 pub mod storage;
 pub mod thumbs;
 mod timeline;

@@ -1020,10 +1020,7 @@ pub(crate) fn build(
 ) -> Result<Graph, Error> {
     let (gop_frames, gop_ns) = ladder.gop(source.frame_rate);
     let pipeline = gst::Pipeline::new();
-    let src = gst::ElementFactory::make("filesrc")
-        .property("location", input.to_string_lossy().as_ref())
-        .build()
-        .map_err(|_| Error::MissingElement { factory: "filesrc" })?;
+    let src = crate::source::file_source(input)?;
     let copy_video = tracks.iter().any(|t| matches!(t, TrackPlan::Video(p) if p.copy));
     let audio_copy_track = tracks.iter().position(|t| matches!(t, TrackPlan::Audio { copy: true }));
     let copy_mode = copy_video || audio_copy_track.is_some();

@@ -185,7 +185,7 @@ pub fn probe(path: &Path) -> Result<SourceMedia, Error> {
     }
     let fr = video.framerate();
     let stated = normalise_rate(fr.numer(), fr.denom());
-    let measured = read_video_timestamps(&uri).and_then(crate::rate::measure);
+    let measured = read_video_timestamps(path).and_then(crate::rate::measure);
     // Constant when the timestamps say so; the header's word only when they say nothing.
     let rate_known = measured.map_or(stated.is_some(), |m| m.constant);
     let frame_rate = choose_rate(stated, measured);
@@ -276,9 +276,9 @@ fn choose_rate(stated: Option<FrameRate>, measured: Option<crate::rate::Measured
 /// Running times of the first video frames (presentation, else decode times) ([`RATE_WINDOW_FRAMES`], at most
 /// [`RATE_WINDOW_NS`]), read through `parsebin` without decoding anything. `None` when the
 /// stream could not be read that way (the probe then relies on the header).
-fn read_video_timestamps(uri: &str) -> Option<Vec<u64>> {
+fn read_video_timestamps(path: &Path) -> Option<Vec<u64>> {
     let pipeline = gst::Pipeline::new();
-    let src = gst::Element::make_from_uri(gst::URIType::Src, uri, None).ok()?;
+    let src = crate::source::file_source(path).ok()?;
     let parse = gst::ElementFactory::make("parsebin").build().ok()?;
     let sink = gst_app::AppSink::builder().sync(false).property("async", false).build();
     pipeline.add_many([&src, &parse, sink.upcast_ref()]).ok()?;

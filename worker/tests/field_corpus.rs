@@ -70,17 +70,7 @@ enum Frames {
 fn field(name: &str) -> PathBuf {
     static MADE: OnceLock<Result<(), String>> = OnceLock::new();
     let dir = repo_root().join("fixtures/field");
-    let made = MADE.get_or_init(|| {
-        let out = Command::new("bash")
-            .arg(repo_root().join("fixtures/make-field-media.sh"))
-            .output()
-            .map_err(|e| format!("cannot run fixtures/make-field-media.sh: {e}"))?;
-        if out.status.success() {
-            Ok(())
-        } else {
-            Err(format!("fixtures/make-field-media.sh failed:\n{}", String::from_utf8_lossy(&out.stderr)))
-        }
-    });
+    let made = MADE.get_or_init(|| run_fixture_script("make-field-media.sh"));
     if let Err(e) = made {
         panic!("{e}");
     }
@@ -451,4 +441,5 @@ field_cases! {
     ac3_5_1_matroska: "30_h264_ac3_51.mkv", Frames::Kept;
     pcm_4_channels_matroska: "31_pcm4_nolayout.mkv", Frames::Kept;
     iphone_hlg_portrait: "32_iphone_hlg_rot90.mov", Frames::Kept;
+    trimmed_without_reencoding_mid_gop_edit: "33_trimmed_editlist.mp4", Frames::Kept;
 }

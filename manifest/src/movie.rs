@@ -1,0 +1,210 @@
+//! Facts read from a source's QuickTime/MP4 movie header (`moov`), for working around how
+//! GStreamer 1.22's qtdemux reads edit lists.
+//!
+//! qtdemux ends the presentation when a stream's *media* time passes the movie's
+//! duration (`mvhd`), a *presentation* time. A track whose edit list starts its media later
+//! than 0 (a clip trimmed without re-encoding: the GOP before the cut point is kept and the
+//! edit starts mid-GOP; or the AAC priming every MP4 muxer skips with an edit) therefore
+//! loses its last `media_time` seconds, rounded up to a keyframe: a 7.7 s trim starting
+//! 1.37 s into its media came out 6.7 s long. ffmpeg and players show the whole edit.
+//!
+//! [`duration_patch`] computes the movie duration under which qtdemux's check can no longer
+//! fire before a stream's own edit ends (the old duration plus the largest media start), and
+//! where in the file those bytes sit, so the reader can hand qtdemux that value instead. The
+//! edits themselves are left alone: every track still starts and ends where its edit says.
+
+use crate::bmff::{boxes, BoxRef};
+use crate::Result;
+
+/// New bytes for the `mvhd` duration field of a source file.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct DurationPatch {
+    /// Absolute file offset of the duration field.
+    pub offset: u64,
+    /// Its new big-endian value (4 bytes for a version 0 `mvhd`, 8 for version 1).
+    pub bytes: Vec<u8>,
+    /// The duration the file states, in `timescale` units.
+    pub stated: u64,
+    /// The duration handed to the demuxer, in `timescale` units.
+    pub patched: u64,
+    /// The movie timescale (`mvhd`).
+    pub timescale: u32,
+}
+
+/// The patch for a movie whose tracks' edits start their media late (see the module docs),
+/// or `None` when no edit does, the movie states no duration, or it is fragmented (`mvex`:
+/// its duration is not the presentation's end). `moov_body` is the `moov` box without its
+/// header; `body_offset` is where that body starts in the file.
+pub fn duration_patch(moov_body: &[u8], body_offset: u64) -> Result<Option<DurationPatch>> {
+    let children = boxes(moov_body, 0, "moov")?;
+    if children.iter().any(|b| b.fourcc.0 == *b"mvex") {
+        return Ok(None);
+    }
+    let Some(mvhd) = children.iter().find(|b| b.fourcc.0 == *b"mvhd") else {
+        return Ok(None);
+    };
+    let (field_at, width, timescale, stated) = movie_duration(mvhd)?;
+    if stated == 0 || timescale == 0 {
+        return Ok(None);
+    }
+    let mut late = 0u64;
+    for trak in children.iter().filter(|b| b.fourcc.0 == *b"trak") {
+        late = late.max(latest_media_start(trak, timescale)?);
+    }
+    if late == 0 {
+        return Ok(None);
+    }
+    let patched = stated + late;
+    let bytes = match width {
+        4 => u32::try_from(patched).ok().map(|v| v.to_be_bytes().to_vec()),
+        _ => Some(patched.to_be_bytes().to_vec()),
+    };
+    Ok(bytes.map(|bytes| DurationPatch {
+        offset: body_offset + field_at as u64,
+        bytes,
+        stated,
+        patched,
+        timescale,
+    }))
+}
+
+/// `mvhd`: (offset of the duration field in the moov body, its width, timescale, duration).
+fn movie_duration(mvhd: &BoxRef<'_>) -> Result<(usize, usize, u32, u64)> {
+    let mut r = mvhd.reader("moov/mvhd");
+    let (version, _) = r.full_box()?;
+    if version == 1 {
+        r.skip(16)?;
+        let timescale = r.u32()?;
+        let at = mvhd.body_offset + r.pos();
+        Ok((at, 8, timescale, r.u64()?))
+    } else {
+        r.skip(8)?;
+        let timescale = r.u32()?;
+        let at = mvhd.body_offset + r.pos();
+        Ok((at, 4, timescale, u64::from(r.u32()?)))
+    }
+}
+
+/// The largest media time an edit of this track starts at, in movie ticks (rounded up);
+/// 0 for a track without edits or whose edits start at its media's beginning.
+fn latest_media_start(trak: &BoxRef<'_>, movie_timescale: u32) -> Result<u64> {
+    let Some(elst) = trak.child(b"edts", "moov/trak")?.map(|e| e.child(b"elst", "moov/trak/edts")).transpose()?.flatten() else {
+        return Ok(0);
+    };
+    let media_timescale = match trak.child(b"mdia", "moov/trak")?.map(|m| m.child(b"mdhd", "moov/trak/mdia")).transpose()?.flatten() {
+        Some(mdhd) => {
+            let mut r = mdhd.reader("moov/trak/mdia/mdhd");
+            let (version, _) = r.full_box()?;
+            r.skip(if version == 1 { 16 } else { 8 })?;
+            r.u32()?
+        }
+        None => return Ok(0),
+    };
+    if media_timescale == 0 {
+        return Ok(0);
+    }
+    let mut r = elst.reader("moov/trak/edts/elst");
+    let (version, _) = r.full_box()?;
+    let mut latest = 0u64;
+    for _ in 0..r.u32()? {
+        let media_time = if version == 1 {
+            r.skip(8)?;
+            r.i64()?
+        } else {
+            r.skip(4)?;
+            i64::from(r.i32()?)
+        };
+        r.skip(4)?; // media rate
+        // -1 is an empty edit (a gap), not a media position.
+        if media_time > 0 {
+            let ticks = (media_time as u128 * u128::from(movie_timescale)).div_ceil(u128::from(media_timescale));
+            latest = latest.max(u64::try_from(ticks).unwrap_or(u64::MAX));
+        }
+    }
+    Ok(latest)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn boxed(fourcc: &[u8; 4], body: &[u8]) -> Vec<u8> {
+        let mut out = ((body.len() + 8) as u32).to_be_bytes().to_vec();
+        out.extend_from_slice(fourcc);
+        out.extend_from_slice(body);
+        out
+    }
+
+    fn mvhd_v0(timescale: u32, duration: u32) -> Vec<u8> {
+        let mut b = vec![0u8; 4 + 8];
+        b.extend_from_slice(&timescale.to_be_bytes());
+        b.extend_from_slice(&duration.to_be_bytes());
+        b.extend_from_slice(&[0u8; 80]);
+        boxed(b"mvhd", &b)
+    }
+
+    fn mvhd_v1(timescale: u32, duration: u64) -> Vec<u8> {
+        let mut b = vec![1u8, 0, 0, 0];
+        b.extend_from_slice(&[0u8; 16]);
+        b.extend_from_slice(&timescale.to_be_bytes());
+        b.extend_from_slice(&duration.to_be_bytes());
+        b.extend_from_slice(&[0u8; 80]);
+        boxed(b"mvhd", &b)
+    }
+
+    /// A track with its media timescale and edits (segment duration, media time), version 0.
+    fn trak(media_timescale: u32, edits: &[(u32, i32)]) -> Vec<u8> {
+        let mut elst = vec![0u8; 4];
+        elst.extend_from_slice(&(edits.len() as u32).to_be_bytes());
+        for (d, t) in edits {
+            elst.extend_from_slice(&d.to_be_bytes());
+            elst.extend_from_slice(&t.to_be_bytes());
+            elst.extend_from_slice(&0x0001_0000u32.to_be_bytes());
+        }
+        let mut mdhd = vec![0u8; 4 + 8];
+        mdhd.extend_from_slice(&media_timescale.to_be_bytes());
+        mdhd.extend_from_slice(&[0u8; 8]);
+        let mdia = boxed(b"mdia", &boxed(b"mdhd", &mdhd));
+        let edts = boxed(b"edts", &boxed(b"elst", &elst));
+        boxed(b"trak", &[boxed(b"tkhd", &[0u8; 84]), edts, mdia].concat())
+    }
+
+    #[test]
+    fn a_trim_starting_mid_gop_extends_the_movie_by_its_media_start() {
+        // ffmpeg's `-ss 1.3 -c copy` of a 9 s clip: video edit from 20992/15360 s (1.3667),
+        // audio from 63424/48000 s (1.3213), 7.7 s long.
+        let body = [mvhd_v0(1000, 7700), trak(15360, &[(7700, 20992)]), trak(48000, &[(7700, 63424)])].concat();
+        let p = duration_patch(&body, 1000).unwrap().expect("a patch");
+        assert_eq!((p.stated, p.patched, p.timescale), (7700, 7700 + 1367, 1000));
+        // Field: 8 (mvhd header) + 4 (version, flags) + 8 (times) + 4 (timescale) into the body.
+        assert_eq!(p.offset, 1000 + 24);
+        assert_eq!(p.bytes, 9067u32.to_be_bytes().to_vec());
+        let mut patched = body.clone();
+        patched[24..28].copy_from_slice(&p.bytes);
+        assert_eq!(duration_patch(&patched, 0).unwrap().unwrap().stated, 9067);
+    }
+
+    #[test]
+    fn empty_edits_do_not_count_and_version_1_is_read() {
+        // Late audio: an empty edit (-1) of 1.5 s, then the media from its priming (1024).
+        let body = [mvhd_v1(600, 5400), trak(30000, &[(5400, 0)]), trak(48000, &[(900, -1), (3000, 1024)])].concat();
+        let p = duration_patch(&body, 0).unwrap().unwrap();
+        // 1024/48000 s at 600 ticks/s is 12.8 ticks: rounded up.
+        assert_eq!((p.stated, p.patched), (5400, 5413));
+        assert_eq!(p.offset, 8 + 4 + 16 + 4);
+        assert_eq!(p.bytes, 5413u64.to_be_bytes().to_vec());
+    }
+
+    #[test]
+    fn nothing_to_patch() {
+        // Edits from 0, a fragmented movie, and a movie with no stated duration.
+        let plain = [mvhd_v0(1000, 5000), trak(30000, &[(5000, 0)])].concat();
+        assert_eq!(duration_patch(&plain, 0).unwrap(), None);
+        let fragmented = [mvhd_v0(1000, 5000), trak(30000, &[(5000, 3000)]), boxed(b"mvex", &[])].concat();
+        assert_eq!(duration_patch(&fragmented, 0).unwrap(), None);
+        let unknown = [mvhd_v0(1000, 0), trak(30000, &[(5000, 3000)])].concat();
+        assert_eq!(duration_patch(&unknown, 0).unwrap(), None);
+        // A truncated mvhd is an error, not a guess.
+        assert!(duration_patch(&boxed(b"mvhd", &[0u8; 6]), 0).is_err());
+    }
+}

@@ -1,0 +1,110 @@
+//! The element that reads an upload from disk, shared by the probe and the pipeline.
+//!
+//! For MP4/QuickTime files whose edit lists start a track's media late, it hands qtdemux a
+//! longer movie duration than the file states (see [`manifest::movie`]): GStreamer 1.22's
+//! qtdemux would otherwise end every stream early by that media start. Only the bytes of the
+//! `mvhd` duration field are changed, in the buffers read, never in the file.
+
+use std::fs::File;
+use std::io::{Read, Seek, SeekFrom};
+use std::path::Path;
+
+use gst::prelude::*;
+use manifest::movie::{duration_patch, DurationPatch};
+
+use crate::Error;
+
+/// A `moov` larger than this is not read for the patch (qtdemux reads it whole anyway; a
+/// two-hour film's is a few MB).
+const MAX_MOOV_BYTES: u64 = 256 << 20;
+
+/// `filesrc` for `path`, with the movie-duration patch applied where the file needs it.
+pub(crate) fn file_source(path: &Path) -> Result<gst::Element, Error> {
+    let src = gst::ElementFactory::make("filesrc")
+        .property("location", path.to_string_lossy().as_ref())
+        .build()
+        .map_err(|_| Error::MissingElement { factory: "filesrc" })?;
+    if let Some(patch) = movie_patch(path) {
+        tracing::info!(
+            "MP4 edit list starts media {:.3} s late: qtdemux reads a movie duration of {:.3} s instead of {:.3} s (GStreamer 1.22 would end the streams early)",
+            (patch.patched - patch.stated) as f64 / patch.timescale as f64,
+            patch.patched as f64 / patch.timescale as f64,
+            patch.stated as f64 / patch.timescale as f64,
+        );
+        let pad = src.static_pad("src").ok_or_else(|| Error::Setup("filesrc has no src pad".into()))?;
+        pad.add_probe(gst::PadProbeType::BUFFER, move |_, info| {
+            if let Some(gst::PadProbeData::Buffer(buffer)) = info.data.as_mut() {
+                apply(&patch, buffer);
+            }
+            gst::PadProbeReturn::Ok
+        });
+    }
+    Ok(src)
+}
+
+/// Writes the patch into a buffer read from the file at `buffer.offset()`, where they overlap.
+fn apply(patch: &DurationPatch, buffer: &mut gst::Buffer) {
+    let start = buffer.offset(); // GST_BUFFER_OFFSET_NONE is u64::MAX
+    let len = buffer.size() as u64;
+    let (p0, p1) = (patch.offset, patch.offset + patch.bytes.len() as u64);
+    if start == u64::MAX || start >= p1 || start + len <= p0 {
+        return;
+    }
+    let (from, to) = (p0.max(start), p1.min(start + len));
+    let bytes = &patch.bytes[(from - p0) as usize..(to - p0) as usize];
+    let buffer = buffer.make_mut();
+    if let Ok(mut map) = buffer.map_writable() {
+        map[(from - start) as usize..(to - start) as usize].copy_from_slice(bytes);
+    }
+}
+
+/// The patch `path` needs, if it is an MP4/QuickTime file whose edits start media late.
+/// Anything unreadable is no patch: the demuxer then reads the file as it is.
+fn movie_patch(path: &Path) -> Option<DurationPatch> {
+    let mut file = File::open(path).ok()?;
+    let (body_at, body_len) = find_moov(&mut file)?;
+    if body_len > MAX_MOOV_BYTES {
+        return None;
+    }
+    let mut body = vec![0u8; body_len as usize];
+    file.seek(SeekFrom::Start(body_at)).ok()?;
+    file.read_exact(&mut body).ok()?;
+    match duration_patch(&body, body_at) {
+        Ok(patch) => patch,
+        Err(e) => {
+            tracing::debug!("moov not read for the edit-list patch: {e}");
+            None
+        }
+    }
+}
+
+/// Walks the top-level boxes for `moov`: (offset of its body, body length). Stops at the
+/// first thing that is not a box header, so other containers end the walk at once.
+fn find_moov(file: &mut File) -> Option<(u64, u64)> {
+    let end = file.metadata().ok()?.len();
+    let mut at = 0u64;
+    while at + 8 <= end {
+        file.seek(SeekFrom::Start(at)).ok()?;
+        let mut head = [0u8; 16];
+        let n = file.read(&mut head).ok()?;
+        let size32 = u32::from_be_bytes(head[0..4].try_into().ok()?);
+        let fourcc = &head[4..8];
+        if !fourcc.iter().all(|c| c.is_ascii_alphanumeric() || *c == b' ') {
+            return None;
+        }
+        let (size, header) = match size32 {
+            0 => (end - at, 8),
+            1 if n >= 16 => (u64::from_be_bytes(head[8..16].try_into().ok()?), 16),
+            1 => return None,
+            s => (u64::from(s), 8),
+        };
+        if size < header || at + size > end {
+            return None;
+        }
+        if fourcc == b"moov" {
+            return Some((at + header, size - header));
+        }
+        at += size;
+    }
+    None
+}
