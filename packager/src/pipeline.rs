@@ -153,6 +153,17 @@ pub(crate) fn pad_running_time(pad: &gst::Pad, buf: &gst::BufferRef) -> Option<g
     seg.segment().downcast_ref::<gst::ClockTime>()?.to_running_time(buf.pts())
 }
 
+/// Whether less than half of a `frame_ns` long frame lies before the segment's stop.
+fn cut_short_by_segment(pad: &gst::Pad, buf: &gst::BufferRef, frame_ns: u64) -> bool {
+    let stop = pad
+        .sticky_event::<gst::event::Segment>(0)
+        .and_then(|seg| seg.segment().downcast_ref::<gst::ClockTime>().and_then(|s| s.stop()));
+    match (stop, buf.pts()) {
+        (Some(stop), Some(pts)) => pts.nseconds() + frame_ns / 2 > stop.nseconds(),
+        _ => false,
+    }
+}
+
 fn send(tx: &mpsc::Sender<Msg>, msg: Msg) -> Result<gst::FlowSuccess, gst::FlowError> {
     // The receiver is gone only when the job already failed or was cancelled.
     tx.blocking_send(msg).map(|_| gst::FlowSuccess::Ok).map_err(|_| gst::FlowError::Flushing)
@@ -894,17 +905,20 @@ fn build_audio(pipeline: &gst::Pipeline, plan: &Plan, track: usize, decoded: &gs
 ///
 /// Frames that start before the demuxer's segment are dropped: that is the encoder's
 /// priming (an MP4 trims it with an edit list, which the demuxer turns into the segment
-/// start). A decoder clips them; copied, they would sit at time 0 with no duration.
+/// start). A decoder clips them; copied, they would sit at time 0 with no duration. So is a
+/// last frame the edit list cuts to less than half its length: copied whole, it would play
+/// past the title's end (the encoded rendition ends at the cut).
 fn build_audio_copy(pipeline: &gst::Pipeline, plan: &Plan, track: usize) -> Result<gst::Element, Error> {
     let parse = make("aacparse")?;
-    parse.static_pad("sink").unwrap().add_probe(gst::PadProbeType::BUFFER, |pad, info| match info.buffer() {
+    let aac_frame_ns = 1024 * 1_000_000_000 / plan.ladder.audio.sample_rate as u64;
+    parse.static_pad("sink").unwrap().add_probe(gst::PadProbeType::BUFFER, move |pad, info| match info.buffer() {
         Some(buf) if buf.pts().is_some() && pad_running_time(pad, buf).is_none() => gst::PadProbeReturn::Drop,
+        Some(buf) if cut_short_by_segment(pad, buf, aac_frame_ns) => gst::PadProbeReturn::Drop,
         _ => gst::PadProbeReturn::Ok,
     });
     let caps = gst::Caps::builder("audio/mpeg").field("mpegversion", 4i32).field("stream-format", "raw").build();
     let filter = gst::ElementFactory::make("capsfilter").property("caps", caps).build().map_err(setup_err)?;
     let mux = copy_mux(plan.gop_ns)?;
-    let aac_frame_ns = 1024 * 1_000_000_000 / plan.ladder.audio.sample_rate as u64;
     split_at_boundaries(&mux, &filter.static_pad("src").unwrap(), plan.gop_ns, aac_frame_ns / 2, false, Origin::default());
     let sink = media_sink(track, plan.tx.clone(), plan.delay(false), None, None);
     add_chain(pipeline, &[parse.clone(), filter, mux, sink.upcast()])?;

@@ -25,7 +25,7 @@ pub(crate) fn file_source(path: &Path) -> Result<gst::Element, Error> {
         .build()
         .map_err(|_| Error::MissingElement { factory: "filesrc" })?;
     if let Some(patch) = movie_patch(path) {
-        tracing::info!(
+        tracing::debug!(
             "MP4 edit list starts media {:.3} s late: qtdemux reads a movie duration of {:.3} s instead of {:.3} s (GStreamer 1.22 would end the streams early)",
             (patch.patched - patch.stated) as f64 / patch.timescale as f64,
             patch.patched as f64 / patch.timescale as f64,
