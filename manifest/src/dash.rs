@@ -18,7 +18,7 @@ use std::time::Duration;
 
 use dash_mpd_core::{
     AdaptationSet, AudioChannelConfiguration, MPD, Period, Representation, S, SegmentTemplate,
-    SegmentTimeline,
+    SegmentTimeline, SupplementalProperty,
 };
 use serde::Serialize;
 
@@ -33,6 +33,11 @@ pub const PROFILES: &str = "urn:mpeg:dash:profile:isoff-live:2011,urn:mpeg:dash:
 /// registered by 23009-1 5.8.5.4).
 pub const CHANNEL_CONFIGURATION_SCHEME: &str =
     "urn:mpeg:dash:23003:3:audio_channel_configuration:2011";
+/// `SupplementalProperty@schemeIdUri` of an HDR video Representation's transfer (PQ 16,
+/// HLG 18; DASH-IF IOP 6.2.5). Supplemental, not essential: no SDR version is made, so a
+/// player that does not know the scheme still gets the picture (as HLS does without
+/// VIDEO-RANGE).
+pub const CICP_TRANSFER_SCHEME: &str = "urn:mpeg:mpegB:cicp:TransferCharacteristics";
 /// `SegmentTemplate@initialization`.
 pub const INIT_TEMPLATE: &str = "$RepresentationID$/init.mp4";
 /// `SegmentTemplate@media`; [`crate::model::media_segment_uri`] is the same naming.
@@ -148,6 +153,16 @@ fn video_adaptation_set(id: usize, reps: &[&Rendition], origin: Origin) -> Adapt
                 height: r.track.height.map(u64::from),
                 frameRate: r.track.frame_rate.map(|f| f.to_string()),
                 sar: Some("1:1".to_owned()),
+                supplemental_property: r
+                    .track
+                    .video_range
+                    .map(|range| SupplementalProperty {
+                        schemeIdUri: CICP_TRANSFER_SCHEME.to_owned(),
+                        value: Some(range.cicp_transfer().to_string()),
+                        ..Default::default()
+                    })
+                    .into_iter()
+                    .collect(),
                 SegmentTemplate: Some(segment_template(r, origin)),
                 ..Default::default()
             })
@@ -263,7 +278,7 @@ fn timeline(r: &Rendition) -> Vec<S> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::{Segment, Sha256Digest, TrackInfo, init_uri, media_segment_uri};
+    use crate::model::{Segment, Sha256Digest, TrackInfo, VideoRange, init_uri, media_segment_uri};
 
     fn rendition(starts_and_durations: &[(u64, u64)]) -> Rendition {
         let seg = |index: u32, start, duration| Segment {
@@ -386,6 +401,27 @@ mod tests {
             ]
         );
         assert!(timeline(&rendition(&[])).is_empty());
+    }
+
+    #[test]
+    fn hdr_representations_state_their_transfer() {
+        let mut pq = with_timescale(rendition(&[(0, 10)]), "pq", 90_000);
+        pq.track.video_range = Some(VideoRange::Pq);
+        let mut hlg = with_timescale(rendition(&[(0, 10)]), "hlg", 90_000);
+        hlg.track.video_range = Some(VideoRange::Hlg);
+        let sdr = with_timescale(rendition(&[(0, 10)]), "sdr", 90_000);
+        let p = Presentation { video_id: "t".into(), renditions: vec![pq, hlg, sdr] };
+        let parsed = dash_mpd_core::parse(&mpd(&p).unwrap()).unwrap();
+        let props: Vec<(String, Vec<(String, Option<String>)>)> = parsed.periods[0].adaptations[0]
+            .representations
+            .iter()
+            .map(|r| {
+                let p = r.supplemental_property.iter().map(|p| (p.schemeIdUri.clone(), p.value.clone())).collect();
+                (r.id.clone().unwrap(), p)
+            })
+            .collect();
+        let cicp = |v: &str| vec![(CICP_TRANSFER_SCHEME.to_owned(), Some(v.to_owned()))];
+        assert_eq!(props, [("pq".to_owned(), cicp("16")), ("hlg".to_owned(), cicp("18")), ("sdr".to_owned(), vec![])]);
     }
 
     #[test]

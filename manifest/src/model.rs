@@ -187,6 +187,15 @@ impl VideoRange {
             VideoRange::Hlg => "HLG",
         }
     }
+
+    /// The transfer characteristics code point of ITU-T H.273 (CICP), which DASH signals
+    /// with `urn:mpeg:mpegB:cicp:TransferCharacteristics`.
+    pub fn cicp_transfer(self) -> u8 {
+        match self {
+            VideoRange::Pq => 16,
+            VideoRange::Hlg => 18,
+        }
+    }
 }
 
 /// One stored chunk: an init segment (index 0) or a media segment (`on_new_segment`).

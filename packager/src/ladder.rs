@@ -291,25 +291,41 @@ impl Ladder {
         })
     }
 
-    /// The rungs that run for a source of this display size: never upscale.
+    /// The rungs that run for a source of this display size: never upscale. A source
+    /// shorter than every rung (a QCIF phone clip, a 240p webcam under a 360p ladder) gets
+    /// each codec's lowest rung at its own height (even), at that rung's bits per pixel, so
+    /// it is published at the size it was made rather than refused.
     pub fn plan(&self, source: &SourceGeometry) -> Result<Vec<PlannedRung>, Error> {
-        let planned: Vec<PlannedRung> = self
-            .rungs
-            .iter()
-            .filter(|r| r.height <= source.height)
-            .map(|r| PlannedRung {
-                width: even_width(r.height, source.display_aspect()),
-                rung: r.clone(),
-                copy: false,
-            })
-            .collect();
-        if planned.is_empty() {
+        let fitting: Vec<Rung> = self.rungs.iter().filter(|r| r.height <= source.height).cloned().collect();
+        let rungs = if fitting.is_empty() { self.shrunk_to(source.height & !1) } else { fitting };
+        if rungs.is_empty() {
             return Err(Error::NoUsableRung {
                 source_height: source.height,
                 lowest: self.rungs.iter().map(|r| r.height).min().unwrap_or(0),
             });
         }
-        Ok(planned)
+        Ok(rungs
+            .into_iter()
+            .map(|rung| PlannedRung { width: even_width(rung.height, source.display_aspect()), rung, copy: false })
+            .collect())
+    }
+
+    /// Each codec's lowest rung made `height` tall, its bitrates scaled by the pixel count
+    /// (the rungs are kept in the ladder's order: tallest first, then by codec name).
+    fn shrunk_to(&self, height: u32) -> Vec<Rung> {
+        if height < MIN_SHRUNK_HEIGHT {
+            return Vec::new();
+        }
+        let mut out: Vec<Rung> = Vec::new();
+        for r in self.rungs.iter().rev() {
+            if out.iter().any(|o| o.codec == r.codec) {
+                continue;
+            }
+            let scale = |bits: u32| ((bits as f64) * (height as f64 / r.height as f64).powi(2)).round().max(MIN_SHRUNK_BITRATE as f64) as u32;
+            out.push(Rung { height, bitrate: scale(r.bitrate), max_bitrate: scale(r.max_bitrate), copy: false, ..r.clone() });
+        }
+        out.sort_by(|a, b| codec_name(a.codec).cmp(codec_name(b.codec)));
+        out
     }
 
     /// GOP length in frames and the exact segment duration it yields.
@@ -334,6 +350,12 @@ impl SourceGeometry {
         (self.width as f64 * self.par_n as f64) / (self.height as f64 * self.par_d.max(1) as f64)
     }
 }
+
+/// Shortest picture a rung is shrunk to for a source under every rung (the probe refuses
+/// anything under 16 px).
+const MIN_SHRUNK_HEIGHT: u32 = 16;
+/// Floor of a shrunk rung's bitrate, bits/s: below it encoders' rate control misbehaves.
+const MIN_SHRUNK_BITRATE: u32 = 50_000;
 
 fn even_width(height: u32, dar: f64) -> u32 {
     let w = (height as f64 * dar / 2.0).round() as u32 * 2;
@@ -411,8 +433,24 @@ mod tests {
         assert_eq!((p[0].width, p[0].rung.height), (640, 360));
         let four_three = SourceGeometry { width: 640, height: 480, par_n: 1, par_d: 1 };
         assert_eq!(l.plan(&four_three).unwrap()[0].width, 480);
-        let tiny = SourceGeometry { width: 320, height: 240, par_n: 1, par_d: 1 };
-        assert!(matches!(l.plan(&tiny), Err(Error::NoUsableRung { .. })));
+    }
+
+    #[test]
+    fn a_source_under_every_rung_gets_the_lowest_rung_at_its_own_size() {
+        let l = Ladder::from_toml(GOOD).unwrap();
+        // QCIF from an old phone: 176x144, under the 360p rung.
+        let qcif = SourceGeometry { width: 176, height: 144, par_n: 1, par_d: 1 };
+        let p = l.plan(&qcif).unwrap();
+        assert_eq!(p.len(), 1);
+        assert_eq!((p[0].width, p[0].rung.height, p[0].rung.id()), (176, 144, "h264_144p".to_string()));
+        // 800 kb/s at 360p is 128 kb/s at 144p (the same bits per pixel); the cap likewise.
+        assert_eq!((p[0].rung.bitrate, p[0].rung.max_bitrate), (128_000, 192_000));
+        // An odd height is rounded down to even; each codec keeps one rung.
+        let multi = Ladder::from_toml(&format!("{GOOD}\n[[rung]]\ncodec = \"vp9\"\nheight = 480\nbitrate = 900000\n")).unwrap();
+        let p = multi.plan(&SourceGeometry { width: 320, height: 239, par_n: 1, par_d: 1 }).unwrap();
+        let ids: Vec<String> = p.iter().map(|r| r.rung.id()).collect();
+        assert_eq!(ids, vec!["h264_238p", "vp9_238p"]);
+        assert!(p.iter().all(|r| r.width == 318));
     }
 
     #[test]

@@ -373,28 +373,63 @@ fn check_field(fixture: &str, frames: Frames) {
     // HDR: the rendition keeps the source's transfer (ffprobe), and HLS says so.
     let transfer = |f: &Path| probe_json(f, &["-show_streams", "-select_streams", "v:0"])["streams"][0]["color_transfer"].as_str().unwrap_or("").to_owned();
     let src_transfer = transfer(&input);
+    // (HLS VIDEO-RANGE, H.273 transfer code point for DASH's CICP property)
     let range = match src_transfer.as_str() {
-        "smpte2084" => Some("PQ"),
-        "arib-std-b67" => Some("HLG"),
+        "smpte2084" => Some(("PQ", 16)),
+        "arib-std-b67" => Some(("HLG", 18)),
         _ => None,
     };
     let master = fs::read_to_string(title.join("master.m3u8")).unwrap();
-    if let Some(range) = range {
+    let mpd = fs::read_to_string(title.join("manifest.mpd")).unwrap();
+    if let Some((range, cicp)) = range {
         assert_eq!(transfer(&concat_video), src_transfer, "{video_id}: transfer of an HDR source");
         assert!(master.contains(&format!("VIDEO-RANGE={range}")), "master.m3u8 must say VIDEO-RANGE={range}:\n{master}");
+        let property = format!(r#"schemeIdUri="urn:mpeg:mpegB:cicp:TransferCharacteristics" value="{cicp}""#);
+        assert!(mpd.contains(&property), "manifest.mpd must carry {property}:\n{mpd}");
     } else {
         assert!(!master.contains("VIDEO-RANGE"), "an SDR title needs no VIDEO-RANGE:\n{master}");
+        assert!(!mpd.contains("cicp:TransferCharacteristics"), "an SDR title states no transfer:\n{mpd}");
     }
 
     // Manifests parse back and validate; GStreamer plays them to the end.
     let report = Report {
         video: [(video_id.clone(), video)].into_iter().collect(),
         audio,
-        source: Source { dar: src.display.0 / src.display.1, frame_rate: String::new(), fps, video_duration: 0.0, audio_duration: None },
+        source: Source { dar: 192.0 / 144.0, frame_rate: String::new(), fps, video_duration: 0.0, audio_duration: None },
     };
     check_hls(&title, &report);
     check_dash(&title, &report);
     play_everything(&s, &title, &report);
+}
+
+/// A phone clip smaller than every rung of the default ladder (QCIF 176x144 under 240p) is
+/// published at its own size with the lowest rung's settings, not refused, and plays.
+#[test]
+fn a_source_under_every_rung_is_published_at_its_own_size() {
+    let s = Scratch::new("field_qcif_default_ladder");
+    let input = field("23_phone_h263.3gp");
+    run_ok(&[arg("transcode"), input.clone().into(), arg("--out"), s.out().into(), arg("--video-id"), arg("title")]);
+    let title = s.out().join("title");
+    let master = fs::read_to_string(title.join("master.m3u8")).unwrap();
+    let variants: Vec<&str> = master.lines().filter(|l| l.ends_with("playlist.m3u8") && !l.starts_with('#')).collect();
+    assert_eq!(variants, ["h264_144p/playlist.m3u8"], "one rendition at the source's height:\n{master}");
+    // H.263's standard picture formats have 12:11 pixels (ITU-T H.263 table 1), which
+    // GStreamer applies (ffprobe shows the stream as 1:1): 176x144 is 192x144 square.
+    let src = source_facts(&input);
+    let init = probe_json(&title.join("h264_144p/init.mp4"), &["-show_streams"]);
+    let v = &init["streams"][0];
+    let (w, h) = (v["width"].as_u64().unwrap(), v["height"].as_u64().unwrap());
+    assert_eq!((w, h), (176 * 12 / 11, 144), "the rendition is the source's height, at its displayed shape");
+    let video = probe_rendition(&s, &title, "h264_144p");
+    let frames: usize = video.segments.iter().map(|g| g.packets).sum();
+    assert_eq!(frames, src.frames, "every frame kept");
+    let (n, d) = ratio(&video.frame_rate, '/');
+    let fps = n / d;
+    play_everything(&s, &title, &Report {
+        video: [("h264_144p".to_owned(), video)].into_iter().collect(),
+        audio: Some(probe_rendition(&s, &title, "audio")),
+        source: Source { dar: 192.0 / 144.0, frame_rate: String::new(), fps, video_duration: 0.0, audio_duration: None },
+    });
 }
 
 macro_rules! field_cases {
