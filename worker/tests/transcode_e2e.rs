@@ -194,8 +194,8 @@ fn copy_rung_repackages_a_matching_source() {
         assert_copied_pictures(&s, &input, &title.join("h264_360p"), &format!("bframes {bframes}"));
         // The audio's packets are the ones the source presents (ffmpeg lists them without the
         // encoder's priming, which the source trims with an edit list, and so does the copy),
-        // up to the last one: qtdemux ends the stream before the final partial frame, which
-        // the edit list cuts to a few milliseconds (the encoded rendition ends there too).
+        // up to the last one: a final frame the edit list cuts to under half its length is
+        // not copied (the encoded rendition ends at the cut).
         let audio = join_rendition(&s, &title.join("audio"));
         let (ours, theirs) = (packets(&audio, "a:0"), packets(&input, "a:0"));
         assert!(
