@@ -412,7 +412,8 @@ mod tests {
         let sdr = with_timescale(rendition(&[(0, 10)]), "sdr", 90_000);
         let p = Presentation { video_id: "t".into(), renditions: vec![pq, hlg, sdr] };
         let parsed = dash_mpd_core::parse(&mpd(&p).unwrap()).unwrap();
-        let props: Vec<(String, Vec<(String, Option<String>)>)> = parsed.periods[0].adaptations[0]
+        type Props = Vec<(String, Option<String>)>;
+        let props: Vec<(String, Props)> = parsed.periods[0].adaptations[0]
             .representations
             .iter()
             .map(|r| {
@@ -420,7 +421,7 @@ mod tests {
                 (r.id.clone().unwrap(), p)
             })
             .collect();
-        let cicp = |v: &str| vec![(CICP_TRANSFER_SCHEME.to_owned(), Some(v.to_owned()))];
+        let cicp = |v: &str| -> Props { vec![(CICP_TRANSFER_SCHEME.to_owned(), Some(v.to_owned()))] };
         assert_eq!(props, [("pq".to_owned(), cicp("16")), ("hlg".to_owned(), cicp("18")), ("sdr".to_owned(), vec![])]);
     }
 
