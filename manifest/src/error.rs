@@ -100,10 +100,36 @@ pub enum Error {
     /// A catalog document that does not match the schema's shape.
     #[error("reading a catalog document")]
     CatalogJson(#[source] serde_json::Error),
+
+    // --- building a title (see `title`) ---
+    /// A rendition's init segment changed after its first: the source's format changed
+    /// mid-stream.
+    #[error("stream format changed mid-stream in {rendition}")]
+    FormatChanged { rendition: String },
+    /// A media fragment came before its rendition's init segment.
+    #[error("{rendition}: fragment before init segment")]
+    FragmentBeforeInit { rendition: String },
+    /// A video segment that does not start with a sync sample.
+    #[error("{rendition}: segment {index} does not start with a keyframe")]
+    NoKeyframeAtSegmentStart { rendition: String, index: u32 },
+    /// A planned rendition that got no init segment or no media segment.
+    #[error("{rendition}: no segments were produced")]
+    NoSegments { rendition: String },
+    /// The poster or the sprites did not come.
+    #[error("{what}")]
+    ThumbnailsMissing { what: &'static str },
+    /// Reading one rendition's output failed.
+    #[error("rendition `{rendition}`: {source}")]
+    InTrack {
+        rendition: String,
+        #[source]
+        source: Box<Error>,
+    },
 }
 
 impl Error {
-    /// Always false: every error here comes from the input and would recur on a retry.
+    /// Always false: every error here would recur on a retry of the same input (a
+    /// caller that knows whose fault it was, the upload's or its own, says so).
     pub fn is_retryable(&self) -> bool {
         false
     }

@@ -9,6 +9,8 @@
 //!   GStreamer 1.22's qtdemux.
 //! - [`cmaf`]: timing of one CMAF fragment (moof+mdat) and pinning of the wall-clock fields
 //!   muxers write into init segments.
+//! - [`title`]: the title being built, fed by packaging's events (segment numbering,
+//!   audio held for its video segment, thumbnails), giving the presentation at the end.
 //! - [`hls`]: master and media playlists (m3u8-rs).
 //! - [`dash`]: the static MPD (dash-mpd-core's types and serializer).
 //! - [`catalog`]: the versioned JSON metadata event published with a title.
@@ -31,6 +33,7 @@ mod fourcc;
 pub mod hls;
 pub mod model;
 pub mod movie;
+pub mod title;
 
 pub use error::{Error, Result};
 pub use fourcc::FourCc;

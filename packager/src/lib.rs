@@ -13,7 +13,11 @@
 //! - `pipeline`: the GStreamer graph and its streaming-thread callbacks.
 //! - `timeline`: every stream on the title's timeline (offsets, silence, exact decode times).
 //! - `thumbs`: poster selection and trick-play sprites.
+//! - `source`: the element that reads the upload (with qtdemux's edit-list workaround).
 //! - `storage`: the trait the worker implements (folder, S3).
+//!
+//! The title being built (segment numbers, held audio, thumbnails) is `manifest::title`'s
+//! pure builder: this crate feeds it the pipeline's output and stores what it releases.
 //! - `error`: the crate's error type.
 
 pub mod copy;
@@ -37,7 +41,8 @@ use std::time::{Duration, Instant};
 
 use gst::prelude::*;
 use manifest::catalog::{self, Catalog};
-use manifest::model::{Presentation, Rendition, Segment, Sha256Digest, TrackInfo, TrackKind};
+use manifest::model::{Presentation, Segment, Sha256Digest, TrackInfo, TrackKind};
+use manifest::title::{InitOutcome, PlannedTrack, Release, SpriteIndex, TitleBuilder};
 use sha2::{Digest, Sha256};
 use tokio::sync::mpsc;
 use tokio::task::JoinSet;
@@ -155,31 +160,11 @@ fn hash_file(path: &Path) -> Result<Sha256Digest, Error> {
     Ok(Sha256Digest(h.finalize().into()))
 }
 
-struct TrackState {
-    id: String,
-    kind: TrackKind,
-    codec: Option<manifest::model::VideoCodec>,
-    init: Option<(manifest::codecs::InitInfo, Segment)>,
-    info: Option<TrackInfo>,
-    segments: Vec<Segment>,
-    /// Audio fragments not stored yet: the video has no segment of their number so far
-    /// (see [`AUDIO_PAST_VIDEO`]).
-    held: std::collections::VecDeque<(Segment, Vec<u8>)>,
-}
-
-impl TrackState {
-    fn new(id: String, kind: TrackKind, codec: Option<manifest::model::VideoCodec>) -> Self {
-        TrackState { id, kind, codec, init: None, info: None, segments: vec![], held: Default::default() }
-    }
-
-}
-
-/// The title ends with its video: audio segment N spans video segment N, and audio past
-/// the last video segment (audio 8.05 s long under 8.0 s of video cut every 4 s, or a
-/// boundary the audio reaches a frame before the video ends) has no video beside it. An
-/// audio fragment is stored once the video has a segment of the same number; those still
-/// waiting when the pipeline ends are dropped.
+/// Audio past the video's last segment has no video beside it (see `manifest::title`).
 const AUDIO_PAST_VIDEO: &str = "audio after the video's end is not part of the title";
+
+/// The title being built by this job.
+type Title = TitleBuilder<Vec<u8>>;
 
 struct Puts {
     set: JoinSet<Result<(), Error>>,
@@ -274,13 +259,13 @@ async fn package_once(
     if source.has_audio {
         tracks.push(TrackPlan::Audio { copy: audio_copy });
     }
-    let mut states: Vec<TrackState> = tracks
-        .iter()
-        .map(|t| match t {
-            TrackPlan::Video(p) => TrackState::new(p.rung.id(), TrackKind::Video, Some(p.rung.codec)),
-            TrackPlan::Audio { .. } => TrackState::new("audio".into(), TrackKind::Audio, None),
-        })
-        .collect();
+    let mut title = Title::new(
+        job.video_id.clone(),
+        tracks.iter().map(|t| match t {
+            TrackPlan::Video(p) => PlannedTrack { id: p.rung.id(), kind: TrackKind::Video, codec: Some(p.rung.codec) },
+            TrackPlan::Audio { .. } => PlannedTrack { id: "audio".into(), kind: TrackKind::Audio, codec: None },
+        }),
+    );
 
     let (tx, mut rx) = mpsc::channel::<Msg>(8);
     let graph = pipeline::build(&job.input, &job.ladder, &source, tracks.clone(), tx.clone())?;
@@ -300,7 +285,7 @@ async fn package_once(
     }
 
     let result = tokio::select! {
-        r = consume(job, &source, &mut rx, &mut states, store.clone(), &*listener, &graph, started) => r,
+        r = consume(job, &source, &mut rx, &mut title, store.clone(), &*listener, &graph, started) => r,
         Some(e) = fail_rx.recv() => Err(e),
     };
     // Close the channel first: a streaming thread blocked in blocking_send
@@ -311,20 +296,16 @@ async fn package_once(
     let _ = tokio::task::spawn_blocking(move || p.set_state(gst::State::Null)).await;
     let _ = bus.await;
     drop(decode_errors);
-    let (thumbs, mut puts) = result?;
-
-    let source_sha = hasher.await.map_err(|e| Error::Setup(e.to_string()))??;
-    let mut renditions = Vec::new();
-    for st in states {
-        let Some((_, init)) = st.init else {
-            return Err(Error::NoSegments { rendition: st.id });
-        };
-        if st.segments.is_empty() {
-            return Err(Error::NoSegments { rendition: st.id });
-        }
-        renditions.push(Rendition { track: st.info.expect("set with init"), init, segments: st.segments });
+    let mut puts = result?;
+    let (last, built) = title.finish().map_err(|e| title_error(e, job))?;
+    for r in last {
+        store_segment(r, &mut puts, &*listener).await?;
     }
-    let presentation = Presentation { video_id: job.video_id.clone(), renditions };
+    for (rendition, fragments) in &built.dropped_audio {
+        tracing::info!(%rendition, fragments, "{AUDIO_PAST_VIDEO}: dropped");
+    }
+    let source_sha = hasher.await.map_err(|e| Error::Setup(e.to_string()))??;
+    let (presentation, thumbs) = (built.presentation, built.thumbnails);
     check_complete(&presentation, &source, &job.input)?;
 
     // Manifests last: media playlists, then DASH, then the HLS primary, then
@@ -479,29 +460,23 @@ fn spawn_bus_watch(
     })
 }
 
-/// Receives chunks from the streaming threads and stores them, until the bus
-/// reports EOS (posted only after every sink has seen its own EOS).
+/// Receives chunks from the streaming threads, gives each to the title and stores what it
+/// releases, until the bus reports EOS (posted only after every sink has seen its own EOS).
 #[allow(clippy::too_many_arguments)]
 async fn consume(
     job: &Job,
     source: &probe::SourceMedia,
     rx: &mut mpsc::Receiver<Msg>,
-    states: &mut [TrackState],
+    title: &mut Title,
     store: Arc<dyn Storage>,
     listener: &dyn Listener,
     graph: &pipeline::Graph,
     started: Instant,
-) -> Result<(catalog::Thumbnails, Puts), Error> {
+) -> Result<Puts, Error> {
     let mut puts = Puts { set: JoinSet::new(), store, stall_timeout: job.stall_timeout };
     let mut tick = tokio::time::interval(Duration::from_millis(500));
     let mut stored: u64 = 0;
-    let mut poster: Option<catalog::Image> = None;
-    let mut sprites: Vec<catalog::Image> = Vec::new();
-    let mut sprite_index: Option<(String, u32, u32, u64)> = None;
     let mut sink_eos = 0usize;
-    // Video segments stored so far (the same in every rendition), for the audio (see
-    // AUDIO_PAST_VIDEO).
-    let mut video_segments = 0u32;
     let duration = Duration::from_nanos(source.duration_ns);
     loop {
         let msg = tokio::select! {
@@ -517,68 +492,33 @@ async fn consume(
         };
         match msg {
             Msg::Init { track, mut bytes } => {
-                let st = &mut states[track];
                 manifest::cmaf::pin_creation_times(&mut bytes, PINNED_MP4_TIME)
-                    .map_err(|source| Error::Output { rendition: st.id.clone(), source })?;
+                    .map_err(|source| Error::Output { rendition: title.track(track).id.clone(), source })?;
                 let digest = sha256(&bytes);
-                if let Some((_, prev)) = &st.init {
-                    if prev.sha256 != digest {
-                        return Err(Error::BadSource {
-                            path: job.input.clone(),
-                            reason: format!("stream format changed mid-stream in {}", st.id),
-                        });
-                    }
-                    continue;
+                let outcome = title.on_init(track, &bytes, digest, |plan, info| track_info(plan, info, source));
+                if let InitOutcome::Store(seg) = outcome.map_err(|e| title_error(e, job))? {
+                    let info = title.track_info(track).expect("set by on_init");
+                    listener.on_media_start(info);
+                    let ctype = if info.kind == TrackKind::Video { ct::VIDEO_MP4 } else { ct::AUDIO_MP4 };
+                    puts.put(Object { key: seg.uri, body: bytes, content_type: ctype, caching: Caching::Immutable, sha256: digest })
+                        .await?;
                 }
-                let info = manifest::codecs::from_init_segment(&bytes)
-                    .map_err(|source| Error::Output { rendition: st.id.clone(), source })?;
-                let track_info = track_info(st, &info, source);
-                listener.on_media_start(&track_info);
-                let uri = format!("{}/init.mp4", st.id);
-                let seg = Segment { index: 0, start: 0, duration: 0, size: bytes.len() as u64, sha256: digest, uri: uri.clone() };
-                st.info = Some(track_info);
-                st.init = Some((info, seg));
-                let ctype = if st.kind == TrackKind::Video { ct::VIDEO_MP4 } else { ct::AUDIO_MP4 };
-                puts.put(Object { key: uri, body: bytes, content_type: ctype, caching: Caching::Immutable, sha256: digest }).await?;
             }
             Msg::Fragment { track, bytes, sha256 } => {
-                let st = &mut states[track];
-                let Some((info, _)) = &st.init else {
-                    return Err(Error::Setup(format!("{}: fragment before init segment", st.id)));
-                };
-                let frag = manifest::cmaf::parse_fragment(&bytes, info)
-                    .map_err(|source| Error::Output { rendition: st.id.clone(), source })?;
-                if st.kind == TrackKind::Video && !frag.first_sample_is_sync {
-                    return Err(Error::Setup(format!("{}: segment {} does not start with a keyframe", st.id, st.segments.len() + 1)));
-                }
-                let index = (st.segments.len() + st.held.len()) as u32 + 1;
-                let uri = format!("{}/seg-{index:05}.m4s", st.id);
-                let seg = Segment {
-                    index,
-                    start: frag.earliest_presentation_time.max(0) as u64,
-                    duration: frag.duration,
-                    size: bytes.len() as u64,
-                    sha256,
-                    uri,
-                };
-                if st.kind == TrackKind::Audio {
-                    st.held.push_back((seg, bytes));
-                } else {
-                    video_segments = video_segments.max(seg.index);
-                    store_segment(st, seg, bytes, &mut puts, listener).await?;
+                for r in title.on_fragment(track, bytes, sha256).map_err(|e| title_error(e, job))? {
+                    store_segment(r, &mut puts, listener).await?;
                     stored += 1;
                 }
-                stored += release_audio(states, video_segments, &mut puts, listener).await?;
             }
             Msg::Poster { width, height, jpeg } => {
                 let o = object("thumbs/poster.jpg".into(), jpeg, ct::JPEG, Caching::Immutable);
-                poster = Some(catalog::Image { uri: o.key.clone(), width, height, size: o.body.len() as u64, sha256: o.sha256 });
+                title.on_poster(catalog::Image { uri: o.key.clone(), width, height, size: o.body.len() as u64, sha256: o.sha256 });
                 puts.put(o).await?;
             }
             Msg::Sprite(sheet) => {
                 let key = format!("thumbs/{}", thumbs::SpriteBuilder::sheet_name(sheet.number));
                 let o = object(key, sheet.jpeg, ct::JPEG, Caching::Immutable);
-                sprites.push(catalog::Image {
+                title.on_sprite(catalog::Image {
                     uri: o.key.clone(),
                     width: sheet.width,
                     height: sheet.height,
@@ -589,76 +529,43 @@ async fn consume(
             }
             Msg::SpritesDone { vtt, tile_width, tile_height, interval_ns } => {
                 let o = object("thumbs/thumbs.vtt".into(), vtt.into_bytes(), ct::VTT, Caching::Immutable);
-                sprite_index = Some((o.key.clone(), tile_width, tile_height, interval_ns));
+                title.on_sprites_done(SpriteIndex { vtt_uri: o.key.clone(), tile_width, tile_height, interval_ns });
                 puts.put(o).await?;
             }
             Msg::Failed(e) => return Err(e),
             Msg::SinkEos => sink_eos += 1,
-            Msg::Eos => {
-                release_audio(states, video_segments, &mut puts, listener).await?;
-                for st in states.iter_mut().filter(|st| !st.held.is_empty()) {
-                    tracing::info!(rendition = %st.id, fragments = st.held.len(), video_segments, "{AUDIO_PAST_VIDEO}: dropped");
-                    st.held.clear();
-                }
-                break;
-            }
+            Msg::Eos => break,
         }
     }
     tracing::debug!(sink_eos, "pipeline finished");
-    let poster = poster.ok_or_else(|| Error::Thumbnail("no poster frame was decoded".into()))?;
-    let (index_vtt_uri, tile_width, tile_height, interval_ns) =
-        sprite_index.ok_or_else(|| Error::Thumbnail("trick-play sprites did not finish".into()))?;
-    let thumbs = catalog::Thumbnails {
-        poster,
-        sprites,
-        index_vtt_uri,
-        interval_ms: interval_ns / 1_000_000,
-        tile_width,
-        tile_height,
-    };
-    Ok((thumbs, puts))
+    Ok(puts)
 }
 
-/// Tells the listener of a media segment, records it and stores it.
-async fn store_segment(
-    st: &mut TrackState,
-    seg: Segment,
-    body: Vec<u8>,
-    puts: &mut Puts,
-    listener: &dyn Listener,
-) -> Result<(), Error> {
-    listener.on_new_segment(&st.id, &seg);
-    let (key, sha256) = (seg.uri.clone(), seg.sha256);
-    st.segments.push(seg);
-    let content_type = if st.kind == TrackKind::Video { ct::VIDEO_MP4 } else { ct::AUDIO_MP4 };
-    puts.put(Object { key, body, content_type, caching: Caching::Immutable, sha256 }).await
+/// Tells the listener of a media segment the title released, and stores it.
+async fn store_segment(r: Release<Vec<u8>>, puts: &mut Puts, listener: &dyn Listener) -> Result<(), Error> {
+    listener.on_new_segment(&r.rendition, &r.segment);
+    let content_type = if r.kind == TrackKind::Video { ct::VIDEO_MP4 } else { ct::AUDIO_MP4 };
+    puts.put(Object { key: r.segment.uri, body: r.body, content_type, caching: Caching::Immutable, sha256: r.segment.sha256 }).await
 }
 
-/// Stores the held audio fragments whose number the video has reached (see
-/// [`AUDIO_PAST_VIDEO`]); returns how many.
-async fn release_audio(
-    states: &mut [TrackState],
-    video_segments: u32,
-    puts: &mut Puts,
-    listener: &dyn Listener,
-) -> Result<u64, Error> {
-    let mut n = 0;
-    for st in states.iter_mut() {
-        while st.held.front().is_some_and(|(seg, _)| seg.index <= video_segments) {
-            let (seg, body) = st.held.pop_front().expect("front exists");
-            store_segment(st, seg, body, puts, listener).await?;
-            n += 1;
-        }
+/// The packager's error for a rule of the title broken: a format change is the upload's,
+/// the rest are ours (the pipeline made something it must not).
+fn title_error(e: manifest::Error, job: &Job) -> Error {
+    match e {
+        manifest::Error::FormatChanged { .. } => Error::BadSource { path: job.input.clone(), reason: e.to_string() },
+        manifest::Error::NoSegments { rendition } => Error::NoSegments { rendition },
+        manifest::Error::ThumbnailsMissing { what } => Error::Thumbnail(what.into()),
+        manifest::Error::InTrack { rendition, source } => Error::Output { rendition, source: *source },
+        other => Error::Setup(other.to_string()),
     }
-    Ok(n)
 }
 
-fn track_info(st: &TrackState, info: &manifest::codecs::InitInfo, source: &probe::SourceMedia) -> TrackInfo {
-    let video = st.kind == TrackKind::Video;
+fn track_info(plan: &PlannedTrack, info: &manifest::codecs::InitInfo, source: &probe::SourceMedia) -> TrackInfo {
+    let video = plan.kind == TrackKind::Video;
     TrackInfo {
-        id: st.id.clone(),
-        kind: st.kind,
-        video_codec: st.codec,
+        id: plan.id.clone(),
+        kind: plan.kind,
+        video_codec: plan.codec,
         codecs: info.codecs.clone(),
         timescale: info.timescale,
         width: info.width,
