@@ -911,10 +911,18 @@ fn build_audio(pipeline: &gst::Pipeline, plan: &Plan, track: usize, decoded: &gs
 fn build_audio_copy(pipeline: &gst::Pipeline, plan: &Plan, track: usize) -> Result<gst::Element, Error> {
     let parse = make("aacparse")?;
     let aac_frame_ns = 1024 * 1_000_000_000 / plan.ladder.audio.sample_rate as u64;
-    parse.static_pad("sink").unwrap().add_probe(gst::PadProbeType::BUFFER, move |pad, info| match info.buffer() {
-        Some(buf) if buf.pts().is_some() && pad_running_time(pad, buf).is_none() => gst::PadProbeReturn::Drop,
-        Some(buf) if cut_short_by_segment(pad, buf, aac_frame_ns) => gst::PadProbeReturn::Drop,
-        _ => gst::PadProbeReturn::Ok,
+    parse.static_pad("sink").unwrap().add_probe(gst::PadProbeType::BUFFER, move |pad, info| {
+        let outside = match info.buffer() {
+            Some(buf) => (buf.pts().is_some() && pad_running_time(pad, buf).is_none()) || cut_short_by_segment(pad, buf, aac_frame_ns),
+            None => false,
+        };
+        if !outside {
+            return gst::PadProbeReturn::Ok;
+        }
+        // Taken and dropped here: with `Drop`, buffers arriving through parsebin's ghost
+        // pad made GStreamer unref a null buffer (a GStreamer-CRITICAL per frame).
+        info.data = None;
+        gst::PadProbeReturn::Handled
     });
     let caps = gst::Caps::builder("audio/mpeg").field("mpegversion", 4i32).field("stream-format", "raw").build();
     let filter = gst::ElementFactory::make("capsfilter").property("caps", caps).build().map_err(setup_err)?;
