@@ -68,6 +68,61 @@ pub fn duration_patch(moov_body: &[u8], body_offset: u64) -> Result<Option<Durat
     }))
 }
 
+/// Where the first video track's presentation ends, in seconds as (ticks, movie timescale):
+/// the sum of its edits (empty ones included: a video that starts late ends late) or, with
+/// no edit list, its `tkhd` duration. `None` for a fragmented movie (its header does not
+/// know the end), a movie without a video track, or one that states no duration.
+pub fn video_end(moov_body: &[u8]) -> Result<Option<(u64, u32)>> {
+    let children = boxes(moov_body, 0, "moov")?;
+    if children.iter().any(|b| b.fourcc.0 == *b"mvex") {
+        return Ok(None);
+    }
+    let Some(mvhd) = children.iter().find(|b| b.fourcc.0 == *b"mvhd") else {
+        return Ok(None);
+    };
+    let (_, _, timescale, _) = movie_duration(mvhd)?;
+    for trak in children.iter().filter(|b| b.fourcc.0 == *b"trak") {
+        let handler = match trak.child(b"mdia", "moov/trak")?.map(|m| m.child(b"hdlr", "moov/trak/mdia")).transpose()?.flatten() {
+            Some(hdlr) => {
+                let mut r = hdlr.reader("moov/trak/mdia/hdlr");
+                r.full_box()?;
+                r.skip(4)?;
+                r.array::<4>()?
+            }
+            None => continue,
+        };
+        if handler != *b"vide" {
+            continue;
+        }
+        let edits = trak.child(b"edts", "moov/trak")?.map(|e| e.child(b"elst", "moov/trak/edts")).transpose()?.flatten();
+        let end = match edits {
+            Some(elst) => {
+                let mut r = elst.reader("moov/trak/edts/elst");
+                let (version, _) = r.full_box()?;
+                let mut sum = 0u64;
+                for _ in 0..r.u32()? {
+                    sum += if version == 1 { r.u64()? } else { u64::from(r.u32()?) };
+                    r.skip(if version == 1 { 8 } else { 4 } + 4)?;
+                }
+                sum
+            }
+            None => {
+                let mut r = trak.require(b"tkhd", "moov/trak/tkhd")?.reader("moov/trak/tkhd");
+                let (version, _) = r.full_box()?;
+                if version == 1 {
+                    r.skip(16 + 4 + 4)?;
+                    r.u64()?
+                } else {
+                    r.skip(8 + 4 + 4)?;
+                    u64::from(r.u32()?)
+                }
+            }
+        };
+        return Ok((end > 0 && timescale > 0).then_some((end, timescale)));
+    }
+    Ok(None)
+}
+
 /// `mvhd`: (offset of the duration field in the moov body, its width, timescale, duration).
 fn movie_duration(mvhd: &BoxRef<'_>) -> Result<(usize, usize, u32, u64)> {
     let mut r = mvhd.reader("moov/mvhd");
@@ -193,6 +248,39 @@ mod tests {
         assert_eq!((p.stated, p.patched), (5400, 5413));
         assert_eq!(p.offset, 8 + 4 + 16 + 4);
         assert_eq!(p.bytes, 5413u64.to_be_bytes().to_vec());
+    }
+
+    fn with_handler(trak: Vec<u8>, handler: &[u8; 4]) -> Vec<u8> {
+        // trak = header + tkhd + edts + mdia(mdhd); put an hdlr after the mdhd.
+        let mut hdlr = vec![0u8; 8];
+        hdlr.extend_from_slice(handler);
+        hdlr.extend_from_slice(&[0u8; 13]);
+        let hdlr = boxed(b"hdlr", &hdlr);
+        let body = &trak[8..];
+        let children = boxes(body, 0, "t").unwrap();
+        let mut out = Vec::new();
+        for c in children {
+            let raw = &body[c.body_offset - 8..c.body_offset + c.body.len()];
+            if c.fourcc.0 == *b"mdia" {
+                out.extend(boxed(b"mdia", &[c.body, &hdlr[..]].concat()));
+            } else {
+                out.extend_from_slice(raw);
+            }
+        }
+        boxed(b"trak", &out)
+    }
+
+    #[test]
+    fn video_end_sums_the_video_tracks_edits() {
+        // Audio first, then video with an empty edit of 0.5 s and 7.7 s of media: ends at 8.2 s.
+        let audio = with_handler(trak(48000, &[(9000, 1024)]), b"soun");
+        let video = with_handler(trak(15360, &[(500, -1), (7700, 20992)]), b"vide");
+        let body = [mvhd_v0(1000, 9000), audio.clone(), video].concat();
+        assert_eq!(video_end(&body).unwrap(), Some((8200, 1000)));
+        // No video track, or a fragmented movie: nothing known.
+        assert_eq!(video_end(&[mvhd_v0(1000, 9000), audio.clone()].concat()).unwrap(), None);
+        let fragmented = [mvhd_v0(1000, 9000), with_handler(trak(15360, &[(7700, 0)]), b"vide"), boxed(b"mvex", &[])].concat();
+        assert_eq!(video_end(&fragmented).unwrap(), None);
     }
 
     #[test]

@@ -344,25 +344,39 @@ async fn package_once(
     Ok(Packaged { presentation, catalog, source })
 }
 
-/// A file cut short after its index (moov up front, mdat truncated) decodes
-/// "successfully" up to the cut; publishing it would ship half a title.
+/// A file cut short after its index (moov up front, mdat truncated: an interrupted upload)
+/// decodes "successfully" up to the cut; publishing it would ship a title without its end.
+///
+/// Where the header states the video's own end (MP4/QuickTime edits), the packaged video
+/// must reach it to within [`STATED_END_TOLERANCE_S`] (or two frames): a two-hour film cut
+/// two minutes short is refused. Otherwise only the container's duration (its longest
+/// stream, as GStreamer's Discoverer reports it, which is approximate for some formats) is
+/// known, and the video may fall short of it by max(1 s, 2 %).
 fn check_complete(p: &Presentation, source: &probe::SourceMedia, input: &Path) -> Result<(), Error> {
-    let packaged = p
+    let packaged_end = p
         .renditions
         .iter()
         .filter(|r| r.track.kind == TrackKind::Video)
-        .map(|r| r.duration() as f64 / r.track.timescale as f64)
+        .filter_map(|r| Some((r.segments.first()?.start + r.duration()) as f64 / r.track.timescale as f64))
         .fold(0.0, f64::max);
-    let expected = source.duration_ns as f64 / 1e9;
-    let tolerance = (expected * 0.02).max(1.0);
-    if packaged + tolerance < expected {
+    let (expected, tolerance, said) = match source.stated_video_end_ns {
+        Some(end) => (end as f64 / 1e9, STATED_END_TOLERANCE_S.max(2.0 / source.frame_rate.as_f64()), "its header says the video runs to"),
+        None => {
+            let d = source.duration_ns as f64 / 1e9;
+            (d, (d * 0.02).max(1.0), "the container says")
+        }
+    };
+    if packaged_end + tolerance < expected {
         return Err(Error::BadSource {
             path: input.to_owned(),
-            reason: format!("video ends at {packaged:.3} s but the container says {expected:.3} s: truncated or corrupt"),
+            reason: format!("video ends at {packaged_end:.3} s but {said} {expected:.3} s: truncated or corrupt"),
         });
     }
     Ok(())
 }
+
+/// How far the packaged video may end before the end an MP4/QuickTime header states.
+const STATED_END_TOLERANCE_S: f64 = 0.1;
 
 fn display_ratio(s: &probe::SourceMedia) -> (u32, u32) {
     let g = &s.geometry;

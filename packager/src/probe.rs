@@ -27,6 +27,10 @@ pub struct SourceMedia {
     pub video_codec: String,
     pub audio_codec: Option<String>,
     pub duration_ns: u64,
+    /// Where the video ends as an MP4/QuickTime header states it (its edits), when one
+    /// does: a tighter measure than `duration_ns` (the longest stream) for catching a file
+    /// cut short.
+    pub stated_video_end_ns: Option<u64>,
     pub geometry: SourceGeometry,
     pub frame_rate: FrameRate,
     pub interlaced: bool,
@@ -224,6 +228,7 @@ pub fn probe(path: &Path) -> Result<SourceMedia, Error> {
         video_codec: describe(video.caps()),
         audio_codec: audio.as_ref().map(|a| describe(a.caps())),
         duration_ns,
+        stated_video_end_ns: crate::source::stated_video_end_ns(path),
         geometry: SourceGeometry { width, height, par_n, par_d },
         frame_rate,
         interlaced: video.is_interlaced(),

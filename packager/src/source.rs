@@ -10,7 +10,7 @@ use std::io::{Read, Seek, SeekFrom};
 use std::path::Path;
 
 use gst::prelude::*;
-use manifest::movie::{duration_patch, DurationPatch};
+use manifest::movie::{duration_patch, video_end, DurationPatch};
 
 use crate::Error;
 
@@ -24,7 +24,7 @@ pub(crate) fn file_source(path: &Path) -> Result<gst::Element, Error> {
         .property("location", path.to_string_lossy().as_ref())
         .build()
         .map_err(|_| Error::MissingElement { factory: "filesrc" })?;
-    if let Some(patch) = movie_patch(path) {
+    if let Some(patch) = read_moov(path).and_then(|(body, at)| duration_patch(&body, at).ok().flatten()) {
         tracing::debug!(
             "MP4 edit list starts media {:.3} s late: qtdemux reads a movie duration of {:.3} s instead of {:.3} s (GStreamer 1.22 would end the streams early)",
             (patch.patched - patch.stated) as f64 / patch.timescale as f64,
@@ -58,9 +58,17 @@ fn apply(patch: &DurationPatch, buffer: &mut gst::Buffer) {
     }
 }
 
-/// The patch `path` needs, if it is an MP4/QuickTime file whose edits start media late.
-/// Anything unreadable is no patch: the demuxer then reads the file as it is.
-fn movie_patch(path: &Path) -> Option<DurationPatch> {
+/// Where the video of an MP4/QuickTime file ends, in ns, as its header says (see
+/// [`manifest::movie::video_end`]); `None` for other containers or when it is not known.
+pub(crate) fn stated_video_end_ns(path: &Path) -> Option<u64> {
+    let (body, _) = read_moov(path)?;
+    let (ticks, timescale) = video_end(&body).ok().flatten()?;
+    u64::try_from(u128::from(ticks) * 1_000_000_000 / u128::from(timescale)).ok()
+}
+
+/// The `moov` body of `path` and its file offset, if it is an MP4/QuickTime file.
+/// Anything unreadable is none: the demuxer then reads the file as it is.
+fn read_moov(path: &Path) -> Option<(Vec<u8>, u64)> {
     let mut file = File::open(path).ok()?;
     let (body_at, body_len) = find_moov(&mut file)?;
     if body_len > MAX_MOOV_BYTES {
@@ -69,13 +77,7 @@ fn movie_patch(path: &Path) -> Option<DurationPatch> {
     let mut body = vec![0u8; body_len as usize];
     file.seek(SeekFrom::Start(body_at)).ok()?;
     file.read_exact(&mut body).ok()?;
-    match duration_patch(&body, body_at) {
-        Ok(patch) => patch,
-        Err(e) => {
-            tracing::debug!("moov not read for the edit-list patch: {e}");
-            None
-        }
-    }
+    Some((body, body_at))
 }
 
 /// Walks the top-level boxes for `moov`: (offset of its body, body length). Stops at the

@@ -651,6 +651,15 @@ fn refuses_absurd_sizes_from_the_headers() {
     assert!(stderr.contains("24 h"), "{stderr}");
 }
 
+/// Moov up front, the media cut at 9.2 s of 10 (an interrupted upload): the header's own
+/// video end says the title would lack its last 0.8 s.
+#[test]
+fn refuses_an_mp4_cut_short_of_its_stated_end() {
+    let s = Scratch::new("bad_tail");
+    let stderr = expect_refusal(&s, &media("truncated_tail.mp4"), None);
+    assert!(stderr.contains("truncated") && stderr.contains("header says"), "the refusal must say why:\n{stderr}");
+}
+
 #[test]
 fn refuses_a_text_file() {
     let s = Scratch::new("bad_text");

@@ -1529,6 +1529,7 @@ pub const FIXTURES: &[&str] = &[
     "empty.mp4",
     "random.mp4",
     "truncated.mp4",
+    "truncated_tail.mp4",
     "audio_only.m4a",
     "not_video.txt",
     "corrupt_frame.mp4",
