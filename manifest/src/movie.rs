@@ -36,14 +36,10 @@ pub struct DurationPatch {
 /// its duration is not the presentation's end). `moov_body` is the `moov` box without its
 /// header; `body_offset` is where that body starts in the file.
 pub fn duration_patch(moov_body: &[u8], body_offset: u64) -> Result<Option<DurationPatch>> {
-    let children = boxes(moov_body, 0, "moov")?;
-    if children.iter().any(|b| b.fourcc.0 == *b"mvex") {
-        return Ok(None);
-    }
-    let Some(mvhd) = children.iter().find(|b| b.fourcc.0 == *b"mvhd") else {
+    let Some((children, mvhd)) = unfragmented(moov_body)? else {
         return Ok(None);
     };
-    let (field_at, width, timescale, stated) = movie_duration(mvhd)?;
+    let (field_at, width, timescale, stated) = movie_duration(&mvhd)?;
     if stated == 0 || timescale == 0 {
         return Ok(None);
     }
@@ -73,14 +69,10 @@ pub fn duration_patch(moov_body: &[u8], body_offset: u64) -> Result<Option<Durat
 /// no edit list, its `tkhd` duration. `None` for a fragmented movie (its header does not
 /// know the end), a movie without a video track, or one that states no duration.
 pub fn video_end(moov_body: &[u8]) -> Result<Option<(u64, u32)>> {
-    let children = boxes(moov_body, 0, "moov")?;
-    if children.iter().any(|b| b.fourcc.0 == *b"mvex") {
-        return Ok(None);
-    }
-    let Some(mvhd) = children.iter().find(|b| b.fourcc.0 == *b"mvhd") else {
+    let Some((children, mvhd)) = unfragmented(moov_body)? else {
         return Ok(None);
     };
-    let (_, _, timescale, _) = movie_duration(mvhd)?;
+    let (_, _, timescale, _) = movie_duration(&mvhd)?;
     for trak in children.iter().filter(|b| b.fourcc.0 == *b"trak") {
         let handler = match trak.child(b"mdia", "moov/trak")?.map(|m| m.child(b"hdlr", "moov/trak/mdia")).transpose()?.flatten() {
             Some(hdlr) => {
@@ -121,6 +113,17 @@ pub fn video_end(moov_body: &[u8]) -> Result<Option<(u64, u32)>> {
         return Ok((end > 0 && timescale > 0).then_some((end, timescale)));
     }
     Ok(None)
+}
+
+/// The moov's boxes and its `mvhd`, for a movie that is not fragmented (`mvex`: its header
+/// does not describe the presentation's end); `None` otherwise or without an `mvhd`.
+fn unfragmented(moov_body: &[u8]) -> Result<Option<(Vec<BoxRef<'_>>, BoxRef<'_>)>> {
+    let children = boxes(moov_body, 0, "moov")?;
+    if children.iter().any(|b| b.fourcc.0 == *b"mvex") {
+        return Ok(None);
+    }
+    let mvhd = children.iter().find(|b| b.fourcc.0 == *b"mvhd").copied();
+    Ok(mvhd.map(|mvhd| (children, mvhd)))
 }
 
 /// `mvhd`: (offset of the duration field in the moov body, its width, timescale, duration).
