@@ -15,10 +15,10 @@
 //! - `thumbs`: poster selection and trick-play sprites.
 //! - `source`: the element that reads the upload (with qtdemux's edit-list workaround).
 //! - `storage`: the trait the worker implements (folder, S3).
+//! - `error`: the crate's error type.
 //!
 //! The title being built (segment numbers, held audio, thumbnails) is `manifest::title`'s
 //! pure builder: this crate feeds it the pipeline's output and stores what it releases.
-//! - `error`: the crate's error type.
 
 pub mod copy;
 mod decode_errors;
