@@ -1178,18 +1178,32 @@ pub fn play(s: &Scratch, server: &HttpServer, manifest: &str, media: Media, r: &
         Media::Video => ("checksumsink sync=false", "fakesink sync=false"),
         Media::Audio => ("fakesink sync=false", "checksumsink sync=false"),
     };
-    let mut cmd = Command::new("gst-launch-1.0");
-    cmd.arg("playbin3")
-        .arg(format!("uri={uri}"))
-        .arg(format!("video-sink={video_sink}"))
-        .arg(format!("audio-sink={audio_sink}"))
-        // The adaptivedemux2 elements, never the legacy hlsdemux/dashdemux.
-        .env(
-            "GST_PLUGIN_FEATURE_RANK",
-            "hlsdemux2:MAX,dashdemux2:MAX,hlsdemux:NONE,dashdemux:NONE",
-        );
+    let player = || {
+        let mut cmd = Command::new("gst-launch-1.0");
+        cmd.arg("playbin3")
+            .arg(format!("uri={uri}"))
+            .arg(format!("video-sink={video_sink}"))
+            .arg(format!("audio-sink={audio_sink}"))
+            // The adaptivedemux2 elements, never the legacy hlsdemux/dashdemux.
+            .env(
+                "GST_PLUGIN_FEATURE_RANK",
+                "hlsdemux2:MAX,dashdemux2:MAX,hlsdemux:NONE,dashdemux:NONE",
+            );
+        cmd
+    };
     let label = format!("{manifest} {media:?}");
-    let out = run_with_deadline(s, cmd, PLAYBACK_DEADLINE, &label);
+    // GStreamer 1.22's playbin3 + hlsdemux2 now and then never finish a title they play to
+    // the end on every other run (seen in 2 of 4 full transcode_e2e runs on 2 busy cores,
+    // both times `length_not_a_multiple_of_the_segment`, which passed 11 runs on its own):
+    // a hung run is tried once more. A title that hangs the player for real hangs it both
+    // times and fails here.
+    let out = match run_until(&s.dir, player(), PLAYBACK_DEADLINE, &label) {
+        Ok(out) => out,
+        Err(err) => {
+            eprintln!("{label}: player still running after {PLAYBACK_DEADLINE:?}; killed, trying once more. stderr tail:\n{}", tail(&err, 10));
+            run_with_deadline(s, player(), PLAYBACK_DEADLINE, &label)
+        }
+    };
     let stdout = String::from_utf8_lossy(&out.stdout);
     let stderr = String::from_utf8_lossy(&out.stderr);
     let context = || {
@@ -1701,7 +1715,14 @@ pub fn run_with_deadline(s: &Scratch, cmd: Command, deadline: Duration, label: &
 
 /// Runs `cmd` with stdout/stderr in files (no pipe can fill up) and kills it after
 /// `deadline`, so a hung pipeline fails the test instead of stalling the suite.
-pub fn run_with_deadline_in(dir: &Path, mut cmd: Command, deadline: Duration, label: &str) -> Output {
+pub fn run_with_deadline_in(dir: &Path, cmd: Command, deadline: Duration, label: &str) -> Output {
+    run_until(dir, cmd, deadline, label).unwrap_or_else(|err| {
+        panic!("{label}: still running after {deadline:?}; killed. stderr tail:\n{}", tail(&err, 30))
+    })
+}
+
+/// [`run_with_deadline_in`], with a hung run as `Err(its stderr)` instead of a panic.
+pub fn run_until(dir: &Path, mut cmd: Command, deadline: Duration, label: &str) -> Result<Output, String> {
     static SEQ: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
     let n = SEQ.fetch_add(1, Ordering::SeqCst);
     let base = dir.join(format!(".run-{}-{n}", std::process::id()));
@@ -1721,10 +1742,9 @@ pub fn run_with_deadline_in(dir: &Path, mut cmd: Command, deadline: Duration, la
             let _ = child.kill();
             let _ = child.wait();
             let err = fs::read_to_string(&err_path).unwrap_or_default();
-            panic!(
-                "{label}: still running after {deadline:?}; killed. stderr tail:\n{}",
-                tail(&err, 30)
-            );
+            let _ = fs::remove_file(&out_path);
+            let _ = fs::remove_file(&err_path);
+            return Err(err);
         }
         thread::sleep(Duration::from_millis(50));
     };
@@ -1735,7 +1755,7 @@ pub fn run_with_deadline_in(dir: &Path, mut cmd: Command, deadline: Duration, la
     };
     let _ = fs::remove_file(&out_path);
     let _ = fs::remove_file(&err_path);
-    out
+    Ok(out)
 }
 
 pub fn tail(s: &str, n: usize) -> String {
