@@ -118,6 +118,9 @@ pub enum Error {
     /// The poster or the sprites did not come.
     #[error("{what}")]
     ThumbnailsMissing { what: &'static str },
+    /// Parts of a title (see `chunk`) that cannot be joined.
+    #[error("{part}: {reason}")]
+    PartsDisagree { part: String, reason: String },
     /// Reading one rendition's output failed.
     #[error("rendition `{rendition}`: {source}")]
     InTrack {

@@ -11,6 +11,7 @@
 //!   muxers write into init segments.
 //! - [`title`]: the title being built, fed by packaging's events (segment numbering,
 //!   audio held for its video segment, thumbnails), giving the presentation at the end.
+//! - [`chunk`]: a title made in parts: chunks of whole segments, and their assembly.
 //! - [`hls`]: master and media playlists (m3u8-rs).
 //! - [`dash`]: the static MPD (dash-mpd-core's types and serializer).
 //! - [`catalog`]: the versioned JSON metadata event published with a title.
@@ -25,6 +26,7 @@
 
 mod bmff;
 pub mod catalog;
+pub mod chunk;
 pub mod cmaf;
 pub mod codecs;
 pub mod dash;

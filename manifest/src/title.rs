@@ -19,6 +19,7 @@
 use std::collections::VecDeque;
 
 use crate::catalog::{Image, Thumbnails};
+use crate::chunk::{self, Part};
 use crate::codecs::{self, InitInfo};
 use crate::model::{
     init_uri, media_segment_uri, Presentation, Rendition, Segment, Sha256Digest, TrackInfo,
@@ -80,8 +81,11 @@ struct TrackBuild<B> {
 pub struct TitleBuilder<B> {
     video_id: String,
     tracks: Vec<TrackBuild<B>>,
-    /// Video segments numbered so far (the same in every rendition).
+    /// Video segments numbered so far (the same in every rendition), counted from
+    /// `first_segment`.
     video_segments: u32,
+    /// The number of this part's first media segment (1 unless it is a later chunk).
+    first_segment: u32,
     poster: Option<Image>,
     sprites: Vec<Image>,
     sprite_index: Option<SpriteIndex>,
@@ -105,10 +109,18 @@ impl<B: AsRef<[u8]>> TitleBuilder<B> {
                 .map(|plan| TrackBuild { plan, init: None, info: None, segments: Vec::new(), held: VecDeque::new() })
                 .collect(),
             video_segments: 0,
+            first_segment: 1,
             poster: None,
             sprites: Vec::new(),
             sprite_index: None,
         }
+    }
+
+    /// A builder for a part of the title whose media segments are numbered from
+    /// `first_segment` (a chunk; see [`crate::chunk`]).
+    pub fn numbered_from(mut self, first_segment: u32) -> Self {
+        self.first_segment = first_segment.max(1);
+        self
     }
 
     /// The planned rendition `track`.
@@ -154,7 +166,7 @@ impl<B: AsRef<[u8]>> TitleBuilder<B> {
             return Err(Error::FragmentBeforeInit { rendition: t.plan.id.clone() });
         };
         let frag = cmaf::parse_fragment(body.as_ref(), info).map_err(|e| in_track(&t.plan.id, e))?;
-        let index = (t.segments.len() + t.held.len()) as u32 + 1;
+        let index = self.first_segment + (t.segments.len() + t.held.len()) as u32;
         if t.plan.kind == TrackKind::Video && !frag.first_sample_is_sync {
             return Err(Error::NoKeyframeAtSegmentStart { rendition: t.plan.id.clone(), index });
         }
@@ -179,9 +191,12 @@ impl<B: AsRef<[u8]>> TitleBuilder<B> {
     }
 
     /// Audio fragments whose number the video has reached.
+    /// Without video in this part (the audio of a chunked title) audio is released at once:
+    /// assembly leaves out what falls past the video's end.
     fn release_audio(&mut self, out: &mut Vec<Release<B>>) {
+        let has_video = self.tracks.iter().any(|t| t.plan.kind == TrackKind::Video);
         for (track, t) in self.tracks.iter_mut().enumerate() {
-            while t.held.front().is_some_and(|(seg, _)| seg.index <= self.video_segments) {
+            while t.held.front().is_some_and(|(seg, _)| seg.index <= self.video_segments || !has_video) {
                 let (segment, body) = t.held.pop_front().expect("front exists");
                 t.segments.push(segment.clone());
                 out.push(Release { track, rendition: t.plan.id.clone(), kind: t.plan.kind, segment, body });
@@ -203,7 +218,19 @@ impl<B: AsRef<[u8]>> TitleBuilder<B> {
 
     /// End of the streams: the segments still to store (audio the video has reached since)
     /// and the title, or what it lacks. Audio past the video's last segment is dropped.
-    pub fn finish(mut self) -> Result<(Vec<Release<B>>, Built)> {
+    pub fn finish(self) -> Result<(Vec<Release<B>>, Built)> {
+        let video_id = self.video_id.clone();
+        let FinishedPart { last, part, dropped_audio } = self.finish_part("the title")?;
+        if part.thumbnails.is_none() {
+            return Err(Error::ThumbnailsMissing { what: "no poster frame was decoded" });
+        }
+        let assembled = chunk::assemble(&video_id, vec![part])?;
+        Ok((last, Built { presentation: assembled.presentation, thumbnails: assembled.thumbnails, dropped_audio }))
+    }
+
+    /// End of this part's streams: the segments still to store, the part (named `name`), and
+    /// the audio fragments held past the video's end, dropped (per rendition id).
+    pub fn finish_part(mut self, name: &str) -> Result<FinishedPart<B>> {
         let mut last = Vec::new();
         self.release_audio(&mut last);
         let dropped_audio = self
@@ -212,8 +239,19 @@ impl<B: AsRef<[u8]>> TitleBuilder<B> {
             .filter(|t| !t.held.is_empty())
             .map(|t| (t.plan.id.clone(), std::mem::take(&mut t.held).len()))
             .collect();
-        let poster = self.poster.ok_or(Error::ThumbnailsMissing { what: "no poster frame was decoded" })?;
-        let index = self.sprite_index.ok_or(Error::ThumbnailsMissing { what: "trick-play sprites did not finish" })?;
+        let thumbnails = match (self.poster, self.sprite_index) {
+            (None, None) if self.sprites.is_empty() => None,
+            (None, _) => return Err(Error::ThumbnailsMissing { what: "no poster frame was decoded" }),
+            (Some(_), None) => return Err(Error::ThumbnailsMissing { what: "trick-play sprites did not finish" }),
+            (Some(poster), Some(index)) => Some(Thumbnails {
+                poster,
+                sprites: self.sprites,
+                index_vtt_uri: index.vtt_uri,
+                interval_ms: index.interval_ns / 1_000_000,
+                tile_width: index.tile_width,
+                tile_height: index.tile_height,
+            }),
+        };
         let mut renditions = Vec::new();
         for t in self.tracks {
             match (t.init, t.info) {
@@ -223,17 +261,18 @@ impl<B: AsRef<[u8]>> TitleBuilder<B> {
                 _ => return Err(Error::NoSegments { rendition: t.plan.id }),
             }
         }
-        let thumbnails = Thumbnails {
-            poster,
-            sprites: self.sprites,
-            index_vtt_uri: index.vtt_uri,
-            interval_ms: index.interval_ns / 1_000_000,
-            tile_width: index.tile_width,
-            tile_height: index.tile_height,
-        };
-        let presentation = Presentation { video_id: self.video_id, renditions };
-        Ok((last, Built { presentation, thumbnails, dropped_audio }))
+        Ok(FinishedPart { last, part: Part { name: name.to_owned(), renditions, thumbnails }, dropped_audio })
     }
+}
+
+/// What [`TitleBuilder::finish_part`] gives.
+#[derive(Debug)]
+pub struct FinishedPart<B> {
+    /// The segments still to store.
+    pub last: Vec<Release<B>>,
+    pub part: Part,
+    /// The audio fragments held past the video's end, dropped (per rendition id: how many).
+    pub dropped_audio: Vec<(String, usize)>,
 }
 
 fn in_track(rendition: &str, source: Error) -> Error {

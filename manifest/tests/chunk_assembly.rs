@@ -1,0 +1,153 @@
+//! `chunk`: the plan that cuts a title's video into chunks of whole segments, and the
+//! assembly of the parts into one presentation (the rules that span parts).
+
+use manifest::Error;
+use manifest::catalog::{Image, Thumbnails};
+use manifest::chunk::{ChunkSpan, Part, assemble, plan};
+use manifest::model::{Rendition, Segment, Sha256Digest, TrackInfo, TrackKind, VideoCodec, init_uri, media_segment_uri};
+
+const SEG_NS: u64 = 4_000_000_000;
+
+#[test]
+fn a_title_is_cut_into_whole_segments_and_the_last_chunk_takes_the_rest() {
+    // 10 min of 4 s segments in 60 s chunks: 150 segments, 10 chunks of 15.
+    let p = plan(600_000_000_000, SEG_NS, 60_000_000_000);
+    assert_eq!(p.len(), 10);
+    assert_eq!(p[0], ChunkSpan { index: 0, first_segment: 1, segments: Some(15) });
+    assert_eq!(p[1].first_segment, 16);
+    assert_eq!(p[9], ChunkSpan { index: 9, first_segment: 136, segments: None });
+    // 10:02: 151 segments; the extra one goes to the last chunk, not to a chunk of its own.
+    let p = plan(602_000_000_000, SEG_NS, 60_000_000_000);
+    assert_eq!(p.len(), 10);
+    assert_eq!(p[9].first_segment, 136);
+    // A chunk length that is not a multiple of the segment rounds to whole segments (62 s: 15.5 -> 16).
+    assert_eq!(plan(600_000_000_000, SEG_NS, 62_000_000_000)[1].first_segment, 17);
+}
+
+#[test]
+fn a_title_shorter_than_two_chunks_or_with_chunking_off_is_one_chunk() {
+    let whole = vec![ChunkSpan { index: 0, first_segment: 1, segments: None }];
+    assert_eq!(plan(119_000_000_000, SEG_NS, 60_000_000_000), whole);
+    assert_eq!(plan(600_000_000_000, SEG_NS, 0), whole);
+    assert_eq!(plan(120_000_000_000, SEG_NS, 60_000_000_000).len(), 2);
+}
+
+#[test]
+fn chunk_times_are_whole_frames_at_ntsc_rates() {
+    // 29.97 fps, 120-frame segments: segment 16 starts at frame 1800 = 60.06 s exactly.
+    let c = ChunkSpan { index: 1, first_segment: 16, segments: Some(15) };
+    assert_eq!(c.start_ns(120, 30000, 1001), 60_060_000_000);
+    assert_eq!(c.end_ns(120, 30000, 1001), Some(120_120_000_000));
+    assert_eq!(ChunkSpan { segments: None, ..c }.end_ns(120, 30000, 1001), None);
+}
+
+fn digest(n: u8) -> Sha256Digest {
+    Sha256Digest([n; 32])
+}
+
+fn track(id: &str, kind: TrackKind) -> TrackInfo {
+    TrackInfo {
+        id: id.into(),
+        kind,
+        video_codec: (kind == TrackKind::Video).then_some(VideoCodec::H264),
+        codecs: if kind == TrackKind::Video { "avc1.64001f".into() } else { "mp4a.40.2".into() },
+        timescale: if kind == TrackKind::Video { 90_000 } else { 48_000 },
+        width: None,
+        height: None,
+        frame_rate: None,
+        channels: None,
+        sample_rate: None,
+        language: None,
+        video_range: None,
+    }
+}
+
+/// Segments `first..first+n` of `id`, each `d` ticks, starting at (first-1) x d.
+fn rendition(id: &str, kind: TrackKind, init: u8, first: u32, n: u32, d: u64) -> Rendition {
+    let segments = (first..first + n)
+        .map(|i| Segment {
+            index: i,
+            start: u64::from(i - 1) * d,
+            duration: d,
+            size: 100,
+            sha256: digest(i as u8),
+            uri: media_segment_uri(id, i),
+        })
+        .collect();
+    let init = Segment { index: 0, start: 0, duration: 0, size: 10, sha256: digest(init), uri: init_uri(id) };
+    Rendition { track: track(id, kind), init, segments }
+}
+
+fn thumbnails() -> Thumbnails {
+    let img = |uri: &str| Image { uri: uri.into(), width: 160, height: 90, size: 1, sha256: digest(9) };
+    Thumbnails {
+        poster: img("thumbs/poster.jpg"),
+        sprites: vec![img("thumbs/sprite-001.jpg")],
+        index_vtt_uri: "thumbs/thumbs.vtt".into(),
+        interval_ms: 2000,
+        tile_width: 160,
+        tile_height: 90,
+    }
+}
+
+fn chunk(n: u32, first: u32, segments: u32) -> Part {
+    Part {
+        name: format!("chunk {n}"),
+        renditions: vec![rendition("h264_360p", TrackKind::Video, 1, first, segments, 360_000)],
+        thumbnails: None,
+    }
+}
+
+fn audio(segments: u32) -> Part {
+    Part {
+        name: "audio and thumbnails".into(),
+        renditions: vec![rendition("audio", TrackKind::Audio, 2, 1, segments, 192_000)],
+        thumbnails: Some(thumbnails()),
+    }
+}
+
+#[test]
+fn chunks_and_the_audio_part_make_one_presentation_ending_with_the_video() {
+    // Audio one segment longer than the video (its flush past the end): left out, and named.
+    let a = assemble("clip", vec![chunk(0, 1, 3), audio(6), chunk(1, 4, 2)]).unwrap();
+    let p = &a.presentation;
+    assert_eq!(p.renditions.iter().map(|r| r.track.id.as_str()).collect::<Vec<_>>(), ["h264_360p", "audio"]);
+    let video = &p.renditions[0];
+    assert_eq!(video.segments.iter().map(|s| s.index).collect::<Vec<_>>(), [1, 2, 3, 4, 5]);
+    assert_eq!(p.renditions[1].segments.len(), 5);
+    assert_eq!(a.dropped_audio.iter().map(|s| s.uri.as_str()).collect::<Vec<_>>(), ["audio/seg-00006.m4s"]);
+    p.validate().unwrap();
+}
+
+#[test]
+fn a_chunk_whose_init_segment_differs_fails_the_title() {
+    let mut odd = chunk(1, 4, 2);
+    odd.renditions[0].init.sha256 = digest(7);
+    let e = assemble("clip", vec![chunk(0, 1, 3), odd, audio(5)]).unwrap_err();
+    let msg = e.to_string();
+    assert!(matches!(e, Error::PartsDisagree { .. }), "{e:?}");
+    assert!(msg.starts_with("chunk 1: h264_360p: init segment"), "{msg}");
+}
+
+#[test]
+fn a_missing_chunk_or_a_gap_at_a_seam_fails_the_title() {
+    let e = assemble("clip", vec![chunk(0, 1, 3), chunk(2, 7, 2), audio(9)]).unwrap_err();
+    assert!(e.to_string().contains("starts at segment 7, the part before ends at 3"), "{e}");
+    // One tick late at the seam: a player's timeline would have a hole there.
+    let mut late = chunk(1, 4, 2);
+    for s in &mut late.renditions[0].segments {
+        s.start += 1;
+    }
+    let e = assemble("clip", vec![chunk(0, 1, 3), late, audio(5)]).unwrap_err();
+    assert!(e.to_string().contains("segment 4 starts at 1080001 but the one before ends at 1080000"), "{e}");
+}
+
+#[test]
+fn thumbnails_come_from_exactly_one_part() {
+    let e = assemble("clip", vec![chunk(0, 1, 3)]).unwrap_err();
+    assert!(matches!(e, Error::ThumbnailsMissing { .. }), "{e:?}");
+    let mut twice = chunk(1, 4, 2);
+    twice.thumbnails = Some(thumbnails());
+    let e = assemble("clip", vec![chunk(0, 1, 3), twice, audio(5)]).unwrap_err();
+    assert!(e.to_string().contains("a second part made thumbnails"), "{e}");
+}
