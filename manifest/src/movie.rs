@@ -64,11 +64,20 @@ pub fn duration_patch(moov_body: &[u8], body_offset: u64) -> Result<Option<Durat
     }))
 }
 
-/// Where the first video track's presentation ends, in seconds as (ticks, movie timescale):
-/// the sum of its edits (empty ones included: a video that starts late ends late) or, with
-/// no edit list, its `tkhd` duration. `None` for a fragmented movie (its header does not
+/// Where the first video track's presentation starts and ends, in the movie's timescale.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct VideoSpan {
+    /// The leading empty edits (a video that starts late); 0 without them.
+    pub start: u64,
+    /// The sum of its edits (empty ones included: a video that starts late ends late) or,
+    /// with no edit list, its `tkhd` duration.
+    pub end: u64,
+    pub timescale: u32,
+}
+
+/// The first video track's [`VideoSpan`]. `None` for a fragmented movie (its header does not
 /// know the end), a movie without a video track, or one that states no duration.
-pub fn video_end(moov_body: &[u8]) -> Result<Option<(u64, u32)>> {
+pub fn video_span(moov_body: &[u8]) -> Result<Option<VideoSpan>> {
     let Some((children, mvhd)) = unfragmented(moov_body)? else {
         return Ok(None);
     };
@@ -87,30 +96,37 @@ pub fn video_end(moov_body: &[u8]) -> Result<Option<(u64, u32)>> {
             continue;
         }
         let edits = trak.child(b"edts", "moov/trak")?.map(|e| e.child(b"elst", "moov/trak/edts")).transpose()?.flatten();
-        let end = match edits {
+        let (start, end) = match edits {
             Some(elst) => {
                 let mut r = elst.reader("moov/trak/edts/elst");
                 let (version, _) = r.full_box()?;
-                let mut sum = 0u64;
+                let (mut sum, mut start, mut leading) = (0u64, 0u64, true);
                 for _ in 0..r.u32()? {
-                    sum += if version == 1 { r.u64()? } else { u64::from(r.u32()?) };
-                    r.skip(if version == 1 { 8 } else { 4 } + 4)?;
+                    let duration = if version == 1 { r.u64()? } else { u64::from(r.u32()?) };
+                    let empty = if version == 1 { r.u64()? as i64 == -1 } else { r.u32()? as i32 == -1 };
+                    r.skip(4)?;
+                    leading &= empty;
+                    if leading {
+                        start += duration;
+                    }
+                    sum += duration;
                 }
-                sum
+                (start, sum)
             }
             None => {
                 let mut r = trak.require(b"tkhd", "moov/trak/tkhd")?.reader("moov/trak/tkhd");
                 let (version, _) = r.full_box()?;
-                if version == 1 {
+                let end = if version == 1 {
                     r.skip(16 + 4 + 4)?;
                     r.u64()?
                 } else {
                     r.skip(8 + 4 + 4)?;
                     u64::from(r.u32()?)
-                }
+                };
+                (0, end)
             }
         };
-        return Ok((end > 0 && timescale > 0).then_some((end, timescale)));
+        return Ok((end > 0 && timescale > 0).then_some(VideoSpan { start, end, timescale }));
     }
     Ok(None)
 }
@@ -274,16 +290,16 @@ mod tests {
     }
 
     #[test]
-    fn video_end_sums_the_video_tracks_edits() {
+    fn video_span_sums_the_video_tracks_edits_and_starts_after_the_empty_ones() {
         // Audio first, then video with an empty edit of 0.5 s and 7.7 s of media: ends at 8.2 s.
         let audio = with_handler(trak(48000, &[(9000, 1024)]), b"soun");
         let video = with_handler(trak(15360, &[(500, -1), (7700, 20992)]), b"vide");
         let body = [mvhd_v0(1000, 9000), audio.clone(), video].concat();
-        assert_eq!(video_end(&body).unwrap(), Some((8200, 1000)));
+        assert_eq!(video_span(&body).unwrap(), Some(VideoSpan { start: 500, end: 8200, timescale: 1000 }));
         // No video track, or a fragmented movie: nothing known.
-        assert_eq!(video_end(&[mvhd_v0(1000, 9000), audio.clone()].concat()).unwrap(), None);
+        assert_eq!(video_span(&[mvhd_v0(1000, 9000), audio.clone()].concat()).unwrap(), None);
         let fragmented = [mvhd_v0(1000, 9000), with_handler(trak(15360, &[(7700, 0)]), b"vide"), boxed(b"mvex", &[])].concat();
-        assert_eq!(video_end(&fragmented).unwrap(), None);
+        assert_eq!(video_span(&fragmented).unwrap(), None);
     }
 
     #[test]

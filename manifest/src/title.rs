@@ -86,6 +86,8 @@ pub struct TitleBuilder<B> {
     video_segments: u32,
     /// The number of this part's first media segment (1 unless it is a later chunk).
     first_segment: u32,
+    /// Without video in this part: the last audio segment the title's video will reach.
+    audio_up_to: Option<u32>,
     poster: Option<Image>,
     sprites: Vec<Image>,
     sprite_index: Option<SpriteIndex>,
@@ -110,6 +112,7 @@ impl<B: AsRef<[u8]>> TitleBuilder<B> {
                 .collect(),
             video_segments: 0,
             first_segment: 1,
+            audio_up_to: None,
             poster: None,
             sprites: Vec::new(),
             sprite_index: None,
@@ -120,6 +123,14 @@ impl<B: AsRef<[u8]>> TitleBuilder<B> {
     /// `first_segment` (a chunk; see [`crate::chunk`]).
     pub fn numbered_from(mut self, first_segment: u32) -> Self {
         self.first_segment = first_segment.max(1);
+        self
+    }
+
+    /// For a part without video (the audio of a chunked title): the video's last segment,
+    /// as planned. Audio up to it is released at once; audio past it is held and dropped,
+    /// as it would be with the video in the same part.
+    pub fn audio_up_to(mut self, last_segment: u32) -> Self {
+        self.audio_up_to = Some(last_segment);
         self
     }
 
@@ -190,13 +201,16 @@ impl<B: AsRef<[u8]>> TitleBuilder<B> {
         Ok(out)
     }
 
-    /// Audio fragments whose number the video has reached.
-    /// Without video in this part (the audio of a chunked title) audio is released at once:
-    /// assembly leaves out what falls past the video's end.
+    /// Audio fragments whose number the video has reached. Without video in this part (the
+    /// audio of a chunked title) audio is released at once, up to [`Self::audio_up_to`]:
+    /// assembly leaves out what still falls past the video's end.
     fn release_audio(&mut self, out: &mut Vec<Release<B>>) {
-        let has_video = self.tracks.iter().any(|t| t.plan.kind == TrackKind::Video);
+        let reached = match self.tracks.iter().any(|t| t.plan.kind == TrackKind::Video) {
+            true => self.video_segments,
+            false => self.audio_up_to.unwrap_or(u32::MAX),
+        };
         for (track, t) in self.tracks.iter_mut().enumerate() {
-            while t.held.front().is_some_and(|(seg, _)| seg.index <= self.video_segments || !has_video) {
+            while t.held.front().is_some_and(|(seg, _)| seg.index <= reached) {
                 let (segment, body) = t.held.pop_front().expect("front exists");
                 t.segments.push(segment.clone());
                 out.push(Release { track, rendition: t.plan.id.clone(), kind: t.plan.kind, segment, body });

@@ -117,6 +117,24 @@ fn audio_reached_at_the_end_is_released_by_finish() {
     assert_eq!(built.presentation.renditions[0].segments.len(), 2);
 }
 
+/// The audio of a chunked title is a part without video: its segments are released as
+/// they come, up to the video's planned last segment; one past it is held and dropped.
+#[test]
+fn audio_without_video_is_released_up_to_the_planned_end() {
+    let mut t = TitleBuilder::new("clip", [PlannedTrack { id: "audio".into(), kind: TrackKind::Audio, codec: None }]).audio_up_to(1);
+    t.on_init(0, &sample(AUDIO, "init.mp4"), digest(1), describe).unwrap();
+    let a1 = t.on_fragment(0, sample(AUDIO, "seg-00001.m4s"), digest(11)).unwrap();
+    assert_eq!(names(&a1), ["audio/seg-00001.m4s"]);
+    let a2 = t.on_fragment(0, sample(AUDIO, "seg-00002.m4s"), digest(12)).unwrap();
+    assert!(a2.is_empty(), "audio past the video's planned end released: {:?}", names(&a2));
+    thumbs(&mut t);
+    let done = t.finish_part("audio and thumbnails").unwrap();
+    assert!(done.last.is_empty());
+    assert_eq!(done.dropped_audio, [("audio".to_owned(), 1)]);
+    assert_eq!(done.part.renditions[0].segments.len(), 1);
+    assert!(done.part.thumbnails.is_some());
+}
+
 #[test]
 fn broken_rules_are_errors_naming_the_rendition() {
     // A different init segment later: the source changed format.

@@ -10,6 +10,8 @@ pub enum LadderProblem {
     NoRungs,
     #[error("segment_duration {0} s is outside 1..=20 s")]
     SegmentDuration(f64),
+    #[error("chunk_duration {chunk} s must be 0 (off) or at least the segment duration ({segment} s)")]
+    ChunkDuration { chunk: f64, segment: f64 },
     #[error("audio bitrate {0} is outside 32000..=320000")]
     AudioBitrate(u32),
     #[error("audio max_bitrate is below its bitrate")]

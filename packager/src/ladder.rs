@@ -13,6 +13,9 @@ use serde::Deserialize;
 use crate::error::{Error, LadderProblem};
 
 pub const DEFAULT_SEGMENT_DURATION: f64 = 4.0;
+/// Chunks of a minute: a two-hour title is 120 units of work for a farm, and a chunk's fixed
+/// cost (start, seek, encoder start) is small beside a minute of encoding.
+pub const DEFAULT_CHUNK_SECONDS: f64 = 60.0;
 pub const DEFAULT_AUDIO_BITRATE: u32 = 128_000;
 pub const DEFAULT_AUDIO_SAMPLE_RATE: u32 = 48_000;
 pub const DEFAULT_PRESET: &str = "veryfast";
@@ -34,6 +37,9 @@ pub struct LadderFile {
     /// and libvpx rate control is not deterministic across frame threads).
     /// Rungs still run in parallel with each other.
     pub deterministic: Option<bool>,
+    /// Length in seconds of the chunks a title's video is encoded in (whole segments; 0
+    /// turns chunking off). Default [`DEFAULT_CHUNK_SECONDS`].
+    pub chunk_duration: Option<f64>,
     pub audio: Option<AudioFile>,
     #[serde(rename = "rung", default)]
     pub rungs: Vec<RungFile>,
@@ -81,6 +87,8 @@ pub struct Ladder {
     pub name: String,
     pub segment_seconds: f64,
     pub deterministic: bool,
+    /// See [`LadderFile::chunk_duration`].
+    pub chunk_seconds: f64,
     pub audio: AudioRung,
     /// Highest first.
     pub rungs: Vec<Rung>,
@@ -190,6 +198,10 @@ impl Ladder {
         if !(MIN_SEGMENT_SECONDS..=MAX_SEGMENT_SECONDS).contains(&segment_seconds) {
             return Err(LadderProblem::SegmentDuration(segment_seconds));
         }
+        let chunk_seconds = file.chunk_duration.unwrap_or(DEFAULT_CHUNK_SECONDS);
+        if !(chunk_seconds == 0.0 || chunk_seconds >= segment_seconds) || !chunk_seconds.is_finite() {
+            return Err(LadderProblem::ChunkDuration { chunk: chunk_seconds, segment: segment_seconds });
+        }
         let a = file.audio.as_ref();
         let bitrate = a.and_then(|a| a.bitrate).unwrap_or(DEFAULT_AUDIO_BITRATE);
         let audio = AudioRung {
@@ -286,6 +298,7 @@ impl Ladder {
             name: file.name.unwrap_or_else(|| "custom".into()),
             segment_seconds,
             deterministic: file.deterministic.unwrap_or(true),
+            chunk_seconds,
             audio,
             rungs,
         })

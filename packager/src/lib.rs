@@ -10,6 +10,7 @@
 //! - `encode`: per-codec encoder/parser/muxer settings.
 //! - `downmix`: the coefficients that mix any channel layout to the stereo rendition.
 //! - `copy`: rungs packaged from the source's own stream, without re-encoding.
+//! - `parts`: a title made as one pipeline or as chunks of its video and one of its audio.
 //! - `pipeline`: the GStreamer graph and its streaming-thread callbacks.
 //! - `timeline`: every stream on the title's timeline (offsets, silence, exact decode times).
 //! - `thumbs`: poster selection and trick-play sprites.
@@ -26,6 +27,7 @@ pub mod downmix;
 pub mod encode;
 pub mod error;
 pub mod ladder;
+mod parts;
 mod pipeline;
 pub mod probe;
 pub mod rate;
@@ -87,6 +89,11 @@ pub struct Job {
     /// The watchdog: a pipeline whose position has not moved for this long
     /// fails the job as stalled (retryable). [`STALL_TIMEOUT`] unless set.
     pub stall_timeout: Duration,
+    /// Length of the chunks the title's video is cut into (see `parts`): `None` takes the
+    /// ladder's `chunk_duration`; zero turns chunking off.
+    pub chunk_duration: Option<Duration>,
+    /// Parts (pipelines) run at once; at least 1.
+    pub parallel_parts: usize,
 }
 
 /// Progress of a running job.
@@ -259,68 +266,27 @@ async fn package_once(
     if source.has_audio {
         tracks.push(TrackPlan::Audio { copy: audio_copy });
     }
-    let mut title = Title::new(
-        job.video_id.clone(),
-        tracks.iter().map(|t| match t {
-            TrackPlan::Video(p) => PlannedTrack { id: p.rung.id(), kind: TrackKind::Video, codec: Some(p.rung.codec) },
-            TrackPlan::Audio { .. } => PlannedTrack { id: "audio".into(), kind: TrackKind::Audio, codec: None },
-        }),
-    );
-
-    let (tx, mut rx) = mpsc::channel::<Msg>(8);
-    let graph = pipeline::build(&job.input, &job.ladder, &source, tracks.clone(), tx.clone())?;
-    let pipeline = graph.pipeline.clone();
-    let bus_done = Arc::new(AtomicBool::new(false));
-    let decode_errors = decode_errors::register();
-    let watch = Watch { cancel: cancel.clone(), done: bus_done.clone(), stall_timeout: job.stall_timeout, decode_errors: decode_errors.counter() };
-    // Failures found by the bus thread come on a channel of their own: the streaming
-    // threads' channel may be full while the consumer waits on a stuck store.
-    let (fail_tx, mut fail_rx) = mpsc::unbounded_channel::<Error>();
-    let bus = spawn_bus_watch(&graph, tx.clone(), fail_tx, watch);
-    drop(tx);
-    if let Err(e) = pipeline.set_state(gst::State::Playing) {
-        bus_done.store(true, Ordering::Relaxed);
-        let _ = pipeline.set_state(gst::State::Null);
-        return Err(Error::Setup(format!("cannot start pipeline: {e}")));
-    }
-
-    let result = tokio::select! {
-        r = consume(job, &source, &mut rx, &mut title, store.clone(), &*listener, &graph, started) => r,
-        Some(e) = fail_rx.recv() => Err(e),
-    };
-    // Close the channel first: a streaming thread blocked in blocking_send
-    // then returns, and the state change to Null cannot deadlock on it.
-    drop(rx);
-    bus_done.store(true, Ordering::Relaxed);
-    let p = pipeline.clone();
-    let _ = tokio::task::spawn_blocking(move || p.set_state(gst::State::Null)).await;
-    let _ = bus.await;
-    drop(decode_errors);
-    let mut puts = result?;
-    let (last, built) = title.finish().map_err(|e| title_error(e, job))?;
-    for r in last {
-        store_segment(r, &mut puts, &*listener).await?;
-    }
-    for (rendition, fragments) in &built.dropped_audio {
-        tracing::info!(%rendition, fragments, "{AUDIO_PAST_VIDEO}: dropped");
+    let run = Arc::new(TitleRun {
+        job: job.clone(),
+        delay_frames: pipeline::delay_frames(&tracks, &source),
+        source,
+        store: store.clone(),
+        listener,
+        cancel,
+        abort: Cancel::default(),
+        started,
+        progress: parts::Progress::default(),
+    });
+    let parts = parts::run(&run, tracks).await?;
+    let assembled = manifest::chunk::assemble(&job.video_id, parts).map_err(|e| title_error(e, job))?;
+    for segment in &assembled.dropped_audio {
+        tracing::info!(uri = %segment.uri, "{AUDIO_PAST_VIDEO}: stored but not listed");
     }
     let source_sha = hasher.await.map_err(|e| Error::Setup(e.to_string()))??;
-    let (presentation, thumbs) = (built.presentation, built.thumbnails);
-    check_complete(&presentation, &source, &job.input)?;
-
-    // Manifests last: media playlists, then DASH, then the HLS primary, then
-    // the catalog document, each only after everything it names is stored.
-    puts.drain().await?;
-    for r in &presentation.renditions {
-        let body = manifest::hls::media_playlist(r).into_bytes();
-        puts.put(object(format!("{}/playlist.m3u8", r.track.id), body, ct::HLS, Caching::Short)).await?;
-    }
-    puts.drain().await?;
-    let mpd = manifest::dash::mpd(&presentation).map_err(|source| Error::Output { rendition: "manifest.mpd".into(), source })?;
-    puts.put(object("manifest.mpd".into(), mpd.into_bytes(), ct::DASH, Caching::Short)).await?;
-    puts.put(object("master.m3u8".into(), manifest::hls::master_playlist(&presentation).into_bytes(), ct::HLS, Caching::Short))
-        .await?;
-    puts.drain().await?;
+    let (presentation, thumbs) = (assembled.presentation, assembled.thumbnails);
+    let source = &run.source;
+    check_complete(&presentation, source, &job.input)?;
+    let mut puts = Puts { set: JoinSet::new(), store: store.clone(), stall_timeout: job.stall_timeout };
     let source_info = catalog::SourceInfo {
         uri: match &job.source_uri {
             Some(uri) => uri.clone(),
@@ -332,16 +298,107 @@ async fn package_once(
         duration_ns: source.duration_ns,
         width: source.geometry.width,
         height: source.geometry.height,
-        display_aspect_ratio: display_ratio(&source),
+        display_aspect_ratio: display_ratio(source),
         frame_rate: source.frame_rate,
         size_bytes: source.size_bytes,
         sha256: source_sha,
     };
     let catalog = catalog::build(&presentation, &source_info, &thumbs, &store.base_uri(), &job.published_at, &job.generator);
-    let json = catalog.to_json_pretty();
-    puts.put(object("catalog.json".into(), json.into_bytes(), ct::JSON, Caching::Short)).await?;
+    publish(&presentation, &catalog, &mut puts).await?;
+    Ok(Packaged { presentation, catalog, source: run.source.clone() })
+}
+
+/// Manifests last: media playlists, then DASH, then the HLS primary, then the catalog
+/// document, each only after everything it names is stored.
+async fn publish(presentation: &Presentation, catalog: &Catalog, puts: &mut Puts) -> Result<(), Error> {
+    for r in &presentation.renditions {
+        let body = manifest::hls::media_playlist(r).into_bytes();
+        puts.put(object(format!("{}/playlist.m3u8", r.track.id), body, ct::HLS, Caching::Short)).await?;
+    }
     puts.drain().await?;
-    Ok(Packaged { presentation, catalog, source })
+    let mpd = manifest::dash::mpd(presentation).map_err(|source| Error::Output { rendition: "manifest.mpd".into(), source })?;
+    puts.put(object("manifest.mpd".into(), mpd.into_bytes(), ct::DASH, Caching::Short)).await?;
+    puts.put(object("master.m3u8".into(), manifest::hls::master_playlist(presentation).into_bytes(), ct::HLS, Caching::Short))
+        .await?;
+    puts.drain().await?;
+    puts.put(object("catalog.json".into(), catalog.to_json_pretty().into_bytes(), ct::JSON, Caching::Short)).await?;
+    puts.drain().await
+}
+
+/// What every part of one title's run shares.
+pub(crate) struct TitleRun {
+    job: Job,
+    source: probe::SourceMedia,
+    /// [`pipeline::delay_frames`] of the whole title.
+    delay_frames: u32,
+    store: Arc<dyn Storage>,
+    listener: Arc<dyn Listener>,
+    cancel: Cancel,
+    /// Set when a part fails: the title's other parts stop.
+    abort: Cancel,
+    started: Instant,
+    progress: parts::Progress,
+}
+
+/// Runs one pipeline making one part of the title (all of it, a chunk of its video, or its
+/// audio and thumbnails), storing each segment as the part's [`Title`] releases it; the
+/// part is returned once everything it names is stored.
+async fn run_part(run: &TitleRun, part: parts::PartJob) -> Result<manifest::chunk::Part, Error> {
+    let parts::PartJob { name, tracks, spec, first_segment, progress_from, audio_up_to } = part;
+    let job = &run.job;
+    let source = &run.source;
+    let mut title = Title::new(
+        job.video_id.clone(),
+        tracks.iter().map(|t| match t {
+            TrackPlan::Video(p) => PlannedTrack { id: p.rung.id(), kind: TrackKind::Video, codec: Some(p.rung.codec) },
+            TrackPlan::Audio { .. } => PlannedTrack { id: "audio".into(), kind: TrackKind::Audio, codec: None },
+        }),
+    )
+    .numbered_from(first_segment);
+    if let Some(last) = audio_up_to {
+        title = title.audio_up_to(last);
+    }
+
+    let (tx, mut rx) = mpsc::channel::<Msg>(8);
+    let graph = pipeline::build(&job.input, &job.ladder, source, tracks, run.delay_frames, spec, tx.clone())?;
+    let pipeline = graph.pipeline.clone();
+    let bus_done = Arc::new(AtomicBool::new(false));
+    let decode_errors = decode_errors::register();
+    let watch = Watch { cancel: run.cancel.clone(), abort: run.abort.clone(), done: bus_done.clone(), stall_timeout: job.stall_timeout, decode_errors: decode_errors.counter() };
+    // Failures found by the bus thread come on a channel of their own: the streaming
+    // threads' channel may be full while the consumer waits on a stuck store.
+    let (fail_tx, mut fail_rx) = mpsc::unbounded_channel::<Error>();
+    let bus = spawn_bus_watch(&graph, tx.clone(), fail_tx, watch);
+    drop(tx);
+    if let Err(e) = pipeline.set_state(gst::State::Playing) {
+        bus_done.store(true, Ordering::Relaxed);
+        let _ = pipeline.set_state(gst::State::Null);
+        return Err(Error::Setup(format!("cannot start pipeline: {e}")));
+    }
+
+    let part_progress = run.progress.part(progress_from);
+    let result = tokio::select! {
+        r = consume(run, &mut rx, &mut title, &graph, &part_progress) => r,
+        Some(e) = fail_rx.recv() => Err(e),
+    };
+    // Close the channel first: a streaming thread blocked in blocking_send
+    // then returns, and the state change to Null cannot deadlock on it.
+    drop(rx);
+    bus_done.store(true, Ordering::Relaxed);
+    let p = pipeline.clone();
+    let _ = tokio::task::spawn_blocking(move || p.set_state(gst::State::Null)).await;
+    let _ = bus.await;
+    drop(decode_errors);
+    let mut puts = result?;
+    let manifest::title::FinishedPart { last, part, dropped_audio } = title.finish_part(&name).map_err(|e| title_error(e, job))?;
+    for r in last {
+        store_segment(r, &mut puts, &*run.listener).await?;
+    }
+    for (rendition, fragments) in &dropped_audio {
+        tracing::info!(%rendition, fragments, "{AUDIO_PAST_VIDEO}: dropped");
+    }
+    puts.drain().await?;
+    Ok(part)
 }
 
 /// A file cut short after its index (moov up front, mdat truncated: an interrupted upload)
@@ -395,6 +452,7 @@ fn display_ratio(s: &probe::SourceMedia) -> (u32, u32) {
 /// What the bus thread watches besides the bus.
 struct Watch {
     cancel: Cancel,
+    abort: Cancel,
     done: Arc<AtomicBool>,
     stall_timeout: Duration,
     decode_errors: Arc<decode_errors::DecodeErrors>,
@@ -420,7 +478,7 @@ fn spawn_bus_watch(
     tokio::task::spawn_blocking(move || {
         let mut last = (u64::MAX, Instant::now());
         while !watch.done.load(Ordering::Relaxed) {
-            if watch.cancel.is_cancelled() {
+            if watch.cancel.is_cancelled() || watch.abort.is_cancelled() {
                 let _ = fail.send(Error::Cancelled);
                 return;
             }
@@ -476,28 +534,25 @@ fn spawn_bus_watch(
 
 /// Receives chunks from the streaming threads, gives each to the title and stores what it
 /// releases, until the bus reports EOS (posted only after every sink has seen its own EOS).
-#[allow(clippy::too_many_arguments)]
 async fn consume(
-    job: &Job,
-    source: &probe::SourceMedia,
+    run: &TitleRun,
     rx: &mut mpsc::Receiver<Msg>,
     title: &mut Title,
-    store: Arc<dyn Storage>,
-    listener: &dyn Listener,
     graph: &pipeline::Graph,
-    started: Instant,
+    progress: &parts::PartProgress<'_>,
 ) -> Result<Puts, Error> {
-    let mut puts = Puts { set: JoinSet::new(), store, stall_timeout: job.stall_timeout };
+    let (job, source, listener) = (&run.job, &run.source, &*run.listener);
+    let mut puts = Puts { set: JoinSet::new(), store: run.store.clone(), stall_timeout: job.stall_timeout };
     let mut tick = tokio::time::interval(Duration::from_millis(500));
-    let mut stored: u64 = 0;
     let mut sink_eos = 0usize;
     let duration = Duration::from_nanos(source.duration_ns);
     loop {
         let msg = tokio::select! {
             m = rx.recv() => m,
             _ = tick.tick() => {
-                let position = Duration::from_nanos(graph.position_ns.load(Ordering::Relaxed)).min(duration);
-                listener.on_progress(Progress { position, duration, elapsed: started.elapsed(), segments_stored: stored });
+                let done = progress.at(graph.position_ns.load(Ordering::Relaxed));
+                let position = Duration::from_nanos(done.position_ns).min(duration);
+                listener.on_progress(Progress { position, duration, elapsed: run.started.elapsed(), segments_stored: done.segments_stored });
                 continue;
             }
         };
@@ -521,7 +576,7 @@ async fn consume(
             Msg::Fragment { track, bytes, sha256 } => {
                 for r in title.on_fragment(track, bytes, sha256).map_err(|e| title_error(e, job))? {
                     store_segment(r, &mut puts, listener).await?;
-                    stored += 1;
+                    progress.stored();
                 }
             }
             Msg::Poster { width, height, jpeg } => {

@@ -41,7 +41,7 @@ use crate::error::Error;
 use crate::ladder::{Ladder, PlannedRung};
 use crate::probe::SourceMedia;
 use crate::timeline::{
-    Origin, Timeline, audio_on_title_timeline, drop_encoder_delay, grid_from_first_frame, no_frames_past_the_end,
+    ChunkShift, Origin, Timeline, audio_on_title_timeline, drop_encoder_delay, grid_from_first_frame, no_frames_past_the_end,
     segments_from_zero,
 };
 use crate::thumbs::{KeyframeSampler, PosterPicker, RgbFrame, Sheet, SpriteBuilder, TILE_WIDTH};
@@ -189,9 +189,10 @@ fn media_sink(
     delay: Option<TrackDelay>,
     copy_of: Option<String>,
     frame_rate: Option<manifest::model::FrameRate>,
+    shift: Option<ChunkShift>,
 ) -> gst_app::AppSink {
     let eos_tx = tx.clone();
-    let timeline = Mutex::new(Timeline { frame_rate, ..Timeline::default() });
+    let timeline = Mutex::new(Timeline { frame_rate, shift, ..Timeline::default() });
     gst_app::AppSink::builder()
         .sync(false)
         // No preroll: a sink that waited for its first buffer before the pipeline may
@@ -459,6 +460,31 @@ struct Plan {
     /// (at least the encoders' reorder delay) and, with a copy rung, the reorder depth the
     /// source's SPS states. 0 (nothing rewritten) without B-frames.
     delay_frames: u32,
+    /// Which part of the title this pipeline makes.
+    part: PartSpec,
+}
+
+/// Which part of the title a pipeline makes (see `crate::parts`).
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct PartSpec {
+    /// Only the video of this range: the pipeline seeks to it first. `None`: all of it.
+    pub range: Option<TimeRange>,
+    /// Whether it makes the poster and the trick-play sprites.
+    pub thumbnails: bool,
+}
+
+impl PartSpec {
+    /// The whole title in one pipeline.
+    pub const WHOLE: PartSpec = PartSpec { range: None, thumbnails: true };
+}
+
+/// A chunk's video: the frames whose middle lies in `[start_ns, end_ns)` of the source's
+/// stream time (`end_ns` `None`: to the end), `frame_ns` apart.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct TimeRange {
+    pub start_ns: u64,
+    pub end_ns: Option<u64>,
+    pub frame_ns: u64,
 }
 
 impl Plan {
@@ -488,6 +514,9 @@ fn build_video(pipeline: &gst::Pipeline, plan: &Plan, pad_caps: &gst::Caps) -> R
     let head_queue = queue(BRANCH_QUEUE_FRAMES)?;
     if plan.source.pts_timeline {
         segments_from_zero(&head_queue.static_pad("sink").unwrap());
+    }
+    if let Some(range) = plan.part.range {
+        only_in_range(&head_queue.static_pad("sink").unwrap(), range);
     }
     let mut head = vec![head_queue.clone()];
     if plan.source.interlaced {
@@ -557,7 +586,8 @@ fn build_video(pipeline: &gst::Pipeline, plan: &Plan, pad_caps: &gst::Caps) -> R
             gst::ElementFactory::make("capsfilter").property("caps", chain.caps.clone()).build().map_err(setup_err)?;
         let chain_mux = chain.muxer.clone();
         set_video_timescale(&chain_mux, fps);
-        let sink = media_sink(track, plan.tx.clone(), plan.delay(pr.rung.bframes > 0), None, Some(fps));
+        let shift = plan.part.range.map(|r| ChunkShift { origin: plan.origin.clone(), start_ns: r.start_ns, moved_by: 0 });
+        let sink = media_sink(track, plan.tx.clone(), plan.delay(pr.rung.bframes > 0), None, Some(fps), shift);
         add_chain(
             pipeline,
             &[q.clone(), scale, raw_filter.clone(), chain.encoder, chain.parser, enc_filter.clone(), chain.muxer, sink.upcast()],
@@ -567,6 +597,14 @@ fn build_video(pipeline: &gst::Pipeline, plan: &Plan, pad_caps: &gst::Caps) -> R
         tee.link(&q).map_err(setup_err)?;
     }
 
+    if plan.part.thumbnails {
+        thumbnails(pipeline, plan, &tee)?;
+    }
+    Ok(head_queue)
+}
+
+/// The poster and trick-play sprite branches, off the decoded video's tee.
+fn thumbnails(pipeline: &gst::Pipeline, plan: &Plan, tee: &gst::Element) -> Result<(), Error> {
     // Poster: one frame a second until a non-blank one is found.
     let (dar_w, dar_h) = (plan.source.geometry.display_aspect(), 1.0);
     let poster_h = plan.source.geometry.height.min(POSTER_MAX_HEIGHT);
@@ -577,7 +615,7 @@ fn build_video(pipeline: &gst::Pipeline, plan: &Plan, pad_caps: &gst::Caps) -> R
     pq.static_pad("src").unwrap().add_probe(gst::PadProbeType::BUFFER, move |_, _| {
         if done.load(Ordering::Relaxed) { gst::PadProbeReturn::Drop } else { gst::PadProbeReturn::Ok }
     });
-    thumb_branch(pipeline, &tee, pq, gst::Fraction::new(1, 1), poster_w, poster_h, poster_sink(plan.tx.clone(), poster_done))?;
+    thumb_branch(pipeline, tee, pq, gst::Fraction::new(1, 1), poster_w, poster_h, poster_sink(plan.tx.clone(), poster_done))?;
 
     // Trick-play tiles.
     let interval_ns = crate::thumbs::sprite_interval_ns(plan.source.duration_ns);
@@ -602,9 +640,7 @@ fn build_video(pipeline: &gst::Pipeline, plan: &Plan, pad_caps: &gst::Caps) -> R
     }
     let rate = gst::Fraction::new(1, (interval_ns / 1_000_000_000) as i32);
     let builder = SpriteBuilder::new(TILE_WIDTH, tile_h, interval_ns);
-    thumb_branch(pipeline, &tee, sq, rate, TILE_WIDTH, tile_h, sprite_sink(plan.tx.clone(), builder, plan.source.duration_ns))?;
-
-    Ok(head_queue)
+    thumb_branch(pipeline, tee, sq, rate, TILE_WIDTH, tile_h, sprite_sink(plan.tx.clone(), builder, plan.source.duration_ns))
 }
 
 /// Removes the image-orientation tag once the pixels are turned: the muxer writes the
@@ -754,7 +790,7 @@ fn build_copy(
     // A stream that states its reordering is delayed by it (see `Plan::delay_frames`);
     // one that reorders without saying how far is refused by `require_copyable`.
     let reorders = plan.source.video_stream.reorder_frames.is_some_and(|n| n > 0);
-    let sink = media_sink(track, plan.tx.clone(), plan.delay(reorders), Some(pr.rung.id()), None);
+    let sink = media_sink(track, plan.tx.clone(), plan.delay(reorders), Some(pr.rung.id()), None, None);
     // parsebin's own parser already gives what the muxer takes when the container is
     // MP4 or Matroska; a second parser would only copy every frame.
     let mut chain = vec![];
@@ -895,7 +931,7 @@ fn build_audio(pipeline: &gst::Pipeline, plan: &Plan, track: usize, decoded: &gs
     let mux = make("cmafmux")?;
     let aac_frame_ns = 1024 * 1_000_000_000 / rate as u64;
     split_at_boundaries(&mux, &parse.static_pad("src").unwrap(), plan.gop_ns, aac_frame_ns / 2, false, plan.origin.clone());
-    let sink = media_sink(track, plan.tx.clone(), plan.delay(false), None, None);
+    let sink = media_sink(track, plan.tx.clone(), plan.delay(false), None, None, None);
     add_chain(pipeline, &[q.clone(), convert, resample, filter, audiorate, enc, parse, mux, sink.upcast()])?;
     Ok(q)
 }
@@ -928,7 +964,7 @@ fn build_audio_copy(pipeline: &gst::Pipeline, plan: &Plan, track: usize) -> Resu
     let filter = gst::ElementFactory::make("capsfilter").property("caps", caps).build().map_err(setup_err)?;
     let mux = copy_mux(plan.gop_ns)?;
     split_at_boundaries(&mux, &filter.static_pad("src").unwrap(), plan.gop_ns, aac_frame_ns / 2, false, Origin::default());
-    let sink = media_sink(track, plan.tx.clone(), plan.delay(false), None, None);
+    let sink = media_sink(track, plan.tx.clone(), plan.delay(false), None, None, None);
     add_chain(pipeline, &[parse.clone(), filter, mux, sink.upcast()])?;
     Ok(parse)
 }
@@ -957,6 +993,8 @@ fn on_decoded_pad(pipeline: &gst::Pipeline, plan: &Plan, linked: &Linked, pad: &
             Some(track) => build_audio(pipeline, plan, track, &caps),
             None => fakesink(pipeline),
         }
+    } else if plan.part.range.is_some() {
+        ended_at_once(pipeline)
     } else {
         // Second video/audio streams, subtitles, data: not packaged.
         fakesink(pipeline)
@@ -1033,11 +1071,154 @@ fn copy_mode_video(pipeline: &gst::Pipeline, plan: &Arc<Plan>, linked: &Linked, 
     Ok(tee)
 }
 
+/// [`Plan::delay_frames`] for a title of `tracks` (every track of the title, in whichever
+/// part it is made: the delay is the same in all of them).
+pub(crate) fn delay_frames(tracks: &[TrackPlan], source: &SourceMedia) -> u32 {
+    tracks
+        .iter()
+        .filter_map(|t| match t {
+            TrackPlan::Video(p) if p.copy => source.video_stream.reorder_frames,
+            TrackPlan::Video(p) => Some(p.rung.bframes),
+            _ => None,
+        })
+        .max()
+        .unwrap_or(0)
+}
+
+/// Starts a chunk's pipeline at its range. Every source pad of the demuxer holds its first
+/// buffer (a blocking probe), and at the first one a flushing, accurate seek is sent to the
+/// demuxer from another thread (a seek from the streaming thread itself is not safe): the
+/// held buffers are flushed and the demuxer starts again from the keyframe before the
+/// range. A pad lets its buffers go once the flush has passed it (or once the seek is done,
+/// for a pad added after it). The start is moved back a quarter frame so that the first
+/// frame is not clipped by the decoder; [`only_in_range`] keeps exactly the frames of the
+/// range.
+fn seek_before_the_first_frame(pipeline: &gst::Pipeline, range: TimeRange, tx: mpsc::Sender<Msg>) {
+    // (the seek was asked for, the demuxer has done it)
+    let seek = Arc::new((AtomicBool::new(false), AtomicBool::new(false)));
+    pipeline.connect_deep_element_added(move |_, _, element| {
+        let is_demuxer = element
+            .factory()
+            .and_then(|f| f.metadata(gst::ELEMENT_METADATA_KLASS).map(|k| k.contains("Demuxer")))
+            .unwrap_or(false);
+        if !is_demuxer {
+            return;
+        }
+        let (seek, tx) = (seek.clone(), tx.clone());
+        element.connect_pad_added(move |demuxer, pad| {
+            let flushed = Arc::new(AtomicBool::new(false));
+            let passed = flushed.clone();
+            pad.add_probe(gst::PadProbeType::EVENT_FLUSH, move |_, info| {
+                if let Some(gst::PadProbeData::Event(ev)) = &info.data
+                    && ev.type_() == gst::EventType::FlushStop
+                {
+                    passed.store(true, Ordering::SeqCst);
+                    return gst::PadProbeReturn::Remove;
+                }
+                gst::PadProbeReturn::Ok
+            });
+            no_video_past_the_range(pad, range);
+            let (seek, tx, demuxer) = (seek.clone(), tx.clone(), demuxer.downgrade());
+            pad.add_probe(gst::PadProbeType::BLOCK | gst::PadProbeType::BUFFER | gst::PadProbeType::BUFFER_LIST, move |_, _| {
+                if flushed.load(Ordering::SeqCst) || seek.1.load(Ordering::SeqCst) {
+                    return gst::PadProbeReturn::Remove;
+                }
+                if !seek.0.swap(true, Ordering::SeqCst) {
+                    let (seek, demuxer, tx) = (seek.clone(), demuxer.clone(), tx.clone());
+                    std::thread::spawn(move || {
+                        let Some(demuxer) = demuxer.upgrade() else { return };
+                        let event = gst::event::Seek::new(
+                            1.0,
+                            gst::SeekFlags::FLUSH | gst::SeekFlags::ACCURATE,
+                            gst::SeekType::Set,
+                            gst::ClockTime::from_nseconds(range.start_ns.saturating_sub(range.frame_ns / 4)),
+                            gst::SeekType::None,
+                            gst::ClockTime::NONE,
+                        );
+                        if demuxer.send_event(event) {
+                            seek.1.store(true, Ordering::SeqCst);
+                        } else {
+                            let _ = tx.try_send(Msg::Failed(Error::Setup(format!(
+                                "the demuxer refused the seek to the chunk at {:.3} s",
+                                range.start_ns as f64 / 1e9
+                            ))));
+                        }
+                    });
+                }
+                // Held until the flush.
+                gst::PadProbeReturn::Ok
+            });
+        });
+    });
+}
+
+/// Ends a chunk's video stream at the demuxer: the first frame whose decode time (stream
+/// time) is at or past the range's end is refused with EOS, and the demuxer reads no
+/// further. Every frame shown before the end is decoded before it (decode time <=
+/// presentation time), and frames are not cut in the decoder, which would then miss the
+/// references of those it still has. (The seek sets no stop instead: qtdemux compares a
+/// seek's stop with media time, so a source whose edit list starts into its media ended
+/// that much early.)
+fn no_video_past_the_range(pad: &gst::Pad, range: TimeRange) {
+    let Some(end) = range.end_ns else { return };
+    let video = std::sync::OnceLock::new();
+    pad.add_probe(gst::PadProbeType::BUFFER, move |pad, info| {
+        let is_video = *video.get_or_init(|| {
+            pad.current_caps().and_then(|c| c.structure(0).map(|s| s.name().starts_with("video/"))).unwrap_or(false)
+        });
+        let Some(buf) = info.buffer() else { return gst::PadProbeReturn::Ok };
+        let decode_time = pad
+            .sticky_event::<gst::event::Segment>(0)
+            .and_then(|seg| seg.segment().downcast_ref::<gst::ClockTime>().and_then(|s| s.to_stream_time(buf.dts_or_pts())));
+        if !is_video || decode_time.is_none_or(|t| t.nseconds() < end) {
+            return gst::PadProbeReturn::Ok;
+        }
+        info.data = None;
+        info.flow_res = Err(gst::FlowError::Eos);
+        gst::PadProbeReturn::Handled
+    });
+}
+
+/// Keeps the decoded frames whose middle lies in the chunk's range (stream time): those
+/// before it (from the keyframe the seek went back to) and after it (decoded up to
+/// [`no_video_past_the_range`]) are dropped.
+fn only_in_range(pad: &gst::Pad, range: TimeRange) {
+    pad.add_probe(gst::PadProbeType::BUFFER, move |pad, info| {
+        let Some(buf) = info.buffer() else { return gst::PadProbeReturn::Ok };
+        let middle = pad
+            .sticky_event::<gst::event::Segment>(0)
+            .and_then(|seg| seg.segment().downcast_ref::<gst::ClockTime>().and_then(|s| s.to_stream_time(buf.pts())))
+            .map(|time| time.nseconds() + buf.duration().map_or(0, |d| d.nseconds() / 2));
+        if middle.is_some_and(|m| m >= range.start_ns && range.end_ns.is_none_or(|end| m < end)) {
+            return gst::PadProbeReturn::Ok;
+        }
+        // Taken and dropped here, not with `Drop`: these buffers come through decodebin's
+        // ghost pad, where `Drop` makes GStreamer unref a null buffer (see build_audio_copy).
+        info.data = None;
+        gst::PadProbeReturn::Handled
+    });
+}
+
+/// A stream a chunk does not make (its audio, a second video, subtitles): not decoded
+/// (see `build`), and refused with EOS at its first buffer, so that the demuxer stops
+/// reading it; its EOS event still reaches the sink when the demuxer ends.
+fn ended_at_once(pipeline: &gst::Pipeline) -> Result<gst::Element, Error> {
+    let q = fakesink(pipeline)?;
+    q.static_pad("sink").unwrap().add_probe(gst::PadProbeType::BUFFER | gst::PadProbeType::BUFFER_LIST, |_, info| {
+        info.data = None;
+        info.flow_res = Err(gst::FlowError::Eos);
+        gst::PadProbeReturn::Handled
+    });
+    Ok(q)
+}
+
 pub(crate) fn build(
     input: &std::path::Path,
     ladder: &Ladder,
     source: &SourceMedia,
     tracks: Vec<TrackPlan>,
+    delay_frames: u32,
+    part: PartSpec,
     tx: mpsc::Sender<Msg>,
 ) -> Result<Graph, Error> {
     let (gop_frames, gop_ns) = ladder.gop(source.frame_rate);
@@ -1047,19 +1228,14 @@ pub(crate) fn build(
     let audio_copy_track = tracks.iter().position(|t| matches!(t, TrackPlan::Audio { copy: true }));
     let copy_mode = copy_video || audio_copy_track.is_some();
     let decode = make(if copy_mode { "parsebin" } else { "decodebin" })?;
+    if part.range.is_some() {
+        // A chunk makes only video: its other streams are not decoded (see `ended_at_once`).
+        decode.set_property("caps", gst::Caps::builder("video/x-raw").any_features().build());
+    }
     pipeline.add_many([&src, &decode]).map_err(setup_err)?;
     src.link(&decode).map_err(setup_err)?;
     let position_ns = Arc::new(AtomicU64::new(0));
     let encoded_video = tracks.iter().any(|t| matches!(t, TrackPlan::Video(p) if !p.copy));
-    let delay_frames = tracks
-        .iter()
-        .filter_map(|t| match t {
-            TrackPlan::Video(p) if p.copy => source.video_stream.reorder_frames,
-            TrackPlan::Video(p) => Some(p.rung.bframes),
-            _ => None,
-        })
-        .max()
-        .unwrap_or(0);
     let keyframes_only = (copy_video && !encoded_video).then(|| {
         Arc::new(KeyframesOnly {
             sampler: Mutex::new(KeyframeSampler::new(crate::thumbs::sprite_interval_ns(source.duration_ns))),
@@ -1078,7 +1254,11 @@ pub(crate) fn build(
         origin: Origin::unset(),
         keyframes_only,
         delay_frames,
+        part,
     });
+    if let Some(range) = part.range {
+        seek_before_the_first_frame(&pipeline, range, plan.tx.clone());
+    }
     let linked = Arc::new(Mutex::new((false, false)));
     let weak = pipeline.downgrade();
     if !copy_mode {

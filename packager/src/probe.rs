@@ -31,6 +31,10 @@ pub struct SourceMedia {
     /// does: a tighter measure than `duration_ns` (the longest stream) for catching a file
     /// cut short.
     pub stated_video_end_ns: Option<u64>,
+    /// Where the video starts as an MP4/QuickTime header states it (after its leading
+    /// empty edits), when one does: a title is cut into chunks only when this is 0, the
+    /// place chunk boundaries are counted from (see `crate::parts`).
+    pub stated_video_start_ns: Option<u64>,
     pub geometry: SourceGeometry,
     pub frame_rate: FrameRate,
     pub interlaced: bool,
@@ -208,6 +212,7 @@ pub fn probe(path: &Path) -> Result<SourceMedia, Error> {
         std::mem::swap(&mut par_n, &mut par_d);
     }
     let container_caps = info.stream_info().and_then(|s| s.caps());
+    let stated_span = crate::source::stated_video_span_ns(path);
     let pts_timeline = container_caps
         .as_ref()
         .and_then(|c| c.structure(0))
@@ -228,7 +233,8 @@ pub fn probe(path: &Path) -> Result<SourceMedia, Error> {
         video_codec: describe(video.caps()),
         audio_codec: audio.as_ref().map(|a| describe(a.caps())),
         duration_ns,
-        stated_video_end_ns: crate::source::stated_video_end_ns(path),
+        stated_video_end_ns: stated_span.map(|(_, end)| end),
+        stated_video_start_ns: stated_span.map(|(start, _)| start),
         geometry: SourceGeometry { width, height, par_n, par_d },
         frame_rate,
         interlaced: video.is_interlaced(),

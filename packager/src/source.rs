@@ -10,7 +10,7 @@ use std::io::{Read, Seek, SeekFrom};
 use std::path::Path;
 
 use gst::prelude::*;
-use manifest::movie::{duration_patch, video_end, DurationPatch};
+use manifest::movie::{duration_patch, video_span, DurationPatch};
 
 use crate::Error;
 
@@ -58,12 +58,13 @@ fn apply(patch: &DurationPatch, buffer: &mut gst::Buffer) {
     }
 }
 
-/// Where the video of an MP4/QuickTime file ends, in ns, as its header says (see
-/// [`manifest::movie::video_end`]); `None` for other containers or when it is not known.
-pub(crate) fn stated_video_end_ns(path: &Path) -> Option<u64> {
+/// Where the video of an MP4/QuickTime file starts and ends, in ns, as its header says (see
+/// [`manifest::movie::video_span`]); `None` for other containers or when it is not known.
+pub(crate) fn stated_video_span_ns(path: &Path) -> Option<(u64, u64)> {
     let (body, _) = read_moov(path)?;
-    let (ticks, timescale) = video_end(&body).ok().flatten()?;
-    u64::try_from(u128::from(ticks) * 1_000_000_000 / u128::from(timescale)).ok()
+    let span = video_span(&body).ok().flatten()?;
+    let ns = |ticks: u64| u64::try_from(u128::from(ticks) * 1_000_000_000 / u128::from(span.timescale)).ok();
+    Some((ns(span.start)?, ns(span.end)?))
 }
 
 /// The `moov` body of `path` and its file offset, if it is an MP4/QuickTime file.

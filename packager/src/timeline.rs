@@ -24,6 +24,37 @@ pub(crate) struct Timeline {
     pub(crate) init: Option<manifest::codecs::InitInfo>,
     /// Where the next fragment must start: the last one's decode time + duration.
     pub(crate) next_decode: Option<u64>,
+    /// A chunk of the title: where its first fragment lies on the title's timeline.
+    pub(crate) shift: Option<ChunkShift>,
+}
+
+/// A chunk's pipeline starts its running time at the chunk (its seek), so its muxer counts
+/// decode times from there; the title's run counts from the title's first frame. The first
+/// fragment is moved by the chunk's start on the title's timeline less the running time of
+/// the chunk's first frame (its [`Origin`]); the rest follow on from it.
+#[derive(Clone)]
+pub(crate) struct ChunkShift {
+    pub(crate) origin: Origin,
+    /// The chunk's start on the title's timeline.
+    pub(crate) start_ns: u64,
+    /// Ticks the first fragment was moved by (set then).
+    pub(crate) moved_by: i64,
+}
+
+impl ChunkShift {
+    /// The first fragment's decode time on the title's timeline, from the muxer's. With
+    /// constant-rate video (`frame` ticks a frame), where the muxer's decode time lies from
+    /// the origin is a whole number of frames: its rounding (the origin is a quarter frame
+    /// into the seek) is not carried onto the title's timeline.
+    fn first_decode(&self, muxer_decode: u64, timescale: u32, frame: Option<u64>) -> u64 {
+        let ticks = |ns: u64| ((u128::from(ns) * u128::from(timescale) + 500_000_000) / 1_000_000_000) as i64;
+        let from_origin = muxer_decode as i64 - ticks(self.origin.get().unwrap_or(0));
+        let from_origin = match frame.map(|f| f as i64) {
+            Some(f) if f > 0 => (from_origin + f / 2).div_euclid(f) * f,
+            _ => from_origin,
+        };
+        (ticks(self.start_ns) + from_origin).max(0) as u64
+    }
 }
 
 impl Timeline {
@@ -38,22 +69,32 @@ impl Timeline {
             return Ok(());
         }
         let init = self.init.as_ref().ok_or(manifest::Error::MissingBox { path: "init segment before fragments" })?;
+        let mut frame_ticks = None;
         if let Some(rate) = self.frame_rate {
             let ticks = u64::from(init.timescale) * u64::from(rate.den);
             if ticks % u64::from(rate.num) == 0 {
                 let frame = u32::try_from(ticks / u64::from(rate.num))
                     .map_err(|_| manifest::Error::ValueOutOfRange { field: "frame duration", value: ticks })?;
                 manifest::cmaf::set_sample_durations(chunk, init, frame)?;
+                frame_ticks = Some(u64::from(frame));
             }
         }
         let frag = manifest::cmaf::parse_fragment(chunk, init)?;
-        let start = match self.next_decode {
-            Some(next) if next != frag.decode_time => {
-                if next.abs_diff(frag.decode_time) > 1 {
+        let start = match (self.next_decode, &mut self.shift) {
+            (Some(next), _) if next != frag.decode_time => {
+                // A chunk's muxer counts from the chunk; by how much was set at its first fragment.
+                let muxer = frag.decode_time.saturating_add_signed(self.shift.as_ref().map_or(0, |s| s.moved_by));
+                if next.abs_diff(muxer) > 1 {
                     tracing::warn!(track_id = init.track_id, next, muxer = frag.decode_time, "fragment decode time moved to follow on");
                 }
                 manifest::cmaf::set_decode_time(chunk, init, next)?;
                 next
+            }
+            (None, Some(shift)) => {
+                let first = shift.first_decode(frag.decode_time, init.timescale, frame_ticks);
+                shift.moved_by = first as i64 - frag.decode_time as i64;
+                manifest::cmaf::set_decode_time(chunk, init, first)?;
+                first
             }
             _ => frag.decode_time,
         };
@@ -166,6 +207,10 @@ impl Origin {
     /// Takes `rt` as the origin if none was set yet.
     pub(crate) fn settle(&self, rt: u64) {
         let _ = self.0.compare_exchange(u64::MAX, rt, Ordering::Relaxed, Ordering::Relaxed);
+    }
+    /// The origin's running time, once set.
+    pub(crate) fn get(&self) -> Option<u64> {
+        Some(self.0.load(Ordering::Relaxed)).filter(|&o| o != u64::MAX)
     }
     /// Time from the origin to `rt` (0 before it).
     pub(crate) fn since(&self, rt: u64) -> u64 {

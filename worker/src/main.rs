@@ -39,6 +39,13 @@ enum Command {
         /// Watchdog: fail a job whose pipeline has made no progress for this many seconds.
         #[arg(long, env = "VODPIPE_STALL_TIMEOUT", default_value_t = packager::STALL_TIMEOUT.as_secs_f64())]
         stall_timeout: f64,
+        /// Encodes the video in chunks of this many seconds (whole segments), assembled into
+        /// one title; 0 turns chunking off. Defaults to the ladder's `chunk_duration` (60 s).
+        #[arg(long)]
+        chunk_duration: Option<f64>,
+        /// Chunk pipelines run at once (the audio and thumbnails are one more).
+        #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u16).range(1..=64))]
+        jobs: u16,
     },
     /// Consume transcode jobs from RabbitMQ, packaging to S3.
     Worker {
@@ -132,8 +139,9 @@ fn main() -> ExitCode {
     };
     let result = runtime.block_on(async {
         match cli.command {
-            Command::Transcode { input, out, video_id, ladder, segment_duration, stall_timeout } => {
-                transcode::run(transcode::Args { input, out, video_id, ladder, segment_duration, stall_timeout }).await
+            Command::Transcode { input, out, video_id, ladder, segment_duration, stall_timeout, chunk_duration, jobs } => {
+                let args = transcode::Args { input, out, video_id, ladder, segment_duration, stall_timeout, chunk_duration, jobs };
+                transcode::run(args).await
             }
             Command::Worker { amqp_url, prefetch, grace, work_dir, stall_timeout } => {
                 run_worker(amqp_url, prefetch, grace, work_dir, stall_timeout).await

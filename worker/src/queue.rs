@@ -490,6 +490,10 @@ async fn run_job(ctx: Arc<Ctx>, job: Job, cancel: Cancel) -> Result<Announcement
         generator: concat!("vodpipe ", env!("CARGO_PKG_VERSION")).into(),
         source_uri: Some(msg.source.clone()),
         stall_timeout: ctx.stall_timeout,
+        // Chunks of one title on one worker only add the audio part's second decode; a
+        // title is chunked on the queue once chunk jobs can spread it over workers.
+        chunk_duration: Some(Duration::ZERO),
+        parallel_parts: 1,
     };
     let result = packager::package(&pjob, store, Arc::new(ProgressEvents { tx: ptx }), cancel).await;
     let _ = progress_task.await;

@@ -23,6 +23,15 @@ pub struct Args {
     pub segment_duration: Option<f64>,
     /// Seconds without progress before the watchdog fails the job.
     pub stall_timeout: f64,
+    /// Seconds per chunk of video (`None`: the ladder's; 0: off).
+    pub chunk_duration: Option<f64>,
+    /// Chunk pipelines at once.
+    pub jobs: u16,
+}
+
+/// `--chunk-duration`: seconds, 0 for off.
+fn chunk_duration(seconds: f64) -> Result<Duration> {
+    Duration::try_from_secs_f64(seconds).map_err(|_| anyhow::anyhow!("invalid --chunk-duration {seconds}: a number of seconds, 0 for off"))
 }
 
 pub fn load_ladder(path: Option<&std::path::Path>, segment_duration: Option<f64>) -> Result<Ladder> {
@@ -100,6 +109,8 @@ pub async fn run(args: Args) -> Result<()> {
         generator: concat!("vodpipe ", env!("CARGO_PKG_VERSION")).into(),
         source_uri: None,
         stall_timeout: stall_timeout(args.stall_timeout)?,
+        chunk_duration: args.chunk_duration.map(chunk_duration).transpose()?,
+        parallel_parts: usize::from(args.jobs),
     };
     let cancel = Cancel::default();
     let on_signal = cancel.clone();

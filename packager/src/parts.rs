@@ -1,0 +1,215 @@
+//! A title made as one pipeline, or in parts: chunks of its video (whole segments, see
+//! `manifest::chunk`), each a pipeline of its own that seeks to its range, and one part
+//! that makes the audio and the thumbnails over the whole title. Up to `Job::parallel_parts`
+//! parts run at once; they are assembled by `manifest::chunk::assemble` either way.
+//!
+//! A title is cut into chunks only where the chunks' boundaries are known to be the
+//! whole run's: an MP4/QuickTime source whose header states that its video starts at 0
+//! (segment boundaries are then counted from 0) and whose rungs are all encoded (a copied
+//! rung keeps the source's keyframes, which a seek cannot line up), at a constant frame
+//! rate (a variable-rate source is resampled to a grid from its first frame, which a chunk
+//! would start afresh). Anything else runs as one pipeline, as does a title shorter than
+//! two chunks.
+
+use std::sync::Arc;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use manifest::chunk::{self, ChunkSpan, Part};
+use tokio::sync::Semaphore;
+use tokio::task::JoinSet;
+
+use crate::pipeline::{PartSpec, TimeRange, TrackPlan};
+use crate::{Error, TitleRun, run_part};
+
+/// Makes every part of the title; the parts in order (chunks by position, then the audio).
+pub(crate) async fn run(run: &Arc<TitleRun>, tracks: Vec<TrackPlan>) -> Result<Vec<Part>, Error> {
+    let spans = match why_one_pipeline(run, &tracks) {
+        Some(reason) => {
+            if run.job.chunk_duration.is_none_or(|d| !d.is_zero()) {
+                tracing::info!(video_id = %run.job.video_id, "not cut into chunks: {reason}");
+            }
+            return Ok(vec![run_part(run, PartJob::whole(tracks)).await?]);
+        }
+        None => plan(run),
+    };
+    if spans.len() < 2 {
+        return Ok(vec![run_part(run, PartJob::whole(tracks)).await?]);
+    }
+    let fps = run.source.frame_rate;
+    let (segment_frames, _) = run.job.ladder.gop(fps);
+    let frame_ns = 1_000_000_000u64 * u64::from(fps.den) / u64::from(fps.num);
+    let (video, audio): (Vec<TrackPlan>, Vec<TrackPlan>) = tracks.into_iter().partition(|t| matches!(t, TrackPlan::Video(_)));
+    tracing::info!(
+        video_id = %run.job.video_id,
+        chunks = spans.len(),
+        segments_per_chunk = spans[0].segments.unwrap_or(0),
+        at_once = run.job.parallel_parts,
+        "packaging in chunks"
+    );
+    let limit = Arc::new(Semaphore::new(run.job.parallel_parts.max(1)));
+    let mut set = JoinSet::new();
+    let mut spawn = |position: usize, part: PartJob| {
+        let (run, limit) = (run.clone(), limit.clone());
+        set.spawn(async move {
+            let _permit = limit.acquire_owned().await.expect("never closed");
+            if run.abort.is_cancelled() {
+                return (position, Err(Error::Cancelled));
+            }
+            let started = std::time::Instant::now();
+            let name = part.name.clone();
+            let part = run_part(&run, part).await;
+            tracing::info!(part = %name, seconds = format!("{:.2}", started.elapsed().as_secs_f64()), ok = part.is_ok(), "part finished");
+            if part.is_err() {
+                // The title fails with this part: the others stop at once.
+                run.abort.cancel();
+            }
+            (position, part)
+        });
+    };
+    // The audio and thumbnails span the whole title: started first, they end near the last chunk.
+    let audio = PartJob {
+        name: "audio and thumbnails".into(),
+        tracks: audio,
+        spec: PartSpec { range: None, thumbnails: true },
+        first_segment: 1,
+        progress_from: None,
+        audio_up_to: Some(last_segment(run, segment_frames)),
+    };
+    spawn(spans.len(), audio);
+    for span in &spans {
+        let range = TimeRange {
+            start_ns: span.start_ns(segment_frames, fps.num, fps.den),
+            end_ns: span.end_ns(segment_frames, fps.num, fps.den),
+            frame_ns,
+        };
+        let chunk = PartJob {
+            name: format!("chunk {}", span.index),
+            tracks: video.clone(),
+            spec: PartSpec { range: Some(range), thumbnails: false },
+            first_segment: span.first_segment,
+            progress_from: Some(range.start_ns),
+            audio_up_to: None,
+        };
+        spawn(span.index as usize, chunk);
+    }
+    let mut parts: Vec<Option<Part>> = vec![None; spans.len() + 1];
+    let mut failure: Option<Error> = None;
+    while let Some(done) = set.join_next().await {
+        let (position, part) = done.map_err(|e| Error::Setup(format!("a part's task: {e}")))?;
+        match part {
+            Ok(part) => parts[position] = Some(part),
+            // The first real failure is the title's; the rest were stopped by it.
+            Err(e) if matches!(failure, None | Some(Error::Cancelled)) => failure = Some(e),
+            Err(_) => {}
+        }
+    }
+    if let Some(e) = failure {
+        return Err(e);
+    }
+    Ok(parts.into_iter().map(|p| p.expect("every part succeeded")).collect())
+}
+
+/// One part to make: its name (in logs and errors), its tracks (the pipeline's, in order),
+/// what of the title it covers, the number of its first media segment, and where its video
+/// position counts from in the title's progress (`None`: it does not count).
+pub(crate) struct PartJob {
+    pub(crate) name: String,
+    pub(crate) tracks: Vec<TrackPlan>,
+    pub(crate) spec: PartSpec,
+    pub(crate) first_segment: u32,
+    pub(crate) progress_from: Option<u64>,
+    /// For the audio of a chunked title: the video's last segment (see
+    /// `manifest::title::TitleBuilder::audio_up_to`).
+    pub(crate) audio_up_to: Option<u32>,
+}
+
+impl PartJob {
+    fn whole(tracks: Vec<TrackPlan>) -> Self {
+        PartJob { name: "the title".into(), tracks, spec: PartSpec::WHOLE, first_segment: 1, progress_from: Some(0), audio_up_to: None }
+    }
+}
+
+/// Why the title cannot be cut into chunks, if it cannot (see the module's notes).
+fn why_one_pipeline(run: &TitleRun, tracks: &[TrackPlan]) -> Option<&'static str> {
+    if run.job.chunk_duration.is_some_and(|d| d.is_zero()) {
+        return Some("chunking is off");
+    }
+    if tracks.iter().any(|t| matches!(t, TrackPlan::Video(p) if p.copy)) {
+        return Some("a copied rung keeps the source's keyframes");
+    }
+    if !run.source.video_stream.rate_known {
+        return Some("the source's frame rate is not constant (its frames do not fall on the chunks' grid)");
+    }
+    match run.source.stated_video_start_ns {
+        None => Some("the source's header does not state where its video starts (not MP4/QuickTime)"),
+        Some(start) if start > 0 => Some("the source's video starts after 0 (an empty edit)"),
+        Some(_) => None,
+    }
+}
+
+/// The number of the video's last segment: its stated length in whole frames, in
+/// segments of `segment_frames`.
+fn last_segment(run: &TitleRun, segment_frames: u32) -> u32 {
+    let fps = run.source.frame_rate;
+    let video_ns = run.source.stated_video_end_ns.unwrap_or(run.source.duration_ns);
+    let frames = (u128::from(video_ns) * u128::from(fps.num) + u128::from(fps.den) * 500_000_000) / (u128::from(fps.den) * 1_000_000_000);
+    (frames as u64).div_ceil(u64::from(segment_frames.max(1))).max(1) as u32
+}
+
+/// The chunks of the title's video.
+fn plan(run: &TitleRun) -> Vec<ChunkSpan> {
+    let (_, segment_ns) = run.job.ladder.gop(run.source.frame_rate);
+    let chunk_ns = run.job.chunk_duration.map_or(run.job.ladder.chunk_seconds, |d| d.as_secs_f64());
+    let video_ns = run.source.stated_video_end_ns.unwrap_or(run.source.duration_ns);
+    chunk::plan(video_ns, segment_ns, (chunk_ns * 1e9) as u64)
+}
+
+/// How far the title has come, over all its parts.
+#[derive(Default)]
+pub(crate) struct Progress {
+    /// Per chunk (by its start): how much of its video it has packaged.
+    done: Mutex<Vec<(u64, u64)>>,
+    segments_stored: AtomicU64,
+}
+
+/// One part's view of [`Progress`]: a chunk's position counts from its start.
+pub(crate) struct PartProgress<'a> {
+    progress: &'a Progress,
+    /// `None` for the audio and thumbnails of a chunked title (its position is not the video's).
+    start_ns: Option<u64>,
+}
+
+/// The title's progress: its video packaged so far, and segments stored.
+pub(crate) struct Done {
+    pub(crate) position_ns: u64,
+    pub(crate) segments_stored: u64,
+}
+
+impl Progress {
+    /// A part whose video position starts at `start_ns` of the title (`None`: it does not count).
+    pub(crate) fn part(&self, start_ns: Option<u64>) -> PartProgress<'_> {
+        PartProgress { progress: self, start_ns }
+    }
+}
+
+impl PartProgress<'_> {
+    /// Records `position_ns` (the part's pipeline's running time) and gives the title's.
+    pub(crate) fn at(&self, position_ns: u64) -> Done {
+        let mut done = self.progress.done.lock().unwrap();
+        if let Some(start) = self.start_ns {
+            match done.iter_mut().find(|(s, _)| *s == start) {
+                Some(entry) => entry.1 = position_ns,
+                None => done.push((start, position_ns)),
+            }
+        }
+        Done {
+            position_ns: done.iter().map(|(_, p)| p).sum(),
+            segments_stored: self.progress.segments_stored.load(Ordering::Relaxed),
+        }
+    }
+
+    pub(crate) fn stored(&self) {
+        self.progress.segments_stored.fetch_add(1, Ordering::Relaxed);
+    }
+}
