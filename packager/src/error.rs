@@ -68,6 +68,10 @@ pub enum Error {
     MissingElement { factory: &'static str },
     #[error("pipeline setup failed: {0}")]
     Setup(String),
+    /// The parts of a chunked title do not join (see `manifest::chunk::assemble`): a fault
+    /// of the packaging, not of the upload.
+    #[error("the title's chunks do not join up: {0}")]
+    Assembly(String),
     #[error("decoding/encoding made no progress for {seconds} s at {position_s:.3} s of the source: stalled pipeline")]
     Stalled { seconds: f64, position_s: f64 },
     #[error("no object store request finished for {seconds} s ({in_flight} in flight): stalled store")]

@@ -625,6 +625,7 @@ fn title_error(e: manifest::Error, job: &Job) -> Error {
         manifest::Error::NoSegments { rendition } => Error::NoSegments { rendition },
         manifest::Error::ThumbnailsMissing { what } => Error::Thumbnail(what.into()),
         manifest::Error::InTrack { rendition, source } => Error::Output { rendition, source: *source },
+        manifest::Error::PartsDisagree { .. } => Error::Assembly(e.to_string()),
         other => Error::Setup(other.to_string()),
     }
 }

@@ -1,0 +1,239 @@
+//! A title encoded in chunks (`vodpipe transcode --chunk-duration`) against the same title
+//! made in one pipeline: the same files, media playlists, init segments, audio, and packet
+//! timing (every pts, dts, duration and keyframe flag, so every tfdt), every check an
+//! unchunked title passes, playback through every seam in GStreamer's HLS and DASH
+//! demuxers, and the pictures around each seam as close to the source (SSIM) as the
+//! unchunked title's. Real uploads too (an edit list that starts mid-GOP, 23.976 fps, a
+//! rotated phone clip), and the sources that are not cut into chunks, with the reason.
+
+mod common;
+
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use common::*;
+
+/// Two H.264 rungs, one with B-frames, in 4 s segments.
+const LADDER: &str = r#"
+name = "chunked"
+segment_duration = 4.0
+deterministic = true
+
+[audio]
+bitrate = 64000
+
+[[rung]]
+codec = "h264"
+height = 360
+bitrate = 600000
+bframes = 2
+preset = "ultrafast"
+
+[[rung]]
+codec = "h264"
+height = 240
+bitrate = 250000
+preset = "ultrafast"
+"#;
+
+/// SSIM around a seam may differ from the unchunked title's by this much.
+const SSIM_TOLERANCE: f64 = 0.01;
+
+#[test]
+fn a_chunked_title_is_the_unchunked_title_and_plays_through_its_seams() {
+    let s = Scratch::new("chunked_vs_whole");
+    let input = s.path("src.mp4");
+    // 26 s at 30 fps, B-frames in the source: 8 s chunks are 2 segments, the last one 2.5.
+    make_source(&input, 26, 30);
+    let ladder = s.path("ladder.toml");
+    fs::write(&ladder, LADDER).unwrap();
+    let whole = transcode(&input, &ladder, &s.path("whole"), &["--chunk-duration", "0"]);
+    let logs = run_ok_stderr(&transcode_args(&input, &ladder, &s.path("chunked"), &["--chunk-duration", "8", "--jobs", "2"]));
+    let logs = strip_ansi(&logs);
+    assert!(logs.contains("packaging in chunks") && logs.contains("chunks=3"), "not cut into 3 chunks:\n{}", tail(&logs, 20));
+    let chunked = s.path("chunked").join("src");
+
+    assert_same_timeline(&s, &whole, &chunked);
+    let report = verify_title(&s, &input, &chunked, &Expect::rungs(&[360, 240]));
+    play_everything(&s, &chunked, &report);
+
+    for id in ["h264_360p", "h264_240p"] {
+        let (w, c) = (join(&s, &whole, id, "whole"), join(&s, &chunked, id, "chunked"));
+        let (ws, cs) = (ssim_per_frame(&s, &w, &input), ssim_per_frame(&s, &c, &input));
+        assert_eq!(ws.len(), cs.len(), "{id}: SSIM of a different number of frames");
+        for seam in [8.0, 16.0] {
+            let (a, b) = (around(&ws, seam, 30.0), around(&cs, seam, 30.0));
+            assert!(b > 0.5, "{id}: SSIM {b:.4} at the seam at {seam} s: the pictures there are not the source's");
+            assert!(
+                (a - b).abs() <= SSIM_TOLERANCE,
+                "{id}: SSIM around the seam at {seam} s is {b:.4} chunked, {a:.4} in one pipeline"
+            );
+        }
+    }
+}
+
+/// Uploads from the field cut into 2 s chunks (one segment each) give the unchunked
+/// title's timeline: a phone gallery trim (its edit list starts 1.37 s into the media,
+/// mid-GOP: seeks and stream times both go through it), 23.976 fps (segments of 48
+/// frames, 2.002 s), and a rotated phone clip.
+#[test]
+fn field_uploads_chunk_like_they_package_whole() {
+    for fixture in ["33_trimmed_editlist.mp4", "13_23976.mp4", "03_phone_rot90.mp4"] {
+        let stem = fixture.trim_end_matches(".mp4");
+        let s = Scratch::new(&format!("chunked_{stem}"));
+        let input = repo_root().join("fixtures/field").join(fixture);
+        let ladder = s.path("ladder.toml");
+        fs::write(&ladder, LADDER.replace("segment_duration = 4.0", "segment_duration = 2.0")).unwrap();
+        let whole = transcode(&input, &ladder, &s.path("whole"), &["--chunk-duration", "0"]);
+        let logs = strip_ansi(&run_ok_stderr(&transcode_args(&input, &ladder, &s.path("chunked"), &["--chunk-duration", "2"])));
+        assert!(logs.contains("packaging in chunks"), "{fixture}: not chunked:\n{}", tail(&logs, 20));
+        assert_same_timeline(&s, &whole, &s.path("chunked").join(stem));
+    }
+}
+
+/// What is not cut into chunks runs as one pipeline and says why: a variable frame rate
+/// (its resampling grid starts at the first frame), a container with no stated video start
+/// (Matroska), and a title shorter than two chunks (no reason needed: nothing to cut).
+#[test]
+fn sources_that_cannot_be_cut_run_whole_and_say_why() {
+    let s = Scratch::new("chunked_refused");
+    let ladder = s.path("ladder.toml");
+    fs::write(&ladder, LADDER.replace("segment_duration = 4.0", "segment_duration = 2.0")).unwrap();
+    for (fixture, reason) in [
+        ("field/07_vfr_phone.mp4", "frame rate is not constant"),
+        ("field/02_ffmpeg_h264_aac.mkv", "does not state where its video starts"),
+    ] {
+        let input = repo_root().join("fixtures").join(fixture);
+        let out = s.path(fixture.replace('/', "_").as_str());
+        let logs = strip_ansi(&run_ok_stderr(&transcode_args(&input, &ladder, &out, &["--chunk-duration", "2"])));
+        assert!(!logs.contains("packaging in chunks"), "{fixture} was cut into chunks");
+        assert!(logs.contains("not cut into chunks") && logs.contains(reason), "{fixture}: no reason given:\n{}", tail(&logs, 20));
+    }
+    let short = repo_root().join("fixtures/media/short.mp4");
+    let logs = strip_ansi(&run_ok_stderr(&transcode_args(&short, &ladder, &s.path("short"), &["--chunk-duration", "60"])));
+    assert!(!logs.contains("packaging in chunks"), "a title shorter than two chunks was cut");
+}
+
+fn make_source(out: &Path, seconds: u32, fps: u32) {
+    let status = Command::new("ffmpeg")
+        .args(["-nostdin", "-hide_banner", "-loglevel", "error", "-y", "-f", "lavfi", "-i"])
+        .arg(format!("testsrc2=size=640x360:rate={fps}:duration={seconds}"))
+        .args(["-f", "lavfi", "-i"])
+        .arg(format!("sine=frequency=440:sample_rate=48000:duration={seconds}"))
+        .args(["-c:v", "libx264", "-preset", "veryfast", "-g", &(2 * fps).to_string(), "-bf", "3"])
+        .args(["-pix_fmt", "yuv420p", "-threads", "1", "-c:a", "aac", "-b:a", "96k"])
+        .arg(out)
+        .status()
+        .expect("running ffmpeg");
+    assert!(status.success(), "ffmpeg could not make {}", out.display());
+}
+
+fn transcode_args(input: &Path, ladder: &Path, out: &Path, extra: &[&str]) -> Vec<std::ffi::OsString> {
+    let mut args = vec![arg("transcode"), input.into(), arg("--out"), out.into(), arg("--ladder"), ladder.into()];
+    args.extend(extra.iter().map(|a| arg(a)));
+    args
+}
+
+/// The title folder of `input` transcoded into `out`.
+fn transcode(input: &Path, ladder: &Path, out: &Path, extra: &[&str]) -> PathBuf {
+    run_ok(&transcode_args(input, ladder, out, extra));
+    out.join(input.file_stem().unwrap())
+}
+
+/// The same files; the same media playlists and init segments; the same audio bytes; the
+/// same packet timing in every video rendition; manifests that differ in bitrates only.
+fn assert_same_timeline(s: &Scratch, whole: &Path, chunked: &Path) {
+    let files = list_files(whole);
+    assert_eq!(files, list_files(chunked), "the chunked title has other files");
+    for f in &files {
+        let (a, b) = (whole.join(f), chunked.join(f));
+        if f.ends_with("playlist.m3u8") || f.ends_with("init.mp4") || f.starts_with("audio/") {
+            assert!(fs::read(&a).unwrap() == fs::read(&b).unwrap(), "{f} differs in the chunked title");
+        }
+    }
+    for manifest in ["master.m3u8", "manifest.mpd"] {
+        let (a, b) = (without_bitrates(&whole.join(manifest)), without_bitrates(&chunked.join(manifest)));
+        assert_eq!(a, b, "{manifest} differs in more than bitrates");
+    }
+    for dir in files.iter().filter_map(|f| f.strip_suffix("/init.mp4")).filter(|d| *d != "audio") {
+        let (a, b) = (packet_timing(&join(s, whole, dir, "whole")), packet_timing(&join(s, chunked, dir, "chunked")));
+        assert!(!a.is_empty(), "{dir}: no packets");
+        if let Some(i) = (0..a.len().min(b.len())).find(|&i| a[i] != b[i]) {
+            panic!("{dir}: packet {i} is {} chunked, {} in one pipeline (pts,dts,duration,flags)", b[i], a[i]);
+        }
+        assert_eq!(a.len(), b.len(), "{dir}: another number of packets");
+    }
+}
+
+/// A manifest with its bitrate attributes' values blanked (the chunks' encoders measure
+/// their own peaks).
+fn without_bitrates(path: &Path) -> String {
+    let text = fs::read_to_string(path).unwrap();
+    let mut out = String::new();
+    let mut rest = text.as_str();
+    while let Some(at) = ["BANDWIDTH=", "bandwidth=\""].iter().filter_map(|k| rest.find(k).map(|i| (i, k.len()))).min() {
+        let (i, len) = at;
+        out.push_str(&rest[..i + len]);
+        rest = rest[i + len..].trim_start_matches(|c: char| c.is_ascii_digit());
+    }
+    out.push_str(rest);
+    out
+}
+
+/// A rendition's init segment and media segments, in playlist order, as one file.
+fn join(s: &Scratch, title: &Path, id: &str, label: &str) -> PathBuf {
+    let dir = title.join(id);
+    let playlist = fs::read_to_string(dir.join("playlist.m3u8")).expect("media playlist");
+    let mut bytes = fs::read(dir.join("init.mp4")).expect("init segment");
+    for line in playlist.lines().filter(|l| !l.starts_with('#') && !l.trim().is_empty()) {
+        bytes.extend(fs::read(dir.join(line.trim())).expect("segment"));
+    }
+    let out = s.path(&format!("{label}-{}.mp4", id.replace('/', "_")));
+    fs::write(&out, bytes).unwrap();
+    out
+}
+
+/// "pts,dts,duration,flags" of every packet, in decode order (ffprobe).
+fn packet_timing(file: &Path) -> Vec<String> {
+    let out = Command::new("ffprobe")
+        .args(["-v", "error", "-show_entries", "packet=pts,dts,duration,flags", "-of", "csv=p=0"])
+        .arg(file)
+        .output()
+        .expect("ffprobe not found: run scripts/setup.sh");
+    assert!(out.status.success(), "ffprobe failed on {}", file.display());
+    String::from_utf8_lossy(&out.stdout).lines().map(str::to_owned).collect()
+}
+
+/// SSIM (all planes) of every frame of `rendition` against the source scaled to its size,
+/// both from their first frame (ffmpeg's ssim filter).
+fn ssim_per_frame(s: &Scratch, rendition: &Path, source: &Path) -> Vec<f64> {
+    let stream = &probe_json(rendition, &["-show_streams"])["streams"][0];
+    let (w, h) = (stream["width"].as_u64().unwrap(), stream["height"].as_u64().unwrap());
+    let stats = s.path(&format!("ssim-{}.log", rendition.file_stem().unwrap().to_string_lossy()));
+    let filter = format!(
+        "[0:v]setpts=PTS-STARTPTS[d];[1:v]scale={w}:{h}:flags=bicubic,setpts=PTS-STARTPTS[r];[d][r]ssim=stats_file={}",
+        stats.display()
+    );
+    let out = Command::new("ffmpeg")
+        .args(["-nostdin", "-hide_banner", "-loglevel", "error", "-i"])
+        .arg(rendition)
+        .arg("-i")
+        .arg(source)
+        .args(["-lavfi", &filter, "-f", "null", "-"])
+        .output()
+        .expect("running ffmpeg");
+    assert!(out.status.success(), "ffmpeg ssim: {}", String::from_utf8_lossy(&out.stderr));
+    fs::read_to_string(&stats)
+        .unwrap()
+        .lines()
+        .filter_map(|l| l.split_whitespace().find_map(|f| f.strip_prefix("All:")).and_then(|v| v.parse().ok()))
+        .collect()
+}
+
+/// Mean SSIM of the three frames either side of the seam at `seam_s`.
+fn around(ssim: &[f64], seam_s: f64, fps: f64) -> f64 {
+    let k = (seam_s * fps).round() as usize;
+    let window = &ssim[k - 3..k + 3];
+    window.iter().sum::<f64>() / window.len() as f64
+}
