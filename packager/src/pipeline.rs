@@ -624,7 +624,7 @@ fn thumbnails(pipeline: &gst::Pipeline, plan: &Plan, tee: &gst::Element) -> Resu
     if let Some(k) = &plan.keyframes_only {
         let k = k.clone();
         sq.static_pad("sink").unwrap().add_probe(gst::PadProbeType::BUFFER, move |pad, info| {
-            let Some(rt) = info.buffer().and_then(|buf| pad_running_time(pad, buf)) else { return gst::PadProbeReturn::Drop };
+            let Some(rt) = info.buffer().and_then(|buf| pad_running_time(pad, buf)) else { return discard(info) };
             let mut picked = k.for_sprites.lock().unwrap();
             // Within a millisecond: the decoder keeps the timestamps it is given.
             while picked.front().is_some_and(|&t| t + 1_000_000 < rt.nseconds()) {
@@ -634,7 +634,7 @@ fn thumbnails(pipeline: &gst::Pipeline, plan: &Plan, tee: &gst::Element) -> Resu
                 picked.pop_front();
                 gst::PadProbeReturn::Ok
             } else {
-                gst::PadProbeReturn::Drop
+                discard(info)
             }
         });
     }
@@ -1029,17 +1029,20 @@ fn inner_decodebin(
         });
     }
     if let Some(k) = keyframes {
-        let poster_done = plan.poster_done.clone();
+        let (poster_done, origin) = (plan.poster_done.clone(), plan.origin.clone());
         q.static_pad("sink").unwrap().add_probe(gst::PadProbeType::BUFFER, move |pad, info| {
             let Some(buf) = info.buffer() else { return gst::PadProbeReturn::Ok };
             if buf.flags().contains(gst::BufferFlags::DELTA_UNIT) {
-                return gst::PadProbeReturn::Drop;
+                // Every frame until the first one is decoded: the origin is the title's first
+                // frame, as when everything is decoded, not the first keyframe (an edit list
+                // may start mid-GOP, the first frame shown may not be the keyframe).
+                return if origin.get().is_none() { gst::PadProbeReturn::Ok } else { discard(info) };
             }
             let Some(rt) = pad_running_time(pad, buf) else { return gst::PadProbeReturn::Ok };
             if k.sampler.lock().unwrap().wanted(rt.nseconds()) {
                 k.for_sprites.lock().unwrap().push_back(rt.nseconds());
             } else if poster_done.load(Ordering::Relaxed) {
-                return gst::PadProbeReturn::Drop;
+                return discard(info);
             }
             gst::PadProbeReturn::Ok
         });
@@ -1129,7 +1132,7 @@ fn seek_before_the_first_frame(pipeline: &gst::Pipeline, range: TimeRange, tx: m
                         let Some(demuxer) = demuxer.upgrade() else { return };
                         let event = gst::event::Seek::new(
                             1.0,
-                            gst::SeekFlags::FLUSH | gst::SeekFlags::ACCURATE,
+                            gst::SeekFlags::FLUSH | gst::SeekFlags::KEY_UNIT | gst::SeekFlags::SNAP_BEFORE,
                             gst::SeekType::Set,
                             gst::ClockTime::from_nseconds(range.start_ns.saturating_sub(range.frame_ns / 4)),
                             gst::SeekType::None,
@@ -1179,6 +1182,14 @@ fn no_video_past_the_range(pad: &gst::Pad, range: TimeRange) {
     });
 }
 
+/// Drops the buffer a probe on a sink pad was given. Not with `PadProbeReturn::Drop`: on a
+/// sink pad, GStreamer 1.22 then unrefs the buffer gstreamer-rs has already taken (a
+/// GStreamer-CRITICAL per buffer); taken and `Handled`, it is dropped here.
+fn discard(info: &mut gst::PadProbeInfo) -> gst::PadProbeReturn {
+    info.data = None;
+    gst::PadProbeReturn::Handled
+}
+
 /// Keeps the decoded frames whose middle lies in the chunk's range (stream time): those
 /// before it (from the keyframe the seek went back to) and after it (decoded up to
 /// [`no_video_past_the_range`]) are dropped.
@@ -1192,10 +1203,7 @@ fn only_in_range(pad: &gst::Pad, range: TimeRange) {
         if middle.is_some_and(|m| m >= range.start_ns && range.end_ns.is_none_or(|end| m < end)) {
             return gst::PadProbeReturn::Ok;
         }
-        // Taken and dropped here, not with `Drop`: these buffers come through decodebin's
-        // ghost pad, where `Drop` makes GStreamer unref a null buffer (see build_audio_copy).
-        info.data = None;
-        gst::PadProbeReturn::Handled
+        discard(info)
     });
 }
 
@@ -1226,7 +1234,11 @@ pub(crate) fn build(
     let src = crate::source::file_source(input)?;
     let copy_video = tracks.iter().any(|t| matches!(t, TrackPlan::Video(p) if p.copy));
     let audio_copy_track = tracks.iter().position(|t| matches!(t, TrackPlan::Audio { copy: true }));
-    let copy_mode = copy_video || audio_copy_track.is_some();
+    let encoded_video = tracks.iter().any(|t| matches!(t, TrackPlan::Video(p) if !p.copy));
+    // With no rung encoded here (every one copied, or the audio and thumbnails of a chunked
+    // title) only the thumbnails need pictures: only keyframes are decoded, so the parsebin head.
+    let keyframes_for_thumbnails = !encoded_video && part.thumbnails;
+    let copy_mode = copy_video || audio_copy_track.is_some() || keyframes_for_thumbnails;
     let decode = make(if copy_mode { "parsebin" } else { "decodebin" })?;
     if part.range.is_some() {
         // A chunk makes only video: its other streams are not decoded (see `ended_at_once`).
@@ -1235,8 +1247,7 @@ pub(crate) fn build(
     pipeline.add_many([&src, &decode]).map_err(setup_err)?;
     src.link(&decode).map_err(setup_err)?;
     let position_ns = Arc::new(AtomicU64::new(0));
-    let encoded_video = tracks.iter().any(|t| matches!(t, TrackPlan::Video(p) if !p.copy));
-    let keyframes_only = (copy_video && !encoded_video).then(|| {
+    let keyframes_only = keyframes_for_thumbnails.then(|| {
         Arc::new(KeyframesOnly {
             sampler: Mutex::new(KeyframeSampler::new(crate::thumbs::sprite_interval_ns(source.duration_ns))),
             for_sprites: Mutex::new(Default::default()),
@@ -1277,7 +1288,7 @@ pub(crate) fn build(
         let caps = pad.current_caps().unwrap_or_else(|| pad.query_caps(None));
         let name = caps.structure(0).map(|s| s.name().to_string()).unwrap_or_default();
         let result = if name.starts_with("video/") && !video_seen.swap(true, Ordering::SeqCst) {
-            if copy_video {
+            if copy_video || keyframes_for_thumbnails {
                 copy_mode_video(&pipeline, &plan, &linked, &caps)
             } else {
                 inner_decodebin(&pipeline, &plan, &linked, None)
