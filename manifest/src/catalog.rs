@@ -95,6 +95,10 @@ pub struct Catalog {
     pub manifests: Manifests,
     pub renditions: Vec<CatalogRendition>,
     pub thumbnails: Thumbnails,
+    /// The parts the title was made in (see `crate::chunk`): which segments each made, and
+    /// which worker. Empty when the caller does not say.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub parts: Vec<crate::chunk::PartRecord>,
 }
 
 /// [`SourceInfo`] plus its duration in seconds.
@@ -312,6 +316,7 @@ pub fn build(
         },
         renditions: p.renditions.iter().map(rendition).collect(),
         thumbnails: thumbs.clone(),
+        parts: Vec::new(),
     }
 }
 

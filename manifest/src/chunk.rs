@@ -15,6 +15,8 @@
 //!   (and named, so whoever stored them can say so);
 //! - exactly one part made the thumbnails.
 
+use serde::{Deserialize, Serialize};
+
 use crate::catalog::Thumbnails;
 use crate::model::{Presentation, Rendition, Segment, TrackKind};
 use crate::{Error, Result};
@@ -81,13 +83,37 @@ pub struct Part {
     pub name: String,
     pub renditions: Vec<Rendition>,
     pub thumbnails: Option<Thumbnails>,
+    /// Who made it, when the caller says.
+    pub worker: Option<Worker>,
 }
 
-/// The assembled title, and the audio segments it leaves out (stored past the video's end).
+/// A worker process: its host's name and its process id.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Worker {
+    pub host: String,
+    pub pid: u32,
+}
+
+/// What the catalog says of one part: its name, the segments it made in the title (its
+/// video's, or for the audio part its audio's), and who made it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PartRecord {
+    pub part: String,
+    pub first_segment: u32,
+    pub last_segment: u32,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub worker: Option<Worker>,
+}
+
+/// The assembled title, what each part made of it, and the audio segments it leaves out
+/// (stored past the video's end).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Assembled {
     pub presentation: Presentation,
     pub thumbnails: Thumbnails,
+    pub parts: Vec<PartRecord>,
     pub dropped_audio: Vec<Segment>,
 }
 
@@ -96,7 +122,12 @@ pub struct Assembled {
 pub fn assemble(video_id: &str, parts: Vec<Part>) -> Result<Assembled> {
     let mut renditions: Vec<(Rendition, String)> = Vec::new();
     let mut thumbnails = None;
+    let mut records = Vec::new();
     for part in parts {
+        let made = part.renditions.iter().find(|r| r.track.kind == TrackKind::Video).or(part.renditions.first());
+        if let Some((first, last)) = made.and_then(|r| Some((r.segments.first()?.index, r.segments.last()?.index))) {
+            records.push(PartRecord { part: part.name.clone(), first_segment: first, last_segment: last, worker: part.worker.clone() });
+        }
         if let Some(t) = part.thumbnails {
             if thumbnails.is_some() {
                 return Err(Error::PartsDisagree { part: part.name, reason: "a second part made thumbnails".into() });
@@ -137,7 +168,12 @@ pub fn assemble(video_id: &str, parts: Vec<Part>) -> Result<Assembled> {
             });
         }
     }
-    Ok(Assembled { presentation: Presentation { video_id: video_id.to_owned(), renditions }, thumbnails, dropped_audio })
+    if video_segments != usize::MAX {
+        for record in &mut records {
+            record.last_segment = record.last_segment.min(video_segments as u32);
+        }
+    }
+    Ok(Assembled { presentation: Presentation { video_id: video_id.to_owned(), renditions }, thumbnails, parts: records, dropped_audio })
 }
 
 /// Appends `next`'s segments (from part `part`) to `have` (first seen in `first_part`).

@@ -275,7 +275,7 @@ impl<B: AsRef<[u8]>> TitleBuilder<B> {
                 _ => return Err(Error::NoSegments { rendition: t.plan.id }),
             }
         }
-        Ok(FinishedPart { last, part: Part { name: name.to_owned(), renditions, thumbnails }, dropped_audio })
+        Ok(FinishedPart { last, part: Part { name: name.to_owned(), renditions, thumbnails, worker: None }, dropped_audio })
     }
 }
 

@@ -3,7 +3,7 @@
 
 use manifest::Error;
 use manifest::catalog::{Image, Thumbnails};
-use manifest::chunk::{ChunkSpan, Part, assemble, plan};
+use manifest::chunk::{ChunkSpan, Part, PartRecord, Worker, assemble, plan};
 use manifest::model::{Rendition, Segment, Sha256Digest, TrackInfo, TrackKind, VideoCodec, init_uri, media_segment_uri};
 
 const SEG_NS: u64 = 4_000_000_000;
@@ -95,6 +95,7 @@ fn chunk(n: u32, first: u32, segments: u32) -> Part {
         name: format!("chunk {n}"),
         renditions: vec![rendition("h264_360p", TrackKind::Video, 1, first, segments, 360_000)],
         thumbnails: None,
+        worker: Some(Worker { host: "encoder-a".into(), pid: 100 + n }),
     }
 }
 
@@ -103,6 +104,7 @@ fn audio(segments: u32) -> Part {
         name: "audio and thumbnails".into(),
         renditions: vec![rendition("audio", TrackKind::Audio, 2, 1, segments, 192_000)],
         thumbnails: Some(thumbnails()),
+        worker: None,
     }
 }
 
@@ -117,6 +119,14 @@ fn chunks_and_the_audio_part_make_one_presentation_ending_with_the_video() {
     assert_eq!(p.renditions[1].segments.len(), 5);
     assert_eq!(a.dropped_audio.iter().map(|s| s.uri.as_str()).collect::<Vec<_>>(), ["audio/seg-00006.m4s"]);
     p.validate().unwrap();
+    // What each part made, in the order given, and by whom; the audio part's ends with the video.
+    let record = |part: &str, first, last, worker: Option<u32>| PartRecord {
+        part: part.into(),
+        first_segment: first,
+        last_segment: last,
+        worker: worker.map(|pid| Worker { host: "encoder-a".into(), pid }),
+    };
+    assert_eq!(a.parts, [record("chunk 0", 1, 3, Some(100)), record("audio and thumbnails", 1, 5, None), record("chunk 1", 4, 5, Some(101))]);
 }
 
 #[test]

@@ -283,7 +283,7 @@ async fn package_once(
         tracing::info!(uri = %segment.uri, "{AUDIO_PAST_VIDEO}: stored but not listed");
     }
     let source_sha = hasher.await.map_err(|e| Error::Setup(e.to_string()))??;
-    let (presentation, thumbs) = (assembled.presentation, assembled.thumbnails);
+    let (presentation, thumbs, part_records) = (assembled.presentation, assembled.thumbnails, assembled.parts);
     let source = &run.source;
     check_complete(&presentation, source, &job.input)?;
     let mut puts = Puts { set: JoinSet::new(), store: store.clone(), stall_timeout: job.stall_timeout };
@@ -303,7 +303,8 @@ async fn package_once(
         size_bytes: source.size_bytes,
         sha256: source_sha,
     };
-    let catalog = catalog::build(&presentation, &source_info, &thumbs, &store.base_uri(), &job.published_at, &job.generator);
+    let mut catalog = catalog::build(&presentation, &source_info, &thumbs, &store.base_uri(), &job.published_at, &job.generator);
+    catalog.parts = part_records;
     publish(&presentation, &catalog, &mut puts).await?;
     Ok(Packaged { presentation, catalog, source: run.source.clone() })
 }
@@ -398,7 +399,18 @@ async fn run_part(run: &TitleRun, part: parts::PartJob) -> Result<manifest::chun
         tracing::info!(%rendition, fragments, "{AUDIO_PAST_VIDEO}: dropped");
     }
     puts.drain().await?;
-    Ok(part)
+    Ok(manifest::chunk::Part { worker: Some(this_worker()), ..part })
+}
+
+/// This process, as the catalog names the worker that made a part.
+fn this_worker() -> manifest::chunk::Worker {
+    let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .ok()
+        .or_else(|| std::env::var("HOSTNAME").ok())
+        .map(|h| h.trim().to_owned())
+        .filter(|h| !h.is_empty())
+        .unwrap_or_else(|| "unknown".into());
+    manifest::chunk::Worker { host, pid: std::process::id() }
 }
 
 /// A file cut short after its index (moov up front, mdat truncated: an interrupted upload)

@@ -1089,13 +1089,15 @@ pub(crate) fn delay_frames(tracks: &[TrackPlan], source: &SourceMedia) -> u32 {
 }
 
 /// Starts a chunk's pipeline at its range. Every source pad of the demuxer holds its first
-/// buffer (a blocking probe), and at the first one a flushing, accurate seek is sent to the
-/// demuxer from another thread (a seek from the streaming thread itself is not safe): the
-/// held buffers are flushed and the demuxer starts again from the keyframe before the
-/// range. A pad lets its buffers go once the flush has passed it (or once the seek is done,
-/// for a pad added after it). The start is moved back a quarter frame so that the first
-/// frame is not clipped by the decoder; [`only_in_range`] keeps exactly the frames of the
-/// range.
+/// buffer (a blocking probe), and at the first one a flushing seek to the keyframe before
+/// the range (KEY_UNIT, SNAP_BEFORE) is sent to the demuxer from another thread (a seek
+/// from the streaming thread itself is not safe): the held buffers are flushed and every
+/// stream starts again from that keyframe. (An ACCURATE seek starts the audio at the range
+/// and the video a GOP earlier: large frames then fill decodebin's multiqueue before any
+/// audio comes, and decodebin never exposes its pads.) A pad lets its buffers go once the
+/// flush has passed it (or once the seek is done, for a pad added after it). The target is
+/// a quarter frame before the range, clear of rounding; [`only_in_range`] keeps exactly the
+/// frames of the range.
 fn seek_before_the_first_frame(pipeline: &gst::Pipeline, range: TimeRange, tx: mpsc::Sender<Msg>) {
     // (the seek was asked for, the demuxer has done it)
     let seek = Arc::new((AtomicBool::new(false), AtomicBool::new(false)));

@@ -52,10 +52,21 @@ fn a_chunked_title_is_the_unchunked_title_and_plays_through_its_seams() {
     let logs = run_ok_stderr(&transcode_args(&input, &ladder, &s.path("chunked"), &["--chunk-duration", "8", "--jobs", "2"]));
     let logs = strip_ansi(&logs);
     assert!(logs.contains("packaging in chunks") && logs.contains("chunks=3"), "not cut into 3 chunks:\n{}", tail(&logs, 20));
+    assert!(!logs.contains("CRITICAL"), "GStreamer-CRITICAL while chunking:\n{}", tail(&logs, 20));
     let chunked = s.path("chunked").join("src");
 
     assert_same_timeline(&s, &whole, &chunked);
     let report = verify_title(&s, &input, &chunked, &Expect::rungs(&[360, 240]));
+    // verify_title checked that the parts cover the video; these are the 3 chunks and the audio.
+    let catalog: serde_json::Value = serde_json::from_slice(&fs::read(chunked.join("catalog.json")).unwrap()).unwrap();
+    let parts: Vec<(String, u64, u64)> = catalog["parts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| (p["part"].as_str().unwrap().to_owned(), p["first_segment"].as_u64().unwrap(), p["last_segment"].as_u64().unwrap()))
+        .collect();
+    let want = [("chunk 0", 1, 2), ("chunk 1", 3, 4), ("chunk 2", 5, 7), ("audio and thumbnails", 1, 7)];
+    assert_eq!(parts, want.map(|(p, a, b)| (p.to_owned(), a, b)), "catalog parts");
     play_everything(&s, &chunked, &report);
 
     for id in ["h264_360p", "h264_240p"] {
@@ -86,8 +97,10 @@ fn field_uploads_chunk_like_they_package_whole() {
         let ladder = s.path("ladder.toml");
         fs::write(&ladder, LADDER.replace("segment_duration = 4.0", "segment_duration = 2.0")).unwrap();
         let whole = transcode(&input, &ladder, &s.path("whole"), &["--chunk-duration", "0"]);
-        let logs = strip_ansi(&run_ok_stderr(&transcode_args(&input, &ladder, &s.path("chunked"), &["--chunk-duration", "2"])));
+        let chunking = ["--chunk-duration", "2", "--jobs", "2"];
+        let logs = strip_ansi(&run_ok_stderr(&transcode_args(&input, &ladder, &s.path("chunked"), &chunking)));
         assert!(logs.contains("packaging in chunks"), "{fixture}: not chunked:\n{}", tail(&logs, 20));
+        assert!(!logs.contains("CRITICAL"), "{fixture}: GStreamer-CRITICAL while chunking:\n{}", tail(&logs, 20));
         assert_same_timeline(&s, &whole, &s.path("chunked").join(stem));
     }
 }

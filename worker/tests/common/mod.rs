@@ -317,6 +317,7 @@ pub fn check_catalog(title: &Path, input: &Path, r: &Report) {
         thumbs.is_object() && !thumbs.as_object().unwrap().is_empty(),
         "catalog thumbnails missing: {thumbs}"
     );
+    check_catalog_parts(&c, r);
 
     let renditions = c["renditions"]
         .as_array()
@@ -448,6 +449,27 @@ pub fn check_catalog(title: &Path, input: &Path, r: &Report) {
             );
         }
     }
+}
+
+/// The catalog's parts: the video's cover every video segment once, in order (one part, or
+/// chunks); every part names this machine and a process.
+pub fn check_catalog_parts(c: &Value, r: &Report) {
+    let parts = c["parts"].as_array().expect("catalog parts missing");
+    let host = fs::read_to_string("/proc/sys/kernel/hostname").unwrap().trim().to_owned();
+    let segments = r.video.values().next().map_or(0, |t| t.segments.len()) as u64;
+    let mut next = 1;
+    for p in parts {
+        assert_eq!(p["worker"]["host"].as_str(), Some(host.as_str()), "part {p}: worker host");
+        assert!(p["worker"]["pid"].as_u64().is_some_and(|pid| pid > 0), "part {p}: worker pid");
+        let (first, last) = (p["first_segment"].as_u64().unwrap(), p["last_segment"].as_u64().unwrap());
+        if p["part"] == "audio and thumbnails" {
+            assert_eq!((first, last), (1, segments), "the audio part covers the title");
+            continue;
+        }
+        assert_eq!(first, next, "part {p} does not follow on");
+        next = last + 1;
+    }
+    assert_eq!(next, segments + 1, "the parts do not cover the {segments} video segments: {parts:?}");
 }
 
 pub fn check_file_digest(title: &Path, entry: &Value, id: &str) {
