@@ -11,6 +11,9 @@
 #      fit, against `ffmpeg -c copy` to HLS fMP4 on the same file (MB/s of source), and against
 #      a script making the same outputs with ffmpeg (+ poster, sprites, sha256sum);
 #   5. time to first stored segment, per rendition;
+#   6 (only when asked for): a title in chunks against the same title in one pipeline, on
+#      one CPU (taskset -c 0: what chunking costs: each chunk's start, seek and init, and
+#      the audio part's second decode of the video for the thumbnails) and on two (--jobs 2);
 #   micro (only when asked for): the criterion benches of benches/ (manifest rendering of a
 #      2-hour title, sha256 throughput), BENCH_RUNS times, medians and ratios.
 #
@@ -25,6 +28,7 @@
 #   BENCH_REMUX_MIN [10]      length of part 4's source (minutes)
 #   BENCH_PARTS ["1 2 3 4 5"] which parts to run (1 and 2 share their rounds; 5 is measured
 #                             during the runs of 1; add "micro" for the criterion benches)
+#   BENCH_CHUNK_SECONDS [120] BENCH_CHUNK_DURATION [30]   part 6's source length and chunks
 #   BENCH_FFMPEG_MATCHED [0]  1: part 1 also runs ffmpeg with vodpipe's exact x264 settings
 #                             (no B-frames, VBV maxrate = bitrate): the pipelines compared alone
 #   BENCH_QUALITY [0]         1: after round 1, SSIM and PSNR of each variant's 1080p rendition
@@ -48,6 +52,8 @@ MEM_SHORT_MIN="${BENCH_MEM_SHORT_MIN:-2}"
 MEM_LONG_MIN="${BENCH_MEM_LONG_MIN:-20}"
 PARTS=" ${BENCH_PARTS:-1 2 3 4 5} "
 REMUX_MIN="${BENCH_REMUX_MIN:-10}"
+CHUNK_SECONDS="${BENCH_CHUNK_SECONDS:-120}"
+CHUNK_DURATION="${BENCH_CHUNK_DURATION:-30}"
 BUILD="${BENCH_BUILD:-1}"
 KEEP="${BENCH_KEEP:-0}"
 FFMPEG_MATCHED="${BENCH_FFMPEG_MATCHED:-0}"
@@ -585,6 +591,35 @@ if have_part 5 && ! have_part 1; then
 fi
 WATCH_DIR=""
 
+# ---- part 6: a title in chunks ------------------------------------------------------------
+# The part 1 ladder on a BENCH_CHUNK_SECONDS source, in one pipeline (--chunk-duration 0) and
+# in BENCH_CHUNK_DURATION chunks: pinned to CPU 0 (--jobs 1), and on both CPUs (--jobs 2).
+# Variants rotate from round to round, as in part 1.
+
+if have_part 6; then
+    command -v taskset >/dev/null || die "part 6 needs taskset (Debian: util-linux)"
+    chunk_src="$(source_of "$CHUNK_SECONDS")"
+    variants=(whole_1cpu chunked_1cpu whole_2cpu chunked_2jobs)
+    n=${#variants[@]}
+    for round in $(seq 1 "$RUNS"); do
+        for k in $(seq 0 $((n - 1))); do
+            variant="${variants[$(((k + round - 1) % n))]}"
+            out="$RESULTS/out/$variant"
+            rm -rf "$out"
+            mkdir -p "$out" "$RESULTS/logs"
+            cmd_vodpipe "$chunk_src" "$out" "$MEDIA/ladder4.toml"
+            case "$variant" in
+                whole_1cpu) CMD=(taskset -c 0 "${CMD[@]}" --chunk-duration 0) ;;
+                chunked_1cpu) CMD=(taskset -c 0 "${CMD[@]}" --chunk-duration "$CHUNK_DURATION" --jobs 1) ;;
+                whole_2cpu) CMD+=(--chunk-duration 0) ;;
+                chunked_2jobs) CMD+=(--chunk-duration "$CHUNK_DURATION" --jobs 2) ;;
+            esac
+            timed 6 "$round" "$variant" "$RESULTS/logs/$variant-$round.log" -- "${CMD[@]}" || true
+            finish_output "$out"
+        done
+    done
+fi
+
 # ---- micro: the criterion benches -------------------------------------------------------
 
 MICRO="$RESULTS/criterion.tsv"
@@ -673,6 +708,10 @@ summary() {
             ratio("vodpipe", "floor", "wall", "wall vodpipe / encoders floor (target <= 1.05)")
             ratio("vodpipe", "floor", "cpu", "CPU vodpipe / encoders floor")
             ratio("mem_long", "mem_short", "rss", "peak RSS mem_long / mem_short (target <= 1.1)")
+            ratio("chunked_1cpu", "whole_1cpu", "wall", "wall chunked / whole, one CPU (the cost of chunking)")
+            ratio("chunked_1cpu", "whole_1cpu", "cpu", "CPU chunked / whole, one CPU")
+            ratio("chunked_2jobs", "whole_2cpu", "wall", "wall chunked (--jobs 2) / whole, two CPUs")
+            ratio("chunked_2jobs", "whole_2cpu", "rss", "peak RSS chunked (--jobs 2) / whole")
             ratio("ffmpeg_copy", "vodpipe_copy", "wall", "remux throughput vodpipe_copy / ffmpeg_copy (target >= 1)")
             ratio("vodpipe_copy", "ffmpeg_copy", "cpu", "remux CPU vodpipe_copy / ffmpeg_copy")
             ratio("ffmpeg_copy_full", "vodpipe_copy", "wall", "remux throughput vodpipe_copy / ffmpeg_copy_full (same outputs)")
