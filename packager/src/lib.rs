@@ -92,7 +92,7 @@ pub struct Job {
     /// Length of the chunks the title's video is cut into (see `parts`): `None` takes the
     /// ladder's `chunk_duration`; zero turns chunking off.
     pub chunk_duration: Option<Duration>,
-    /// Parts (pipelines) run at once; at least 1.
+    /// Chunk pipelines run at once (at least 1), beside the audio-and-thumbnails one.
     pub parallel_parts: usize,
 }
 

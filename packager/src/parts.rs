@@ -1,7 +1,8 @@
 //! A title made as one pipeline, or in parts: chunks of its video (whole segments, see
 //! `manifest::chunk`), each a pipeline of its own that seeks to its range, and one part
 //! that makes the audio and the thumbnails over the whole title. Up to `Job::parallel_parts`
-//! parts run at once; they are assembled by `manifest::chunk::assemble` either way.
+//! chunks run at once, beside the audio part; they are assembled by
+//! `manifest::chunk::assemble` either way.
 //!
 //! A title is cut into chunks only where the chunks' boundaries are known to be the
 //! whole run's: an MP4/QuickTime source whose header states that its video starts at 0
@@ -49,10 +50,14 @@ pub(crate) async fn run(run: &Arc<TitleRun>, tracks: Vec<TrackPlan>) -> Result<V
     );
     let limit = Arc::new(Semaphore::new(run.job.parallel_parts.max(1)));
     let mut set = JoinSet::new();
-    let mut spawn = |position: usize, part: PartJob| {
-        let (run, limit) = (run.clone(), limit.clone());
+    // Chunks wait for one of `parallel_parts` permits; the audio part (`limit` None) does not.
+    let mut spawn = |position: usize, part: PartJob, limit: Option<Arc<Semaphore>>| {
+        let run = run.clone();
         set.spawn(async move {
-            let _permit = limit.acquire_owned().await.expect("never closed");
+            let _permit = match limit {
+                Some(limit) => Some(limit.acquire_owned().await.expect("never closed")),
+                None => None,
+            };
             if run.abort.is_cancelled() {
                 return (position, Err(Error::Cancelled));
             }
@@ -76,7 +81,7 @@ pub(crate) async fn run(run: &Arc<TitleRun>, tracks: Vec<TrackPlan>) -> Result<V
         progress_from: None,
         audio_up_to: Some(last_segment(run, segment_frames)),
     };
-    spawn(spans.len(), audio);
+    spawn(spans.len(), audio, None);
     for span in &spans {
         let range = TimeRange {
             start_ns: span.start_ns(segment_frames, fps.num, fps.den),
@@ -91,7 +96,7 @@ pub(crate) async fn run(run: &Arc<TitleRun>, tracks: Vec<TrackPlan>) -> Result<V
             progress_from: Some(range.start_ns),
             audio_up_to: None,
         };
-        spawn(span.index as usize, chunk);
+        spawn(span.index as usize, chunk, Some(limit.clone()));
     }
     let mut parts: Vec<Option<Part>> = vec![None; spans.len() + 1];
     let mut failure: Option<Error> = None;
