@@ -70,7 +70,7 @@ fn a_chunked_title_is_the_unchunked_title_and_plays_through_its_seams() {
     play_everything(&s, &chunked, &report);
 
     for id in ["h264_360p", "h264_240p"] {
-        let (w, c) = (join(&s, &whole, id, "whole"), join(&s, &chunked, id, "chunked"));
+        let (w, c) = (join_rendition(&s, &whole.join(id)), join_rendition(&s, &chunked.join(id)));
         let (ws, cs) = (ssim_per_frame(&s, &w, &input), ssim_per_frame(&s, &c, &input));
         assert_eq!(ws.len(), cs.len(), "{id}: SSIM of a different number of frames");
         for seam in [8.0, 16.0] {
@@ -170,7 +170,7 @@ fn assert_same_timeline(s: &Scratch, whole: &Path, chunked: &Path) {
         assert_eq!(a, b, "{manifest} differs in more than bitrates");
     }
     for dir in files.iter().filter_map(|f| f.strip_suffix("/init.mp4")).filter(|d| *d != "audio") {
-        let (a, b) = (packet_timing(&join(s, whole, dir, "whole")), packet_timing(&join(s, chunked, dir, "chunked")));
+        let (a, b) = (packet_timing(&join_rendition(s, &whole.join(dir))), packet_timing(&join_rendition(s, &chunked.join(dir))));
         assert!(!a.is_empty(), "{dir}: no packets");
         if let Some(i) = (0..a.len().min(b.len())).find(|&i| a[i] != b[i]) {
             panic!("{dir}: packet {i} is {} chunked, {} in one pipeline (pts,dts,duration,flags)", b[i], a[i]);
@@ -191,19 +191,6 @@ fn without_bitrates(path: &Path) -> String {
         rest = rest[i + len..].trim_start_matches(|c: char| c.is_ascii_digit());
     }
     out.push_str(rest);
-    out
-}
-
-/// A rendition's init segment and media segments, in playlist order, as one file.
-fn join(s: &Scratch, title: &Path, id: &str, label: &str) -> PathBuf {
-    let dir = title.join(id);
-    let playlist = fs::read_to_string(dir.join("playlist.m3u8")).expect("media playlist");
-    let mut bytes = fs::read(dir.join("init.mp4")).expect("init segment");
-    for line in playlist.lines().filter(|l| !l.starts_with('#') && !l.trim().is_empty()) {
-        bytes.extend(fs::read(dir.join(line.trim())).expect("segment"));
-    }
-    let out = s.path(&format!("{label}-{}.mp4", id.replace('/', "_")));
-    fs::write(&out, bytes).unwrap();
     out
 }
 

@@ -11,7 +11,7 @@
 mod common;
 
 use std::fs;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
 
 use serde_json::Value;
@@ -467,19 +467,6 @@ fn understate_reorder(file: &Path) {
     }
     bytes[rbsp_at[bit / 8]] &= !(0x80u8 >> (bit % 8));
     fs::write(file, bytes).unwrap();
-}
-
-/// A rendition's init segment and media segments, in playlist order, as one file.
-fn join_rendition(s: &Scratch, dir: &Path) -> PathBuf {
-    let playlist = fs::read_to_string(dir.join("playlist.m3u8")).expect("media playlist");
-    let mut bytes = fs::read(dir.join("init.mp4")).expect("init segment");
-    for line in playlist.lines().filter(|l| !l.starts_with('#') && !l.trim().is_empty()) {
-        bytes.extend(fs::read(dir.join(line.trim())).expect("segment"));
-    }
-    let name = format!("joined-{}.mp4", dir.file_name().unwrap().to_string_lossy());
-    let out = s.path(&name);
-    fs::write(&out, bytes).unwrap();
-    out
 }
 
 /// md5 of every decoded video frame, in order (ffmpeg's framemd5 muxer).

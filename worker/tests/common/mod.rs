@@ -1803,6 +1803,20 @@ pub fn strip_ansi(s: &str) -> String {
 }
 
 /// Every file under `root`, as sorted relative paths with '/' separators.
+/// A rendition's init segment and media segments, in playlist order, as one file in the
+/// scratch folder (named after the rendition's folder under it).
+pub fn join_rendition(s: &Scratch, dir: &Path) -> PathBuf {
+    let playlist = fs::read_to_string(dir.join("playlist.m3u8")).expect("media playlist");
+    let mut bytes = fs::read(dir.join("init.mp4")).expect("init segment");
+    for line in playlist.lines().filter(|l| !l.starts_with('#') && !l.trim().is_empty()) {
+        bytes.extend(fs::read(dir.join(line.trim())).expect("segment"));
+    }
+    let name = dir.strip_prefix(&s.dir).unwrap_or(dir).to_string_lossy().replace('/', "_");
+    let out = s.path(&format!("joined-{}.mp4", name.trim_start_matches('_')));
+    fs::write(&out, bytes).unwrap();
+    out
+}
+
 pub fn list_files(root: &Path) -> Vec<String> {
     pub fn walk(dir: &Path, root: &Path, out: &mut Vec<String>) {
         let Ok(entries) = fs::read_dir(dir) else {
