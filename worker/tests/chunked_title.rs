@@ -4,7 +4,8 @@
 //! unchunked title passes, playback through every seam in GStreamer's HLS and DASH
 //! demuxers, and the pictures around each seam as close to the source (SSIM) as the
 //! unchunked title's. Real uploads too (an edit list that starts mid-GOP, 23.976 fps, a
-//! rotated phone clip), and the sources that are not cut into chunks, with the reason.
+//! rotated phone clip, late audio, an editor's MOV with 5.1 PCM, no audio at all), and the
+//! sources that are not cut into chunks, with the reason.
 
 mod common;
 
@@ -14,28 +15,13 @@ use std::process::Command;
 
 use common::*;
 
-/// Two H.264 rungs, one with B-frames, in 4 s segments.
-const LADDER: &str = r#"
-name = "chunked"
-segment_duration = 4.0
-deterministic = true
-
-[audio]
-bitrate = 64000
-
-[[rung]]
-codec = "h264"
-height = 360
-bitrate = 600000
-bframes = 2
-preset = "ultrafast"
-
-[[rung]]
-codec = "h264"
-height = 240
-bitrate = 250000
-preset = "ultrafast"
-"#;
+/// The fast test ladder (two H.264 rungs) with B-frames in its 360p rung, in segments of
+/// `segment` seconds.
+fn ladder_text(segment: f64) -> String {
+    let with_bframes = FAST_LADDER.replacen("height = 360\n", "height = 360\nbframes = 2\n", 1);
+    assert_ne!(with_bframes, FAST_LADDER, "FAST_LADDER has no 360p rung to give B-frames");
+    with_bframes.replace("{segment}", &format!("{segment:.1}"))
+}
 
 /// SSIM around a seam may differ from the unchunked title's by this much.
 const SSIM_TOLERANCE: f64 = 0.01;
@@ -47,7 +33,7 @@ fn a_chunked_title_is_the_unchunked_title_and_plays_through_its_seams() {
     // 26 s at 30 fps, B-frames in the source: 8 s chunks are 2 segments, the last one 2.5.
     make_source(&input, 26, 30);
     let ladder = s.path("ladder.toml");
-    fs::write(&ladder, LADDER).unwrap();
+    fs::write(&ladder, ladder_text(4.0)).unwrap();
     let whole = transcode(&input, &ladder, &s.path("whole"), &["--chunk-duration", "0"]);
     let logs = run_ok_stderr(&transcode_args(&input, &ladder, &s.path("chunked"), &["--chunk-duration", "8", "--jobs", "2"]));
     let logs = strip_ansi(&logs);
@@ -87,15 +73,23 @@ fn a_chunked_title_is_the_unchunked_title_and_plays_through_its_seams() {
 /// Uploads from the field cut into 2 s chunks (one segment each) give the unchunked
 /// title's timeline: a phone gallery trim (its edit list starts 1.37 s into the media,
 /// mid-GOP: seeks and stream times both go through it), 23.976 fps (segments of 48
-/// frames, 2.002 s), and a rotated phone clip.
+/// frames, 2.002 s), a rotated phone clip, audio that starts late, an editor's MOV with
+/// 5.1 PCM, and a screen recording with no audio at all (its extra part makes only the
+/// thumbnails).
 #[test]
 fn field_uploads_chunk_like_they_package_whole() {
-    for fixture in ["33_trimmed_editlist.mp4", "13_23976.mp4", "03_phone_rot90.mp4"] {
-        let stem = fixture.trim_end_matches(".mp4");
+    let silent = Scratch::new("chunked_no_audio_source");
+    let no_audio = silent.path("no_audio.mp4");
+    make_video_only(&no_audio, 9, 30);
+    let field = ["33_trimmed_editlist.mp4", "13_23976.mp4", "03_phone_rot90.mp4", "01_late_audio.mp4", "09_h264_pcm51.mov"];
+    let inputs = field.iter().map(|f| repo_root().join("fixtures/field").join(f)).chain([no_audio]);
+    for input in inputs {
+        let stem = input.file_stem().unwrap().to_string_lossy().into_owned();
+        let fixture = input.file_name().unwrap().to_string_lossy().into_owned();
+        let stem = stem.as_str();
         let s = Scratch::new(&format!("chunked_{stem}"));
-        let input = repo_root().join("fixtures/field").join(fixture);
         let ladder = s.path("ladder.toml");
-        fs::write(&ladder, LADDER.replace("segment_duration = 4.0", "segment_duration = 2.0")).unwrap();
+        fs::write(&ladder, ladder_text(2.0)).unwrap();
         let whole = transcode(&input, &ladder, &s.path("whole"), &["--chunk-duration", "0"]);
         let chunking = ["--chunk-duration", "2", "--jobs", "2"];
         let logs = strip_ansi(&run_ok_stderr(&transcode_args(&input, &ladder, &s.path("chunked"), &chunking)));
@@ -112,7 +106,7 @@ fn field_uploads_chunk_like_they_package_whole() {
 fn sources_that_cannot_be_cut_run_whole_and_say_why() {
     let s = Scratch::new("chunked_refused");
     let ladder = s.path("ladder.toml");
-    fs::write(&ladder, LADDER.replace("segment_duration = 4.0", "segment_duration = 2.0")).unwrap();
+    fs::write(&ladder, ladder_text(2.0)).unwrap();
     for (fixture, reason) in [
         ("field/07_vfr_phone.mp4", "frame rate is not constant"),
         ("field/02_ffmpeg_h264_aac.mkv", "does not state where its video starts"),
@@ -136,6 +130,18 @@ fn make_source(out: &Path, seconds: u32, fps: u32) {
         .arg(format!("sine=frequency=440:sample_rate=48000:duration={seconds}"))
         .args(["-c:v", "libx264", "-preset", "veryfast", "-g", &(2 * fps).to_string(), "-bf", "3"])
         .args(["-pix_fmt", "yuv420p", "-threads", "1", "-c:a", "aac", "-b:a", "96k"])
+        .arg(out)
+        .status()
+        .expect("running ffmpeg");
+    assert!(status.success(), "ffmpeg could not make {}", out.display());
+}
+
+/// `seconds` of 640x360 H.264 (B-frames) with no audio track, in MP4.
+fn make_video_only(out: &Path, seconds: u32, fps: u32) {
+    let status = Command::new("ffmpeg")
+        .args(["-nostdin", "-hide_banner", "-loglevel", "error", "-y", "-f", "lavfi", "-i"])
+        .arg(format!("testsrc2=size=640x360:rate={fps}:duration={seconds}"))
+        .args(["-c:v", "libx264", "-preset", "veryfast", "-g", &(2 * fps).to_string(), "-bf", "3", "-pix_fmt", "yuv420p"])
         .arg(out)
         .status()
         .expect("running ffmpeg");
