@@ -23,7 +23,7 @@ use crate::{Error, Result};
 
 /// One chunk of the title's video: `segments` whole segments from `first_segment` (1-based),
 /// or every segment from there to the end of the video (`None`, the last chunk).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ChunkSpan {
     /// 0-based position in the plan.
     pub index: u32,
@@ -77,7 +77,7 @@ pub fn plan(video_ns: u64, segment_ns: u64, chunk_ns: u64) -> Vec<ChunkSpan> {
 
 /// What one part of a title produced: renditions (possibly only some of their segments)
 /// and, for the part that made them, the thumbnails.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Part {
     /// Names the part in errors (`chunk 3`, `audio and thumbnails`).
     pub name: String,

@@ -142,7 +142,7 @@ impl<'de> Deserialize<'de> for Sha256Digest {
 }
 
 /// Everything known about a track when its media starts (`on_media_start`).
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct TrackInfo {
     /// Rendition id, also its folder name and DASH `Representation@id`, e.g. `h264_720p`.
     pub id: String,
@@ -171,7 +171,8 @@ pub struct TrackInfo {
 }
 
 /// The transfer a video rendition is coded with, as HLS names it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
 pub enum VideoRange {
     /// SMPTE ST 2084 (HDR10).
     Pq,
@@ -199,7 +200,7 @@ impl VideoRange {
 }
 
 /// One stored chunk: an init segment (index 0) or a media segment (`on_new_segment`).
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Segment {
     /// 1-based for media segments (DASH `$Number$`, startNumber = 1); 0 for the init segment.
     pub index: u32,
@@ -215,7 +216,7 @@ pub struct Segment {
 }
 
 /// A finished rendition: its track, init segment and media segments in order (`on_media_end`).
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Rendition {
     pub track: TrackInfo,
     pub init: Segment,
