@@ -350,7 +350,7 @@ impl Ladder {
 }
 
 /// Picture geometry of a decoded source.
-#[derive(Debug, Clone, Copy, PartialEq)]
+#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct SourceGeometry {
     pub width: u32,
     pub height: u32,

@@ -15,6 +15,7 @@
 //! - `timeline`: every stream on the title's timeline (offsets, silence, exact decode times).
 //! - `thumbs`: poster selection and trick-play sprites.
 //! - `source`: the element that reads the upload (with qtdemux's edit-list workaround).
+//! - `range_src`: reading an upload by ranges (a worker's chunk of a title in S3).
 //! - `storage`: the trait the worker implements (folder, S3).
 //! - `error`: the crate's error type.
 //!
@@ -30,6 +31,7 @@ pub mod ladder;
 mod parts;
 mod pipeline;
 pub mod probe;
+pub mod range_src;
 pub mod rate;
 mod source;
 pub mod storage;
@@ -52,6 +54,9 @@ use tokio::task::JoinSet;
 pub use error::{Error, StoreError};
 pub use ladder::Ladder;
 pub use storage::{Caching, Object, Storage};
+pub use range_src::RangeReader;
+pub use parts::{AUDIO_PART, chunk_name};
+pub use manifest::chunk::{ChunkSpan, Part};
 
 use pipeline::{Msg, TrackPlan};
 use storage::content_type as ct;
@@ -94,6 +99,10 @@ pub struct Job {
     pub chunk_duration: Option<Duration>,
     /// Chunk pipelines run at once (at least 1), beside the audio-and-thumbnails one.
     pub parallel_parts: usize,
+    /// Reads the source by ranges instead of from the file at `input` (which then only
+    /// names it in errors): a chunk of a title stored elsewhere. Only [`package_part`]
+    /// reads through it; the rest of the API reads `input`.
+    pub reader: Option<Arc<dyn RangeReader>>,
 }
 
 /// Progress of a running job.
@@ -221,13 +230,25 @@ pub async fn package(
     listener: Arc<dyn Listener>,
     cancel: Cancel,
 ) -> Result<Packaged, Error> {
-    match package_once(job, store.clone(), listener.clone(), cancel.clone(), true).await {
+    let source = probe_source(&job.input).await?;
+    package_probed(job, source, store, listener, cancel).await
+}
+
+/// [`package`] for a source already probed (by [`plan_title`]).
+pub async fn package_probed(
+    job: &Job,
+    source: probe::SourceMedia,
+    store: Arc<dyn Storage>,
+    listener: Arc<dyn Listener>,
+    cancel: Cancel,
+) -> Result<Packaged, Error> {
+    match package_once(job, source.clone(), store.clone(), listener.clone(), cancel.clone(), true).await {
         Err(Error::CopyRefused { rendition, reason }) => {
             // Found at the first frame (B-frames) or boundary without a keyframe, usually
             // the first one. The encoded run writes the same keys, so whatever the copy
             // run stored is replaced.
             tracing::info!(%rendition, "{reason}: packaging again with every rung encoded");
-            package_once(job, store, listener, cancel, false).await
+            package_once(job, source, store, listener, cancel, false).await
         }
         other => other,
     }
@@ -235,22 +256,36 @@ pub async fn package(
 
 async fn package_once(
     job: &Job,
+    source: probe::SourceMedia,
     store: Arc<dyn Storage>,
     listener: Arc<dyn Listener>,
     cancel: Cancel,
     allow_copy: bool,
 ) -> Result<Packaged, Error> {
     let started = Instant::now();
+    let tracks = title_tracks(job, &source, allow_copy)?;
     let input = job.input.clone();
-    let source = tokio::task::spawn_blocking(move || probe::probe(&input))
-        .await
-        .map_err(|e| Error::Setup(e.to_string()))??;
+    let hasher = tokio::task::spawn_blocking(move || hash_file(&input));
+    let run = Arc::new(TitleRun::new(job, source, &tracks, store.clone(), listener, cancel, started));
+    let parts = parts::run(&run, tracks).await?;
+    let source_sha = hasher.await.map_err(|e| Error::Setup(e.to_string()))??;
+    finish_title(job, &run.source, parts, source_sha, store).await
+}
+
+async fn probe_source(input: &Path) -> Result<probe::SourceMedia, Error> {
+    let input = input.to_owned();
+    tokio::task::spawn_blocking(move || probe::probe(&input)).await.map_err(|e| Error::Setup(e.to_string()))?
+}
+
+/// The title's tracks: a video track per rung (copied where `allow_copy` and the source
+/// allows), then the audio, if the source has any.
+fn title_tracks(job: &Job, source: &probe::SourceMedia, allow_copy: bool) -> Result<Vec<TrackPlan>, Error> {
     let mut plan = job.ladder.plan(&source.geometry)?;
     if allow_copy {
-        copy::decide(&mut plan, &source);
+        copy::decide(&mut plan, source);
     }
     // Kept on a rerun: audio copies are never refused mid-stream.
-    let audio_copy = copy::decide_audio(&job.ladder.audio, &source);
+    let audio_copy = copy::decide_audio(&job.ladder.audio, source);
     tracing::info!(
         video_id = %job.video_id,
         source = %format!("{}x{} {} fps {:.3} s {}", source.geometry.width, source.geometry.height,
@@ -259,32 +294,85 @@ async fn package_once(
         rungs = %plan.iter().map(|p| if p.copy { format!("{} (copy)", p.rung.id()) } else { p.rung.id() }).collect::<Vec<_>>().join(","),
         "packaging"
     );
-    let input = job.input.clone();
-    let hasher = tokio::task::spawn_blocking(move || hash_file(&input));
-
     let mut tracks: Vec<TrackPlan> = plan.into_iter().map(TrackPlan::Video).collect();
     if source.has_audio {
         tracks.push(TrackPlan::Audio { copy: audio_copy });
     }
-    let run = Arc::new(TitleRun {
-        job: job.clone(),
-        delay_frames: pipeline::delay_frames(&tracks, &source),
-        source,
-        store: store.clone(),
-        listener,
-        cancel,
-        abort: Cancel::default(),
-        started,
-        progress: parts::Progress::default(),
-    });
-    let parts = parts::run(&run, tracks).await?;
+    Ok(tracks)
+}
+
+/// How a title is to be made: what its source is, and the chunks its video is cut into
+/// (one, the whole title, with the reason, where it is not cut).
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct TitlePlan {
+    pub source: probe::SourceMedia,
+    pub chunks: Vec<ChunkSpan>,
+    pub whole_because: Option<String>,
+}
+
+impl TitlePlan {
+    /// More than one part: its chunks and the audio-and-thumbnails part.
+    pub fn is_chunked(&self) -> bool {
+        self.chunks.len() > 1
+    }
+}
+
+/// Probes the source at `job.input` and plans the title.
+pub async fn plan_title(job: &Job) -> Result<TitlePlan, Error> {
+    let source = probe_source(&job.input).await?;
+    let tracks = title_tracks(job, &source, true)?;
+    let (chunks, whole_because) = parts::chunks(job, &source, &tracks);
+    Ok(TitlePlan { source, chunks, whole_because: whole_because.map(str::to_owned) })
+}
+
+/// One part of a chunked title, made alone (by a worker of a farm).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PartOf {
+    Chunk(ChunkSpan),
+    AudioAndThumbnails,
+}
+
+/// Makes one part of a chunked title (its source as [`plan_title`] found it) and stores its segments; the part
+/// (what the assembly needs of it) is returned once they are stored. A chunk reads the
+/// source through `job.reader` where it is set.
+pub async fn package_part(
+    job: &Job,
+    source: &probe::SourceMedia,
+    part: PartOf,
+    store: Arc<dyn Storage>,
+    listener: Arc<dyn Listener>,
+    cancel: Cancel,
+) -> Result<Part, Error> {
+    // A chunked title has no copied rung (`parts::why_one_pipeline`).
+    let tracks = title_tracks(job, source, false)?;
+    let run = TitleRun::new(job, source.clone(), &tracks, store, listener, cancel, Instant::now());
+    let (video, audio): (Vec<TrackPlan>, Vec<TrackPlan>) = tracks.into_iter().partition(|t| matches!(t, TrackPlan::Video(_)));
+    let part = match part {
+        PartOf::Chunk(span) => parts::chunk_part(&run, &span, video),
+        PartOf::AudioAndThumbnails => parts::audio_part(&run, audio),
+    };
+    run_part(&run, part).await
+}
+
+/// The sha256 of the source file (read once, sequentially, on a blocking thread).
+pub async fn source_sha256(path: &Path) -> Result<Sha256Digest, Error> {
+    let path = path.to_owned();
+    tokio::task::spawn_blocking(move || hash_file(&path)).await.map_err(|e| Error::Setup(e.to_string()))?
+}
+
+/// Assembles the title from its parts and publishes its manifests and catalog, last.
+pub async fn finish_title(
+    job: &Job,
+    source: &probe::SourceMedia,
+    parts: Vec<Part>,
+    source_sha: Sha256Digest,
+    store: Arc<dyn Storage>,
+) -> Result<Packaged, Error> {
     let assembled = manifest::chunk::assemble(&job.video_id, parts).map_err(|e| title_error(e, job))?;
     for segment in &assembled.dropped_audio {
         tracing::info!(uri = %segment.uri, "{AUDIO_PAST_VIDEO}: stored but not listed");
     }
-    let source_sha = hasher.await.map_err(|e| Error::Setup(e.to_string()))??;
     let (presentation, thumbs, part_records) = (assembled.presentation, assembled.thumbnails, assembled.parts);
-    let source = &run.source;
     check_complete(&presentation, source, &job.input)?;
     let mut puts = Puts { set: JoinSet::new(), store: store.clone(), stall_timeout: job.stall_timeout };
     let source_info = catalog::SourceInfo {
@@ -306,7 +394,7 @@ async fn package_once(
     let mut catalog = catalog::build(&presentation, &source_info, &thumbs, &store.base_uri(), &job.published_at, &job.generator);
     catalog.parts = part_records;
     publish(&presentation, &catalog, &mut puts).await?;
-    Ok(Packaged { presentation, catalog, source: run.source.clone() })
+    Ok(Packaged { presentation, catalog, source: source.clone() })
 }
 
 /// Manifests last: media playlists, then DASH, then the HLS primary, then the catalog
@@ -341,6 +429,30 @@ pub(crate) struct TitleRun {
     progress: parts::Progress,
 }
 
+impl TitleRun {
+    fn new(
+        job: &Job,
+        source: probe::SourceMedia,
+        tracks: &[TrackPlan],
+        store: Arc<dyn Storage>,
+        listener: Arc<dyn Listener>,
+        cancel: Cancel,
+        started: Instant,
+    ) -> Self {
+        TitleRun {
+            job: job.clone(),
+            delay_frames: pipeline::delay_frames(tracks, &source),
+            source,
+            store,
+            listener,
+            cancel,
+            abort: Cancel::default(),
+            started,
+            progress: parts::Progress::default(),
+        }
+    }
+}
+
 /// Runs one pipeline making one part of the title (all of it, a chunk of its video, or its
 /// audio and thumbnails), storing each segment as the part's [`Title`] releases it; the
 /// part is returned once everything it names is stored.
@@ -361,7 +473,7 @@ async fn run_part(run: &TitleRun, part: parts::PartJob) -> Result<manifest::chun
     }
 
     let (tx, mut rx) = mpsc::channel::<Msg>(8);
-    let graph = pipeline::build(&job.input, &job.ladder, source, tracks, run.delay_frames, spec, tx.clone())?;
+    let graph = pipeline::build(&job.input, job.reader.as_ref(), &job.ladder, source, tracks, run.delay_frames, spec, tx.clone())?;
     let pipeline = graph.pipeline.clone();
     let bus_done = Arc::new(AtomicBool::new(false));
     let decode_errors = decode_errors::register();

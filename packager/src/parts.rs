@@ -21,25 +21,20 @@ use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
 
 use crate::pipeline::{PartSpec, TimeRange, TrackPlan};
-use crate::{Error, TitleRun, run_part};
+use crate::probe::SourceMedia;
+use crate::{Error, Job, TitleRun, run_part};
 
 /// Makes every part of the title; the parts in order (chunks by position, then the audio).
 pub(crate) async fn run(run: &Arc<TitleRun>, tracks: Vec<TrackPlan>) -> Result<Vec<Part>, Error> {
-    let spans = match why_one_pipeline(run, &tracks) {
-        Some(reason) => {
-            if run.job.chunk_duration.is_none_or(|d| !d.is_zero()) {
-                tracing::info!(video_id = %run.job.video_id, "not cut into chunks: {reason}");
-            }
-            return Ok(vec![run_part(run, PartJob::whole(tracks)).await?]);
+    let (spans, whole_because) = chunks(&run.job, &run.source, &tracks);
+    if let Some(reason) = whole_because {
+        if run.job.chunk_duration.is_none_or(|d| !d.is_zero()) {
+            tracing::info!(video_id = %run.job.video_id, "not cut into chunks: {reason}");
         }
-        None => plan(run),
-    };
+    }
     if spans.len() < 2 {
         return Ok(vec![run_part(run, PartJob::whole(tracks)).await?]);
     }
-    let fps = run.source.frame_rate;
-    let (segment_frames, _) = run.job.ladder.gop(fps);
-    let frame_ns = 1_000_000_000u64 * u64::from(fps.den) / u64::from(fps.num);
     let (video, audio): (Vec<TrackPlan>, Vec<TrackPlan>) = tracks.into_iter().partition(|t| matches!(t, TrackPlan::Video(_)));
     tracing::info!(
         video_id = %run.job.video_id,
@@ -73,30 +68,9 @@ pub(crate) async fn run(run: &Arc<TitleRun>, tracks: Vec<TrackPlan>) -> Result<V
         });
     };
     // The audio and thumbnails span the whole title: started first, they end near the last chunk.
-    let audio = PartJob {
-        name: "audio and thumbnails".into(),
-        tracks: audio,
-        spec: PartSpec { range: None, thumbnails: true },
-        first_segment: 1,
-        progress_from: None,
-        audio_up_to: Some(last_segment(run, segment_frames)),
-    };
-    spawn(spans.len(), audio, None);
+    spawn(spans.len(), audio_part(run, audio), None);
     for span in &spans {
-        let range = TimeRange {
-            start_ns: span.start_ns(segment_frames, fps.num, fps.den),
-            end_ns: span.end_ns(segment_frames, fps.num, fps.den),
-            frame_ns,
-        };
-        let chunk = PartJob {
-            name: format!("chunk {}", span.index),
-            tracks: video.clone(),
-            spec: PartSpec { range: Some(range), thumbnails: false },
-            first_segment: span.first_segment,
-            progress_from: Some(range.start_ns),
-            audio_up_to: None,
-        };
-        spawn(span.index as usize, chunk, Some(limit.clone()));
+        spawn(span.index as usize, chunk_part(run, span, video.clone()), Some(limit.clone()));
     }
     let mut parts: Vec<Option<Part>> = vec![None; spans.len() + 1];
     let mut failure: Option<Error> = None;
@@ -113,6 +87,54 @@ pub(crate) async fn run(run: &Arc<TitleRun>, tracks: Vec<TrackPlan>) -> Result<V
         return Err(e);
     }
     Ok(parts.into_iter().map(|p| p.expect("every part succeeded")).collect())
+}
+
+/// The part that makes the audio and the thumbnails of a chunked title, over all of it.
+pub(crate) fn audio_part(run: &TitleRun, audio: Vec<TrackPlan>) -> PartJob {
+    let (segment_frames, _) = run.job.ladder.gop(run.source.frame_rate);
+    PartJob {
+        name: AUDIO_PART.into(),
+        tracks: audio,
+        spec: PartSpec { range: None, thumbnails: true },
+        first_segment: 1,
+        progress_from: None,
+        audio_up_to: Some(last_segment(&run.source, segment_frames)),
+    }
+}
+
+/// The part that makes chunk `span` of the title's video.
+pub(crate) fn chunk_part(run: &TitleRun, span: &ChunkSpan, video: Vec<TrackPlan>) -> PartJob {
+    let fps = run.source.frame_rate;
+    let (segment_frames, _) = run.job.ladder.gop(fps);
+    let range = TimeRange {
+        start_ns: span.start_ns(segment_frames, fps.num, fps.den),
+        end_ns: span.end_ns(segment_frames, fps.num, fps.den),
+        frame_ns: 1_000_000_000u64 * u64::from(fps.den) / u64::from(fps.num),
+    };
+    PartJob {
+        name: chunk_name(span),
+        tracks: video,
+        spec: PartSpec { range: Some(range), thumbnails: false },
+        first_segment: span.first_segment,
+        progress_from: Some(range.start_ns),
+        audio_up_to: None,
+    }
+}
+
+/// What the part that makes a chunked title's audio and thumbnails is called.
+pub const AUDIO_PART: &str = "audio and thumbnails";
+
+/// What a chunk's part is called (in logs, errors and the catalog).
+pub fn chunk_name(span: &ChunkSpan) -> String {
+    format!("chunk {}", span.index)
+}
+
+/// The title's chunks, and why it is not cut (one chunk) when it is not.
+pub(crate) fn chunks(job: &Job, source: &SourceMedia, tracks: &[TrackPlan]) -> (Vec<ChunkSpan>, Option<&'static str>) {
+    match why_one_pipeline(job, source, tracks) {
+        Some(reason) => (vec![ChunkSpan { index: 0, first_segment: 1, segments: None }], Some(reason)),
+        None => (plan(job, source), None),
+    }
 }
 
 /// One part to make: its name (in logs and errors), its tracks (the pipeline's, in order),
@@ -136,17 +158,17 @@ impl PartJob {
 }
 
 /// Why the title cannot be cut into chunks, if it cannot (see the module's notes).
-fn why_one_pipeline(run: &TitleRun, tracks: &[TrackPlan]) -> Option<&'static str> {
-    if run.job.chunk_duration.is_some_and(|d| d.is_zero()) {
+fn why_one_pipeline(job: &Job, source: &SourceMedia, tracks: &[TrackPlan]) -> Option<&'static str> {
+    if job.chunk_duration.is_some_and(|d| d.is_zero()) {
         return Some("chunking is off");
     }
     if tracks.iter().any(|t| matches!(t, TrackPlan::Video(p) if p.copy)) {
         return Some("a copied rung keeps the source's keyframes");
     }
-    if !run.source.video_stream.rate_known {
+    if !source.video_stream.rate_known {
         return Some("the source's frame rate is not constant (its frames do not fall on the chunks' grid)");
     }
-    match run.source.stated_video_start_ns {
+    match source.stated_video_start_ns {
         None => Some("the source's header does not state where its video starts (not MP4/QuickTime)"),
         Some(start) if start > 0 => Some("the source's video starts after 0 (an empty edit)"),
         Some(_) => None,
@@ -155,18 +177,18 @@ fn why_one_pipeline(run: &TitleRun, tracks: &[TrackPlan]) -> Option<&'static str
 
 /// The number of the video's last segment: its stated length in whole frames, in
 /// segments of `segment_frames`.
-fn last_segment(run: &TitleRun, segment_frames: u32) -> u32 {
-    let fps = run.source.frame_rate;
-    let video_ns = run.source.stated_video_end_ns.unwrap_or(run.source.duration_ns);
+fn last_segment(source: &SourceMedia, segment_frames: u32) -> u32 {
+    let fps = source.frame_rate;
+    let video_ns = source.stated_video_end_ns.unwrap_or(source.duration_ns);
     let frames = (u128::from(video_ns) * u128::from(fps.num) + u128::from(fps.den) * 500_000_000) / (u128::from(fps.den) * 1_000_000_000);
     (frames as u64).div_ceil(u64::from(segment_frames.max(1))).max(1) as u32
 }
 
 /// The chunks of the title's video.
-fn plan(run: &TitleRun) -> Vec<ChunkSpan> {
-    let (_, segment_ns) = run.job.ladder.gop(run.source.frame_rate);
-    let chunk_ns = run.job.chunk_duration.map_or(run.job.ladder.chunk_seconds, |d| d.as_secs_f64());
-    let video_ns = run.source.stated_video_end_ns.unwrap_or(run.source.duration_ns);
+fn plan(job: &Job, source: &SourceMedia) -> Vec<ChunkSpan> {
+    let (_, segment_ns) = job.ladder.gop(source.frame_rate);
+    let chunk_ns = job.chunk_duration.map_or(job.ladder.chunk_seconds, |d| d.as_secs_f64());
+    let video_ns = source.stated_video_end_ns.unwrap_or(source.duration_ns);
     chunk::plan(video_ns, segment_ns, (chunk_ns * 1e9) as u64)
 }
 

@@ -1098,7 +1098,9 @@ pub(crate) fn delay_frames(tracks: &[TrackPlan], source: &SourceMedia) -> u32 {
 /// flush has passed it (or once the seek is done, for a pad added after it). The target is
 /// a quarter frame before the range, clear of rounding; [`only_in_range`] keeps exactly the
 /// frames of the range.
-fn seek_before_the_first_frame(pipeline: &gst::Pipeline, range: TimeRange, tx: mpsc::Sender<Msg>) {
+fn seek_before_the_first_frame(pipeline: &gst::Pipeline, range: TimeRange, late_media_ns: u64, tx: mpsc::Sender<Msg>) {
+    // Where the demuxer stops reading (see `SEEK_STOP_MARGIN_NS`).
+    let stop = range.end_ns.map(|end| gst::ClockTime::from_nseconds(end.saturating_add(late_media_ns).saturating_add(SEEK_STOP_MARGIN_NS)));
     // (the seek was asked for, the demuxer has done it)
     let seek = Arc::new((AtomicBool::new(false), AtomicBool::new(false)));
     pipeline.connect_deep_element_added(move |_, _, element| {
@@ -1137,8 +1139,8 @@ fn seek_before_the_first_frame(pipeline: &gst::Pipeline, range: TimeRange, tx: m
                             gst::SeekFlags::FLUSH | gst::SeekFlags::KEY_UNIT | gst::SeekFlags::SNAP_BEFORE,
                             gst::SeekType::Set,
                             gst::ClockTime::from_nseconds(range.start_ns.saturating_sub(range.frame_ns / 4)),
-                            gst::SeekType::None,
-                            gst::ClockTime::NONE,
+                            if stop.is_some() { gst::SeekType::Set } else { gst::SeekType::None },
+                            stop,
                         );
                         if demuxer.send_event(event) {
                             seek.1.store(true, Ordering::SeqCst);
@@ -1157,13 +1159,17 @@ fn seek_before_the_first_frame(pipeline: &gst::Pipeline, range: TimeRange, tx: m
     });
 }
 
+/// A chunk's seek stops the demuxer this far past the chunk's end (and past it by as much
+/// again as an edit list starts its media late: qtdemux compares a seek's stop with media
+/// time), so it reads, and a chunk's worker fetches, little past its range; the margin
+/// keeps every frame reordered before the end ([`no_video_past_the_range`] makes the end
+/// exact). Without a stop, qtdemux read the rest of the file after the video's EOS.
+const SEEK_STOP_MARGIN_NS: u64 = 1_000_000_000;
+
 /// Ends a chunk's video stream at the demuxer: the first frame whose decode time (stream
-/// time) is at or past the range's end is refused with EOS, and the demuxer reads no
-/// further. Every frame shown before the end is decoded before it (decode time <=
-/// presentation time), and frames are not cut in the decoder, which would then miss the
-/// references of those it still has. (The seek sets no stop instead: qtdemux compares a
-/// seek's stop with media time, so a source whose edit list starts into its media ended
-/// that much early.)
+/// time) is at or past the range's end is refused with EOS. Every frame shown before the
+/// end is decoded before it (decode time <= presentation time), and frames are not cut in
+/// the decoder, which would then miss the references of those it still has.
 fn no_video_past_the_range(pad: &gst::Pad, range: TimeRange) {
     let Some(end) = range.end_ns else { return };
     let video = std::sync::OnceLock::new();
@@ -1224,6 +1230,7 @@ fn ended_at_once(pipeline: &gst::Pipeline) -> Result<gst::Element, Error> {
 
 pub(crate) fn build(
     input: &std::path::Path,
+    reader: Option<&Arc<dyn crate::range_src::RangeReader>>,
     ladder: &Ladder,
     source: &SourceMedia,
     tracks: Vec<TrackPlan>,
@@ -1233,7 +1240,7 @@ pub(crate) fn build(
 ) -> Result<Graph, Error> {
     let (gop_frames, gop_ns) = ladder.gop(source.frame_rate);
     let pipeline = gst::Pipeline::new();
-    let src = crate::source::file_source(input)?;
+    let (src, late_media_ns) = crate::source::source_element(input, reader)?;
     let copy_video = tracks.iter().any(|t| matches!(t, TrackPlan::Video(p) if p.copy));
     let audio_copy_track = tracks.iter().position(|t| matches!(t, TrackPlan::Audio { copy: true }));
     let encoded_video = tracks.iter().any(|t| matches!(t, TrackPlan::Video(p) if !p.copy));
@@ -1270,7 +1277,7 @@ pub(crate) fn build(
         part,
     });
     if let Some(range) = part.range {
-        seek_before_the_first_frame(&pipeline, range, plan.tx.clone());
+        seek_before_the_first_frame(&pipeline, range, late_media_ns, plan.tx.clone());
     }
     let linked = Arc::new(Mutex::new((false, false)));
     let weak = pipeline.downgrade();

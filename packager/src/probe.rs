@@ -7,6 +7,7 @@ use std::path::Path;
 use gst::prelude::*;
 use gst_pbutils::prelude::*;
 use manifest::model::FrameRate;
+use serde::{Deserialize, Serialize};
 
 use crate::error::Error;
 use crate::ladder::SourceGeometry;
@@ -21,7 +22,7 @@ pub const MAX_DURATION_NS: u64 = 24 * 3600 * 1_000_000_000;
 pub const MAX_DECODED_PIXELS: u64 = 1920 * 1080 * 30 * 24 * 3600;
 const PROBE_TIMEOUT_S: u64 = 60;
 
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct SourceMedia {
     pub container: String,
     pub video_codec: String,
@@ -56,7 +57,7 @@ pub struct SourceMedia {
 }
 
 /// The source's video stream as encoded.
-#[derive(Debug, Clone, PartialEq, Default)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct EncodedVideo {
     /// Caps name, e.g. `video/x-h264`.
     pub caps_name: String,
@@ -71,7 +72,7 @@ pub struct EncodedVideo {
 }
 
 /// The source's audio stream as encoded (what an audio copy needs, see `crate::copy`).
-#[derive(Debug, Clone, PartialEq, Default)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct EncodedAudio {
     /// Caps name, e.g. `audio/mpeg`.
     pub caps_name: String,
@@ -289,7 +290,7 @@ fn choose_rate(stated: Option<FrameRate>, measured: Option<crate::rate::Measured
 /// stream could not be read that way (the probe then relies on the header).
 fn read_video_timestamps(path: &Path) -> Option<Vec<u64>> {
     let pipeline = gst::Pipeline::new();
-    let src = crate::source::file_source(path).ok()?;
+    let (src, _) = crate::source::source_element(path, None).ok()?;
     let parse = gst::ElementFactory::make("parsebin").build().ok()?;
     let sink = gst_app::AppSink::builder().sync(false).property("async", false).build();
     pipeline.add_many([&src, &parse, sink.upcast_ref()]).ok()?;

@@ -1,37 +1,48 @@
-//! The element that reads an upload from disk, shared by the probe and the pipeline.
+//! The element that reads an upload (from disk, or by ranges), shared by the probe and the pipeline.
 //!
 //! For MP4/QuickTime files whose edit lists start a track's media late, it hands qtdemux a
 //! longer movie duration than the file states (see [`manifest::movie`]): GStreamer 1.22's
 //! qtdemux would otherwise end every stream early by that media start. Only the bytes of the
 //! `mvhd` duration field are changed, in the buffers read, never in the file.
 
-use std::fs::File;
-use std::io::{Read, Seek, SeekFrom};
 use std::path::Path;
+use std::sync::Arc;
 
 use gst::prelude::*;
 use manifest::movie::{duration_patch, video_span, DurationPatch};
 
+use crate::range_src::{FileReader, RangeReader, RangeSrc};
 use crate::Error;
 
 /// A `moov` larger than this is not read for the patch (qtdemux reads it whole anyway; a
 /// two-hour film's is a few MB).
 const MAX_MOOV_BYTES: u64 = 256 << 20;
 
-/// `filesrc` for `path`, with the movie-duration patch applied where the file needs it.
-pub(crate) fn file_source(path: &Path) -> Result<gst::Element, Error> {
-    let src = gst::ElementFactory::make("filesrc")
-        .property("location", path.to_string_lossy().as_ref())
-        .build()
-        .map_err(|_| Error::MissingElement { factory: "filesrc" })?;
-    if let Some(patch) = read_moov(path).and_then(|(body, at)| duration_patch(&body, at).ok().flatten()) {
+/// The element that reads the source: `filesrc` for the file at `path`, or, where the
+/// source is read by ranges (`reader`), an element over that reader; with the
+/// movie-duration patch applied where the file needs it. Also says how far (ns) the media
+/// of an edit list starts late (0 without one): qtdemux reads a seek's stop in media time.
+pub(crate) fn source_element(path: &Path, reader: Option<&Arc<dyn RangeReader>>) -> Result<(gst::Element, u64), Error> {
+    let (src, moov) = match reader {
+        Some(reader) => (RangeSrc::new(reader.clone()).upcast::<gst::Element>(), read_moov(&**reader)),
+        None => {
+            let src = gst::ElementFactory::make("filesrc")
+                .property("location", path.to_string_lossy().as_ref())
+                .build()
+                .map_err(|_| Error::MissingElement { factory: "filesrc" })?;
+            (src, FileReader::open(path).ok().and_then(|f| read_moov(&f)))
+        }
+    };
+    let mut late_media_ns = 0;
+    if let Some(patch) = moov.and_then(|(body, at)| duration_patch(&body, at).ok().flatten()) {
+        late_media_ns = u64::try_from(u128::from(patch.patched - patch.stated) * 1_000_000_000 / u128::from(patch.timescale.max(1))).unwrap_or(u64::MAX);
         tracing::debug!(
             "MP4 edit list starts media {:.3} s late: qtdemux reads a movie duration of {:.3} s instead of {:.3} s (GStreamer 1.22 would end the streams early)",
             (patch.patched - patch.stated) as f64 / patch.timescale as f64,
             patch.patched as f64 / patch.timescale as f64,
             patch.stated as f64 / patch.timescale as f64,
         );
-        let pad = src.static_pad("src").ok_or_else(|| Error::Setup("filesrc has no src pad".into()))?;
+        let pad = src.static_pad("src").ok_or_else(|| Error::Setup("the source element has no src pad".into()))?;
         pad.add_probe(gst::PadProbeType::BUFFER, move |_, info| {
             if let Some(gst::PadProbeData::Buffer(buffer)) = info.data.as_mut() {
                 apply(&patch, buffer);
@@ -39,7 +50,7 @@ pub(crate) fn file_source(path: &Path) -> Result<gst::Element, Error> {
             gst::PadProbeReturn::Ok
         });
     }
-    Ok(src)
+    Ok((src, late_media_ns))
 }
 
 /// Writes the patch into a buffer read from the file at `buffer.offset()`, where they overlap.
@@ -61,35 +72,34 @@ fn apply(patch: &DurationPatch, buffer: &mut gst::Buffer) {
 /// Where the video of an MP4/QuickTime file starts and ends, in ns, as its header says (see
 /// [`manifest::movie::video_span`]); `None` for other containers or when it is not known.
 pub(crate) fn stated_video_span_ns(path: &Path) -> Option<(u64, u64)> {
-    let (body, _) = read_moov(path)?;
+    let (body, _) = read_moov(&FileReader::open(path).ok()?)?;
     let span = video_span(&body).ok().flatten()?;
     let ns = |ticks: u64| u64::try_from(u128::from(ticks) * 1_000_000_000 / u128::from(span.timescale)).ok();
     Some((ns(span.start)?, ns(span.end)?))
 }
 
-/// The `moov` body of `path` and its file offset, if it is an MP4/QuickTime file.
+/// The `moov` body of the source and its offset, if it is an MP4/QuickTime file.
 /// Anything unreadable is none: the demuxer then reads the file as it is.
-fn read_moov(path: &Path) -> Option<(Vec<u8>, u64)> {
-    let mut file = File::open(path).ok()?;
-    let (body_at, body_len) = find_moov(&mut file)?;
+fn read_moov(reader: &dyn RangeReader) -> Option<(Vec<u8>, u64)> {
+    let (body_at, body_len) = find_moov(reader)?;
     if body_len > MAX_MOOV_BYTES {
         return None;
     }
-    let mut body = vec![0u8; body_len as usize];
-    file.seek(SeekFrom::Start(body_at)).ok()?;
-    file.read_exact(&mut body).ok()?;
-    Some((body, body_at))
+    let body = reader.read_at(body_at, body_len as usize).ok()?;
+    (body.len() as u64 == body_len).then_some((body, body_at))
 }
 
 /// Walks the top-level boxes for `moov`: (offset of its body, body length). Stops at the
 /// first thing that is not a box header, so other containers end the walk at once.
-fn find_moov(file: &mut File) -> Option<(u64, u64)> {
-    let end = file.metadata().ok()?.len();
+fn find_moov(reader: &dyn RangeReader) -> Option<(u64, u64)> {
+    let end = reader.size();
     let mut at = 0u64;
     while at + 8 <= end {
-        file.seek(SeekFrom::Start(at)).ok()?;
-        let mut head = [0u8; 16];
-        let n = file.read(&mut head).ok()?;
+        let head = reader.read_at(at, 16).ok()?;
+        let n = head.len();
+        if n < 8 {
+            return None;
+        }
         let size32 = u32::from_be_bytes(head[0..4].try_into().ok()?);
         let fourcc = &head[4..8];
         if !fourcc.iter().all(|c| c.is_ascii_alphanumeric() || *c == b' ') {
