@@ -48,6 +48,7 @@ pub async fn submit(
     ladder: &str,
     title: Option<String>,
     description: Option<String>,
+    chunk_duration: Option<f64>,
 ) -> Result<String> {
     validate_video_id(video_id).context("invalid --video-id")?;
     let meta = std::fs::metadata(file).with_context(|| format!("cannot read {}", file.display()))?;
@@ -71,6 +72,7 @@ pub async fn submit(
         output_prefix: None,
         title,
         description,
+        chunk_duration,
     };
     // Refuse a bad job before spending the upload on it.
     Job::validate(message.clone())?;
@@ -107,6 +109,7 @@ pub async fn enqueue(amqp_url: &str, prefix_uri: &str, ladder: &str) -> Result<V
             output_prefix: None,
             title: None,
             description: None,
+            chunk_duration: None,
         };
         Job::validate(message.clone()).with_context(|| format!("s3://{bucket}/{key}"))?;
         jobs.push(message);

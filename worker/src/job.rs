@@ -37,6 +37,10 @@ pub struct JobMessage {
     pub title: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub description: Option<String>,
+    /// Seconds of video per chunk job (whole segments); 0 turns chunking off; absent takes
+    /// the ladder's `chunk_duration`. A title shorter than two chunks is one job.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub chunk_duration: Option<f64>,
 }
 
 fn default_ladder() -> String {
@@ -63,6 +67,54 @@ pub enum InvalidJob {
     OutputPrefix(String),
     #[error("{field} is too long or contains control characters")]
     Text { field: &'static str },
+    #[error("chunk_duration {0} must be 0 (off) or between 1 and {MAX_CHUNK_SECONDS} seconds")]
+    ChunkDuration(f64),
+    #[error("unsupported chunk schema {0:?} (expected {CHUNK_SCHEMA_V1})")]
+    ChunkSchema(String),
+}
+
+/// The longest chunk a job may ask for: a chunk is the unit a worker redoes after a crash.
+pub const MAX_CHUNK_SECONDS: f64 = 3600.0;
+
+/// The chunk job: one chunk of a title's video, for any worker (queue `vodpipe.chunks`).
+/// Schema: `worker/schema/chunk.v1.schema.json`.
+pub const CHUNK_SCHEMA_V1: &str = "vodpipe.chunk/v1";
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ChunkMessage {
+    /// Always `vodpipe.chunk/v1`.
+    pub schema: String,
+    /// The title's job, as it was queued (validated again by the chunk's worker).
+    pub job: JobMessage,
+    /// Which chunk: its position, first segment and length in segments.
+    pub chunk: packager::ChunkSpan,
+    /// How many chunks the title has.
+    pub chunks: u32,
+    /// The source as the title's planner probed it: a chunk's worker reads only its range
+    /// of the source, so it cannot probe the whole of it again.
+    pub source_media: packager::probe::SourceMedia,
+}
+
+/// A validated chunk job.
+#[derive(Debug, Clone)]
+pub struct ChunkJob {
+    pub message: ChunkMessage,
+    pub title: Job,
+}
+
+impl ChunkJob {
+    pub fn parse(bytes: &[u8]) -> Result<ChunkJob, InvalidJob> {
+        if bytes.len() > MAX_MESSAGE_BYTES {
+            return Err(InvalidJob::TooLarge(bytes.len()));
+        }
+        let message: ChunkMessage = serde_json::from_slice(bytes)?;
+        if message.schema != CHUNK_SCHEMA_V1 {
+            return Err(InvalidJob::ChunkSchema(message.schema));
+        }
+        let title = Job::validate(message.job.clone())?;
+        Ok(ChunkJob { message, title })
+    }
 }
 
 /// A validated job, ready to run.
@@ -132,6 +184,11 @@ impl Job {
         };
         check_text("title", &message.title, MAX_TITLE, false)?;
         check_text("description", &message.description, MAX_DESCRIPTION, true)?;
+        if let Some(d) = message.chunk_duration {
+            if !(d == 0.0 || (1.0..=MAX_CHUNK_SECONDS).contains(&d)) {
+                return Err(InvalidJob::ChunkDuration(d));
+            }
+        }
         Ok(Job { message, source_bucket, source_key, output_prefix, ladder_toml })
     }
 }
@@ -169,6 +226,9 @@ mod tests {
             (msg(r#","ladder":"nope""#), |e| matches!(e, InvalidJob::Ladder(_))),
             (msg(r#","output_prefix":"a/../b/""#), |e| matches!(e, InvalidJob::OutputPrefix(_))),
             (msg(r#","title":"bell\u0007""#), |e| matches!(e, InvalidJob::Text { .. })),
+            (msg(r#","chunk_duration":0.5"#), |e| matches!(e, InvalidJob::ChunkDuration(_))),
+            (msg(r#","chunk_duration":-60"#), |e| matches!(e, InvalidJob::ChunkDuration(_))),
+            (msg(r#","chunk_duration":"60""#), |e| matches!(e, InvalidJob::Malformed(_))),
         ];
         for (text, check) in cases {
             match Job::parse(text.as_bytes()) {

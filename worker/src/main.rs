@@ -75,6 +75,10 @@ enum Command {
         description: Option<String>,
         #[arg(long, default_value = "default")]
         ladder: String,
+        /// Spreads the title over the farm in chunk jobs of this many seconds of video
+        /// (whole segments); 0 turns chunking off. Defaults to the ladder's `chunk_duration`.
+        #[arg(long)]
+        chunk_duration: Option<f64>,
         #[arg(long, env = "AMQP_URL", default_value = queue::DEFAULT_AMQP_URL)]
         amqp_url: String,
     },
@@ -146,8 +150,8 @@ fn main() -> ExitCode {
             Command::Worker { amqp_url, prefetch, grace, work_dir, stall_timeout } => {
                 run_worker(amqp_url, prefetch, grace, work_dir, stall_timeout).await
             }
-            Command::Submit { file, video_id, title, description, ladder, amqp_url } => {
-                let job_id = admin::submit(&amqp_url, &file, &video_id, &ladder, title, description).await?;
+            Command::Submit { file, video_id, title, description, ladder, chunk_duration, amqp_url } => {
+                let job_id = admin::submit(&amqp_url, &file, &video_id, &ladder, title, description, chunk_duration).await?;
                 println!("{job_id}");
                 Ok(())
             }

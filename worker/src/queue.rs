@@ -32,8 +32,11 @@ use packager::{Cancel, Listener, Progress};
 use serde_json::json;
 use tokio::sync::{mpsc, watch};
 
-use crate::job::{InvalidJob, Job, JobMessage};
+use crate::job::{ChunkJob, InvalidJob, Job, JobMessage};
 use crate::s3::{self, S3Store};
+
+mod chunks;
+pub use chunks::{CHUNKS_QUEUE, ChunkFailure, ChunkRecord, DEAD_CHUNKS_QUEUE, records_prefix};
 
 pub const JOBS_QUEUE: &str = "vodpipe.jobs";
 pub const DEAD_LETTER_EXCHANGE: &str = "vodpipe.dlx";
@@ -81,6 +84,15 @@ pub async fn declare_topology(ch: &Channel) -> Result<()> {
     args.insert(s("x-dead-letter-exchange"), AMQPValue::LongString(LongString::from(DEAD_LETTER_EXCHANGE)));
     args.insert(s("x-delivery-limit"), AMQPValue::LongLongInt(DELIVERY_LIMIT));
     ch.queue_declare(s(JOBS_QUEUE), qdurable, args).await.context("declaring the jobs queue")?;
+    ch.queue_declare(s(DEAD_CHUNKS_QUEUE), qdurable, FieldTable::default()).await?;
+    let mut args = FieldTable::default();
+    args.insert(s("x-queue-type"), AMQPValue::LongString(LongString::from("quorum")));
+    // A chunk past its delivery limit goes, by the default exchange, to the dead chunks
+    // queue, whose consumer fails its title (see `chunks`).
+    args.insert(s("x-dead-letter-exchange"), AMQPValue::LongString(LongString::from("")));
+    args.insert(s("x-dead-letter-routing-key"), AMQPValue::LongString(LongString::from(DEAD_CHUNKS_QUEUE)));
+    args.insert(s("x-delivery-limit"), AMQPValue::LongLongInt(DELIVERY_LIMIT));
+    ch.queue_declare(s(CHUNKS_QUEUE), qdurable, args).await.context("declaring the chunks queue")?;
     Ok(())
 }
 
@@ -232,16 +244,54 @@ async fn consume_session(
     let setup = conn.create_channel().await?;
     declare_topology(&setup).await?;
     let _ = setup.close(200, s("topology declared")).await;
-    // Consumes, acks and publishes the outcome of each job, in transactions.
-    let ch = conn.create_channel().await?;
-    ch.tx_select().await.context("selecting transactions on the consuming channel")?;
-    ch.basic_qos(settings.prefetch, BasicQosOptions::default()).await?;
     let events = confirm_channel(&conn).await?;
-    let tag = format!("vodpipe-{}-{}", hostname(), std::process::id());
-    let mut consumer =
-        ch.basic_consume(s(JOBS_QUEUE), s(&tag), BasicConsumeOptions::default(), FieldTable::default()).await?;
-    tracing::info!(queue = JOBS_QUEUE, prefetch = settings.prefetch, "waiting for jobs");
     let ctx = Arc::new(Ctx { s3: client.clone(), cfg: settings.s3.clone(), events, work_dir: settings.work_dir.clone(), stall_timeout: settings.stall_timeout });
+    // Every worker makes chunks while it waits on the chunks of a title it took.
+    let (titles, chunks, dead) = tokio::join!(
+        consume_queue(&ctx, &conn, Queue::Titles, settings.prefetch, shutdown.clone(), settings.grace),
+        consume_queue(&ctx, &conn, Queue::Chunks, 1, shutdown.clone(), settings.grace),
+        consume_queue(&ctx, &conn, Queue::DeadChunks, 1, shutdown.clone(), settings.grace),
+    );
+    titles.and(chunks).and(dead)
+}
+
+/// The queues a worker consumes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Queue {
+    Titles,
+    Chunks,
+    DeadChunks,
+}
+
+impl Queue {
+    fn name(self) -> &'static str {
+        match self {
+            Queue::Titles => JOBS_QUEUE,
+            Queue::Chunks => CHUNKS_QUEUE,
+            Queue::DeadChunks => DEAD_CHUNKS_QUEUE,
+        }
+    }
+}
+
+/// Consumes one queue on a channel of its own until shutdown (or the connection ends).
+async fn consume_queue(
+    ctx: &Arc<Ctx>,
+    conn: &Connection,
+    queue: Queue,
+    prefetch: u16,
+    mut shutdown: watch::Receiver<bool>,
+    grace: Duration,
+) -> Result<()> {
+    let ch = conn.create_channel().await?;
+    if queue == Queue::Titles {
+        // A title's outcome (event, dead-lettered copy) and its ack are committed together.
+        ch.tx_select().await.context("selecting transactions on the consuming channel")?;
+    }
+    ch.basic_qos(prefetch, BasicQosOptions::default()).await?;
+    let tag = format!("vodpipe-{}-{}-{}", hostname(), std::process::id(), queue.name());
+    let mut consumer =
+        ch.basic_consume(s(queue.name()), s(&tag), BasicConsumeOptions::default(), FieldTable::default()).await?;
+    tracing::info!(queue = queue.name(), prefetch, "waiting for jobs");
     loop {
         let delivery = tokio::select! {
             d = consumer.next() => d,
@@ -253,9 +303,16 @@ async fn consume_session(
         let delivery = match delivery {
             Some(Ok(d)) => d,
             Some(Err(e)) => return Err(e.into()),
-            None => return Err(anyhow!("consumer cancelled by the broker")),
+            None => return Err(anyhow!("consumer of {} cancelled by the broker", queue.name())),
         };
-        let stop = handle(&ctx, &ch, &delivery, shutdown, settings.grace).await?;
+        let stop = match queue {
+            Queue::Titles => handle(ctx, &ch, &delivery, &mut shutdown, grace).await?,
+            Queue::Chunks => handle_chunk(ctx, &ch, &delivery, &mut shutdown, grace).await?,
+            Queue::DeadChunks => {
+                chunks::handle_dead(ctx, &delivery).await?;
+                false
+            }
+        };
         if stop {
             let _ = ch.basic_cancel(s(&tag), BasicCancelOptions::default()).await;
             return Ok(());
@@ -267,7 +324,73 @@ fn hostname() -> String {
     std::fs::read_to_string("/etc/hostname").map(|h| h.trim().to_owned()).unwrap_or_else(|_| "host".into())
 }
 
-/// Runs one delivery to its end. Returns true when shutdown interrupted it.
+/// How the tries of one delivery ended.
+enum Ended<T> {
+    Done(T),
+    Failed(Failure),
+    /// Shutdown's grace period ran out: the work was cancelled.
+    Interrupted,
+}
+
+/// Runs `work` for one delivery: a retryable failure is tried again (with backoff) up to
+/// [`ATTEMPTS_PER_DELIVERY`] times; on shutdown the work has `grace` to finish before it
+/// is cancelled; a lost channel cancels it (the broker has put the delivery back).
+/// Also says whether shutdown was asked meanwhile.
+async fn supervise<T, Fut>(
+    ch: &Channel,
+    id: &str,
+    shutdown: &mut watch::Receiver<bool>,
+    grace: Duration,
+    cancel: &Cancel,
+    mut work: impl FnMut() -> Fut,
+) -> Result<(Ended<T>, bool)>
+where
+    Fut: std::future::Future<Output = Result<T, Failure>>,
+{
+    let mut attempt = 1;
+    let mut deadline: Option<tokio::time::Instant> = None;
+    loop {
+        let run = work();
+        tokio::pin!(run);
+        let outcome = loop {
+            tokio::select! {
+                r = &mut run => break Some(r),
+                _ = shutdown.changed(), if deadline.is_none() => {
+                    tracing::info!(job_id = %id, "shutdown requested: finishing the current job within {grace:?}");
+                    deadline = Some(tokio::time::Instant::now() + grace);
+                }
+                _ = tokio::time::sleep_until(deadline.unwrap_or_else(tokio::time::Instant::now)), if deadline.is_some() => {
+                    cancel.cancel();
+                    let _ = (&mut run).await;
+                    break None;
+                }
+                _ = tokio::time::sleep(CONNECTION_CHECK) => {
+                    if !ch.status().connected() {
+                        // The broker has already put the job back (its delivery died with
+                        // the connection): finishing it here would only be thrown away.
+                        cancel.cancel();
+                        let _ = (&mut run).await;
+                        return Err(anyhow!("connection to the broker lost during job {id}; the broker redelivers it"));
+                    }
+                }
+            }
+        };
+        let stopping = deadline.is_some();
+        match outcome {
+            None => return Ok((Ended::Interrupted, true)),
+            Some(Ok(done)) => return Ok((Ended::Done(done), stopping)),
+            Some(Err(Failure::Retryable(e))) if attempt < ATTEMPTS_PER_DELIVERY && !stopping => {
+                let wait = Duration::from_secs(2u64.pow(attempt));
+                tracing::warn!(job_id = %id, attempt, "retryable failure: {e:#}; retrying in {wait:?}");
+                tokio::time::sleep(wait).await;
+                attempt += 1;
+            }
+            Some(Err(f)) => return Ok((Ended::Failed(f), stopping)),
+        }
+    }
+}
+
+/// Runs one title delivery to its end. Returns true when shutdown interrupted it.
 async fn handle(
     ctx: &Arc<Ctx>,
     ch: &Channel,
@@ -286,63 +409,61 @@ async fn handle(
     let id = job.message.job_id.clone();
     tracing::info!(job_id = %id, video_id = %job.message.video_id, source = %job.message.source, redelivered = delivery.redelivered, "job started");
     let cancel = Cancel::default();
-    let mut attempt = 1;
-    loop {
-        let work = run_job(ctx.clone(), job.clone(), cancel.clone());
-        tokio::pin!(work);
-        let mut deadline: Option<tokio::time::Instant> = None;
-        let outcome = loop {
-            tokio::select! {
-                r = &mut work => break Some(r),
-                _ = shutdown.changed(), if deadline.is_none() => {
-                    tracing::info!(job_id = %id, "shutdown requested: finishing the current job within {grace:?}");
-                    deadline = Some(tokio::time::Instant::now() + grace);
-                }
-                _ = tokio::time::sleep_until(deadline.unwrap_or_else(tokio::time::Instant::now)), if deadline.is_some() => {
-                    cancel.cancel();
-                    let _ = (&mut work).await;
-                    break None;
-                }
-                _ = tokio::time::sleep(CONNECTION_CHECK) => {
-                    if !ch.status().connected() {
-                        // The broker has already put the job back (its delivery died with
-                        // the connection): finishing it here would only be thrown away.
-                        cancel.cancel();
-                        let _ = (&mut work).await;
-                        return Err(anyhow!("connection to the broker lost during job {id}; the broker redelivers it"));
-                    }
-                }
-            }
-        };
-        match outcome {
-            None => {
-                tracing::warn!(job_id = %id, "grace period over: job requeued");
-                requeue(ch, delivery).await?;
-                return Ok(true);
-            }
-            Some(Ok(announcement)) => {
-                announce_and_ack(ctx, ch, delivery, announcement).await?;
-                tracing::info!(job_id = %id, "job done");
-                return Ok(deadline.is_some());
-            }
-            Some(Err(Failure::Retryable(e))) if attempt < ATTEMPTS_PER_DELIVERY && deadline.is_none() => {
-                let wait = Duration::from_secs(2u64.pow(attempt));
-                tracing::warn!(job_id = %id, attempt, "retryable failure: {e:#}; retrying in {wait:?}");
-                tokio::time::sleep(wait).await;
-                attempt += 1;
-            }
-            Some(Err(Failure::Retryable(e))) => {
-                // The quorum queue counts deliveries and dead-letters past the limit.
-                tracing::warn!(job_id = %id, "retryable failure, returning the job to the queue: {e:#}");
-                requeue(ch, delivery).await?;
-                return Ok(deadline.is_some());
-            }
-            Some(Err(f @ Failure::Permanent { .. })) => {
-                dead_letter(ch, delivery, Ids::of(&job.message), &f).await?;
-                return Ok(deadline.is_some());
-            }
+    let (ended, stopping) = supervise(ch, &id, shutdown, grace, &cancel, || run_job(ctx.clone(), job.clone(), cancel.clone())).await?;
+    match ended {
+        Ended::Interrupted => {
+            tracing::warn!(job_id = %id, "grace period over: job requeued");
+            requeue(ch, delivery).await?;
         }
+        Ended::Done(announcement) => {
+            announce_and_ack(ctx, ch, delivery, announcement).await?;
+            tracing::info!(job_id = %id, "job done");
+        }
+        Ended::Failed(Failure::Retryable(e)) => {
+            // The quorum queue counts deliveries and dead-letters past the limit.
+            tracing::warn!(job_id = %id, "retryable failure, returning the job to the queue: {e:#}");
+            requeue(ch, delivery).await?;
+        }
+        Ended::Failed(f @ Failure::Permanent { .. }) => dead_letter(ch, delivery, Ids::of(&job.message), &f).await?,
     }
+    Ok(stopping)
+}
+
+/// Runs one chunk delivery to its end. Returns true when shutdown interrupted it.
+async fn handle_chunk(
+    ctx: &Arc<Ctx>,
+    ch: &Channel,
+    delivery: &lapin::message::Delivery,
+    shutdown: &mut watch::Receiver<bool>,
+    grace: Duration,
+) -> Result<bool> {
+    let chunk = match ChunkJob::parse(&delivery.data) {
+        Ok(c) => c,
+        Err(e) => {
+            // It names no title it could fail: it goes to the dead chunks queue, which logs it.
+            tracing::error!("refusing a chunk job: {e}");
+            delivery.acker.nack(BasicNackOptions { requeue: false, ..Default::default() }).await?;
+            return Ok(false);
+        }
+    };
+    let id = format!("{}/chunk {}", chunk.message.job.job_id, chunk.message.chunk.index);
+    if chunks::is_stored(ctx, &chunk).await.unwrap_or(false) {
+        tracing::info!(job_id = %id, "chunk already stored");
+        delivery.acker.ack(BasicAckOptions::default()).await?;
+        return Ok(false);
+    }
+    tracing::info!(job_id = %id, redelivered = delivery.redelivered, "chunk started");
+    let cancel = Cancel::default();
+    let (ended, stopping) = supervise(ch, &id, shutdown, grace, &cancel, || chunks::run_chunk(ctx.clone(), chunk.clone(), cancel.clone())).await?;
+    match ended {
+        Ended::Interrupted => {
+            tracing::warn!(job_id = %id, "grace period over: chunk requeued");
+            delivery.acker.nack(BasicNackOptions { requeue: true, ..Default::default() }).await?;
+        }
+        Ended::Done(()) => chunks::settle(ctx, delivery, &chunk, Ok(())).await?,
+        Ended::Failed(f) => chunks::settle(ctx, delivery, &chunk, Err(f)).await?,
+    }
+    Ok(stopping)
 }
 
 async fn requeue(ch: &Channel, delivery: &lapin::message::Delivery) -> Result<()> {
@@ -463,25 +584,8 @@ async fn run_job(ctx: Arc<Ctx>, job: Job, cancel: Cancel) -> Result<Announcement
     let dir = path.parent().expect("job dir").to_owned();
     tokio::fs::create_dir_all(&dir).await.map_err(|e| Failure::Retryable(e.into()))?;
     let _cleanup = RemoveOnDrop(dir);
-    s3::download(&ctx.s3, &job.source_bucket, &job.source_key, &path).await.map_err(Failure::Retryable)?;
+    let (_, source_sha) = s3::download(&ctx.s3, &job.source_bucket, &job.source_key, &path).await.map_err(Failure::Retryable)?;
     let store = Arc::new(S3Store::new(ctx.s3.clone(), ctx.cfg.output_bucket.clone(), job.output_prefix.clone()));
-    let (ptx, mut prx) = mpsc::channel::<Progress>(4);
-    let events = ctx.events.clone();
-    let (job_id, video_id) = (msg.job_id.clone(), msg.video_id.clone());
-    let progress_task = tokio::spawn(async move {
-        let mut last: Option<Instant> = None;
-        while let Some(p) = prx.recv().await {
-            if last.is_some_and(|t| t.elapsed() < PROGRESS_EVERY) {
-                continue;
-            }
-            last = Some(Instant::now());
-            let body = json!({
-                "event": "video.progress", "job_id": job_id, "video_id": video_id,
-                "percent": (p.fraction() * 1000.0).round() / 10.0, "speed": (p.speed() * 100.0).round() / 100.0,
-            });
-            let _ = publish_confirmed(&events, EVENTS_EXCHANGE, "video.progress", body.to_string().as_bytes(), &job_id, FieldTable::default()).await;
-        }
-    });
     let pjob = packager::Job {
         input: path.clone(),
         video_id: msg.video_id.clone(),
@@ -490,21 +594,30 @@ async fn run_job(ctx: Arc<Ctx>, job: Job, cancel: Cancel) -> Result<Announcement
         generator: concat!("vodpipe ", env!("CARGO_PKG_VERSION")).into(),
         source_uri: Some(msg.source.clone()),
         stall_timeout: ctx.stall_timeout,
-        // Chunks of one title on one worker only add the audio part's second decode; a
-        // title is chunked on the queue once chunk jobs can spread it over workers.
-        chunk_duration: Some(Duration::ZERO),
+        chunk_duration: msg.chunk_duration.map(Duration::from_secs_f64),
         parallel_parts: 1,
+        reader: None,
     };
-    let result = packager::package(&pjob, store, Arc::new(ProgressEvents { tx: ptx }), cancel).await;
-    let _ = progress_task.await;
     // Errors name the input file: report the job's source, not the scratch copy.
-    let packaged = result.map_err(|e| match Failure::from(e) {
+    let named = |f: Failure| match f {
         Failure::Permanent { kind, error } => Failure::Permanent {
             kind,
             error: anyhow!("{}", format!("{error:#}").replace(&path.display().to_string(), &msg.source)),
         },
         other => other,
-    })?;
+    };
+    let plan = packager::plan_title(&pjob).await.map_err(|e| named(e.into()))?;
+    let packaged = if plan.is_chunked() {
+        chunks::run_title(&ctx, &job, &pjob, &plan, source_sha, store, &cancel).await.map_err(named)?
+    } else {
+        if let Some(reason) = &plan.whole_because {
+            tracing::info!(job_id = %msg.job_id, "one job, not chunks: {reason}");
+        }
+        let (listener, progress_task) = progress_events(&ctx, msg);
+        let result = packager::package_probed(&pjob, plan.source, store, listener, cancel).await;
+        let _ = progress_task.await;
+        result.map_err(|e| named(e.into()))?
+    };
 
     // One video.packaged per job id: a marker stored after the event went out
     // says an earlier delivery announced it (the same job id submitted again).
@@ -533,6 +646,29 @@ async fn run_job(ctx: Arc<Ctx>, job: Job, cancel: Cancel) -> Result<Announcement
     };
     tracing::info!(job_id = %msg.job_id, seconds = started.elapsed().as_secs_f64(), %fingerprint, "packaged");
     Ok(Announcement { job_id: msg.job_id.clone(), event, marker, fingerprint })
+}
+
+/// `video.progress` events of a job made in one piece, at most every [`PROGRESS_EVERY`];
+/// the task ends when the listener is dropped.
+fn progress_events(ctx: &Ctx, msg: &JobMessage) -> (Arc<dyn Listener>, tokio::task::JoinHandle<()>) {
+    let (ptx, mut prx) = mpsc::channel::<Progress>(4);
+    let events = ctx.events.clone();
+    let (job_id, video_id) = (msg.job_id.clone(), msg.video_id.clone());
+    let task = tokio::spawn(async move {
+        let mut last: Option<Instant> = None;
+        while let Some(p) = prx.recv().await {
+            if last.is_some_and(|t| t.elapsed() < PROGRESS_EVERY) {
+                continue;
+            }
+            last = Some(Instant::now());
+            let body = json!({
+                "event": "video.progress", "job_id": job_id, "video_id": video_id,
+                "percent": (p.fraction() * 1000.0).round() / 10.0, "speed": (p.speed() * 100.0).round() / 100.0,
+            });
+            let _ = publish_confirmed(&events, EVENTS_EXCHANGE, "video.progress", body.to_string().as_bytes(), &job_id, FieldTable::default()).await;
+        }
+    });
+    (Arc::new(ProgressEvents { tx: ptx }), task)
 }
 
 async fn object_exists(client: &aws_sdk_s3::Client, bucket: &str, key: &str) -> Result<bool> {

@@ -699,6 +699,71 @@ async fn fetch_range_once(
     Ok(bytes)
 }
 
+/// A source object read by ranged GETs, for the packager's range source: a chunk's
+/// worker reads its range of the upload and the index, never the whole of it. Every read
+/// is of the object HEAD saw (`If-Match` its ETag), retried as a download's parts are, and
+/// counted.
+#[derive(Debug)]
+pub struct S3Reader {
+    client: Client,
+    bucket: String,
+    key: String,
+    etag: Option<String>,
+    size: u64,
+    runtime: tokio::runtime::Handle,
+    bytes_read: std::sync::atomic::AtomicU64,
+    requests: std::sync::atomic::AtomicU64,
+}
+
+impl S3Reader {
+    /// HEADs the object; `Ok(None)` when it does not exist.
+    pub async fn open(client: &Client, bucket: &str, key: &str) -> anyhow::Result<Option<S3Reader>> {
+        let head = match client.head_object().bucket(bucket).key(key).send().await {
+            Ok(head) => head,
+            Err(e) if e.as_service_error().is_some_and(|e| e.is_not_found()) => return Ok(None),
+            Err(e) => bail!("cannot read {}: {}", s3_uri(bucket, key), DisplayErrorContext(&e)),
+        };
+        Ok(Some(S3Reader {
+            client: client.clone(),
+            bucket: bucket.into(),
+            key: key.into(),
+            etag: head.e_tag().map(str::to_owned),
+            size: u64::try_from(head.content_length().unwrap_or(0)).unwrap_or(0),
+            runtime: tokio::runtime::Handle::current(),
+            bytes_read: Default::default(),
+            requests: Default::default(),
+        }))
+    }
+
+    /// Bytes read so far, and in how many requests.
+    pub fn read_so_far(&self) -> (u64, u64) {
+        use std::sync::atomic::Ordering::Relaxed;
+        (self.bytes_read.load(Relaxed), self.requests.load(Relaxed))
+    }
+}
+
+impl packager::RangeReader for S3Reader {
+    fn size(&self) -> u64 {
+        self.size
+    }
+
+    fn read_at(&self, offset: u64, len: usize) -> std::io::Result<Vec<u8>> {
+        use std::sync::atomic::Ordering::Relaxed;
+        let len = (len as u64).min(self.size.saturating_sub(offset));
+        if len == 0 {
+            return Ok(Vec::new());
+        }
+        let fetch = fetch_range(&self.client, &self.bucket, &self.key, self.etag.as_deref(), offset, len);
+        // Called from GStreamer's streaming threads (outside the runtime) and, for the index,
+        // from a task of the runtime: both may block here.
+        let bytes = tokio::task::block_in_place(|| self.runtime.block_on(fetch))
+            .map_err(|e| std::io::Error::other(format!("{e:#}")))?;
+        self.requests.fetch_add(1, Relaxed);
+        self.bytes_read.fetch_add(bytes.len() as u64, Relaxed);
+        Ok(bytes.to_vec())
+    }
+}
+
 /// Uploads a local file (SSE-S3, metadata sha256), in parts when it is over
 /// [`MULTIPART_THRESHOLD`]; parts are read from disk as they are sent, so memory holds
 /// at most [`PART_CONCURRENCY`] parts. The file must not change meanwhile: its digest
@@ -774,6 +839,30 @@ fn read_range(path: &Path, first: u64, len: u64) -> std::io::Result<Bytes> {
     let mut buf = vec![0u8; len as usize];
     file.read_exact(&mut buf)?;
     Ok(Bytes::from(buf))
+}
+
+/// A small object's bytes (records, markers); `None` when it does not exist.
+pub async fn get_bytes(client: &Client, bucket: &str, key: &str) -> anyhow::Result<Option<Vec<u8>>> {
+    match client.get_object().bucket(bucket).key(key).send().await {
+        Ok(response) => {
+            let body = response.body.collect().await.with_context(|| format!("reading {}", s3_uri(bucket, key)))?;
+            Ok(Some(body.into_bytes().to_vec()))
+        }
+        Err(e) if e.as_service_error().is_some_and(|e| e.is_no_such_key()) => Ok(None),
+        Err(e) => bail!("cannot read {}: {}", s3_uri(bucket, key), DisplayErrorContext(&e)),
+    }
+}
+
+/// Deletes one object (absent is not an error: S3's DELETE is idempotent).
+pub async fn delete(client: &Client, bucket: &str, key: &str) -> anyhow::Result<()> {
+    client
+        .delete_object()
+        .bucket(bucket)
+        .key(key)
+        .send()
+        .await
+        .map_err(|e| anyhow!("cannot delete {}: {}", s3_uri(bucket, key), DisplayErrorContext(&e)))?;
+    Ok(())
 }
 
 /// Every key under `prefix` in `bucket`, all pages of the listing.

@@ -111,6 +111,7 @@ pub async fn run(args: Args) -> Result<()> {
         stall_timeout: stall_timeout(args.stall_timeout)?,
         chunk_duration: args.chunk_duration.map(chunk_duration).transpose()?,
         parallel_parts: usize::from(args.jobs),
+        reader: None,
     };
     let cancel = Cancel::default();
     let on_signal = cancel.clone();
