@@ -473,7 +473,7 @@ async fn run_part(run: &TitleRun, part: parts::PartJob) -> Result<manifest::chun
     }
 
     let (tx, mut rx) = mpsc::channel::<Msg>(8);
-    let graph = pipeline::build(&job.input, job.reader.as_ref(), &job.ladder, source, tracks, run.delay_frames, spec, tx.clone())?;
+    let graph = pipeline::build(source::Input { path: &job.input, reader: job.reader.as_ref() }, &job.ladder, source, tracks, run.delay_frames, spec, tx.clone())?;
     let pipeline = graph.pipeline.clone();
     let bus_done = Arc::new(AtomicBool::new(false));
     let decode_errors = decode_errors::register();

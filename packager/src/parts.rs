@@ -27,10 +27,10 @@ use crate::{Error, Job, TitleRun, run_part};
 /// Makes every part of the title; the parts in order (chunks by position, then the audio).
 pub(crate) async fn run(run: &Arc<TitleRun>, tracks: Vec<TrackPlan>) -> Result<Vec<Part>, Error> {
     let (spans, whole_because) = chunks(&run.job, &run.source, &tracks);
-    if let Some(reason) = whole_because {
-        if run.job.chunk_duration.is_none_or(|d| !d.is_zero()) {
-            tracing::info!(video_id = %run.job.video_id, "not cut into chunks: {reason}");
-        }
+    if let Some(reason) = whole_because
+        && run.job.chunk_duration.is_none_or(|d| !d.is_zero())
+    {
+        tracing::info!(video_id = %run.job.video_id, "not cut into chunks: {reason}");
     }
     if spans.len() < 2 {
         return Ok(vec![run_part(run, PartJob::whole(tracks)).await?]);

@@ -1229,8 +1229,7 @@ fn ended_at_once(pipeline: &gst::Pipeline) -> Result<gst::Element, Error> {
 }
 
 pub(crate) fn build(
-    input: &std::path::Path,
-    reader: Option<&Arc<dyn crate::range_src::RangeReader>>,
+    input: crate::source::Input<'_>,
     ladder: &Ladder,
     source: &SourceMedia,
     tracks: Vec<TrackPlan>,
@@ -1240,7 +1239,7 @@ pub(crate) fn build(
 ) -> Result<Graph, Error> {
     let (gop_frames, gop_ns) = ladder.gop(source.frame_rate);
     let pipeline = gst::Pipeline::new();
-    let (src, late_media_ns) = crate::source::source_element(input, reader)?;
+    let (src, late_media_ns) = crate::source::source_element(input)?;
     let copy_video = tracks.iter().any(|t| matches!(t, TrackPlan::Video(p) if p.copy));
     let audio_copy_track = tracks.iter().position(|t| matches!(t, TrackPlan::Audio { copy: true }));
     let encoded_video = tracks.iter().any(|t| matches!(t, TrackPlan::Video(p) if !p.copy));

@@ -290,7 +290,7 @@ fn choose_rate(stated: Option<FrameRate>, measured: Option<crate::rate::Measured
 /// stream could not be read that way (the probe then relies on the header).
 fn read_video_timestamps(path: &Path) -> Option<Vec<u64>> {
     let pipeline = gst::Pipeline::new();
-    let (src, _) = crate::source::source_element(path, None).ok()?;
+    let (src, _) = crate::source::source_element(crate::source::Input { path, reader: None }).ok()?;
     let parse = gst::ElementFactory::make("parsebin").build().ok()?;
     let sink = gst_app::AppSink::builder().sync(false).property("async", false).build();
     pipeline.add_many([&src, &parse, sink.upcast_ref()]).ok()?;

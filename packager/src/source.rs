@@ -18,11 +18,20 @@ use crate::Error;
 /// two-hour film's is a few MB).
 const MAX_MOOV_BYTES: u64 = 256 << 20;
 
+/// Where a pipeline reads its source from: the file at `path`, or, where it is set,
+/// `reader` (`path` then only names the source in errors).
+#[derive(Clone, Copy)]
+pub(crate) struct Input<'a> {
+    pub path: &'a Path,
+    pub reader: Option<&'a Arc<dyn RangeReader>>,
+}
+
 /// The element that reads the source: `filesrc` for the file at `path`, or, where the
 /// source is read by ranges (`reader`), an element over that reader; with the
 /// movie-duration patch applied where the file needs it. Also says how far (ns) the media
 /// of an edit list starts late (0 without one): qtdemux reads a seek's stop in media time.
-pub(crate) fn source_element(path: &Path, reader: Option<&Arc<dyn RangeReader>>) -> Result<(gst::Element, u64), Error> {
+pub(crate) fn source_element(input: Input<'_>) -> Result<(gst::Element, u64), Error> {
+    let Input { path, reader } = input;
     let (src, moov) = match reader {
         Some(reader) => (RangeSrc::new(reader.clone()).upcast::<gst::Element>(), read_moov(&**reader)),
         None => {

@@ -184,10 +184,10 @@ impl Job {
         };
         check_text("title", &message.title, MAX_TITLE, false)?;
         check_text("description", &message.description, MAX_DESCRIPTION, true)?;
-        if let Some(d) = message.chunk_duration {
-            if !(d == 0.0 || (1.0..=MAX_CHUNK_SECONDS).contains(&d)) {
-                return Err(InvalidJob::ChunkDuration(d));
-            }
+        if let Some(d) = message.chunk_duration
+            && !(d == 0.0 || (1.0..=MAX_CHUNK_SECONDS).contains(&d))
+        {
+            return Err(InvalidJob::ChunkDuration(d));
         }
         Ok(Job { message, source_bucket, source_key, output_prefix, ladder_toml })
     }

@@ -452,6 +452,11 @@ async fn handle_chunk(
         delivery.acker.ack(BasicAckOptions::default()).await?;
         return Ok(false);
     }
+    if chunks::title_failed(ctx, &chunk).await.unwrap_or(false) {
+        tracing::info!(job_id = %id, "chunk not made: another chunk of its title failed");
+        delivery.acker.ack(BasicAckOptions::default()).await?;
+        return Ok(false);
+    }
     tracing::info!(job_id = %id, redelivered = delivery.redelivered, "chunk started");
     let cancel = Cancel::default();
     let (ended, stopping) = supervise(ch, &id, shutdown, grace, &cancel, || chunks::run_chunk(ctx.clone(), chunk.clone(), cancel.clone())).await?;

@@ -293,6 +293,12 @@ pub(super) async fn run_chunk(ctx: Arc<Ctx>, chunk: ChunkJob, cancel: Cancel) ->
     put_json(&records(&ctx, &msg.job.job_id), record_name(msg.chunk.index, "json"), body).await
 }
 
+/// Whether a chunk of the same title has failed for good: the title is being failed, so
+/// the chunk would be made for nothing.
+pub(super) async fn title_failed(ctx: &Ctx, chunk: &ChunkJob) -> anyhow::Result<bool> {
+    Ok(!look(ctx, &chunk.message.job.job_id).await?.failed.is_empty())
+}
+
 /// Whether the chunk is stored already (a duplicate delivery, or a rerun of the title).
 pub(super) async fn is_stored(ctx: &Ctx, chunk: &ChunkJob) -> anyhow::Result<bool> {
     let key = format!("{}{}", records_prefix(&chunk.message.job.job_id), record_name(chunk.message.chunk.index, "json"));
