@@ -8,7 +8,7 @@ use super::proxy::{Action, Proxy};
 use super::*;
 
 /// The fault proxy in front of this machine's S3 server.
-fn s3_proxy() -> Proxy {
+pub(super) fn s3_proxy() -> Proxy {
     let endpoint = std::env::var("AWS_ENDPOINT_URL").expect("AWS_ENDPOINT_URL (from services.sh)");
     let hostport = endpoint
         .strip_prefix("http://")
@@ -36,7 +36,7 @@ fn is_manifest(key: &str) -> bool {
 }
 
 /// Waits until the proxy holds a request, failing if the worker exits first.
-async fn wait_for_hold(proxy: &Proxy, worker: &Worker, what: &str, within: Duration) {
+pub(super) async fn wait_for_hold(proxy: &Proxy, worker: &Worker, what: &str, within: Duration) {
     let started = Instant::now();
     while proxy.held_now() == 0 {
         if let Some(status) = worker.exit_status() {

@@ -49,6 +49,7 @@ use worker::job::JOB_SCHEMA_V1;
 use worker::queue::{self, DEAD_LETTER_QUEUE, EVENT_MARKER_PREFIX, EVENTS_EXCHANGE, JOBS_QUEUE};
 use worker::s3::{self, CACHE_CONTROL_IMMUTABLE, CACHE_CONTROL_SHORT, S3Config, SHA256_METADATA};
 
+mod chunks;
 mod faults;
 mod proxy;
 
@@ -912,17 +913,19 @@ impl Case {
 
     /// `vodpipe submit FILE --video-id ID`; returns the job id it prints.
     async fn submit(&self, file: &Path, video_id: &str) -> String {
-        let out = self
-            .vodpipe(
-                &[
-                    "submit",
-                    file.to_str().expect("UTF-8 path"),
-                    "--video-id",
-                    video_id,
-                ],
-                &[],
-            )
-            .await;
+        self.submit_with(file, video_id, &[]).await
+    }
+
+    /// `vodpipe submit FILE --video-id ID ARGS...`; returns the job id it prints.
+    async fn submit_with(&self, file: &Path, video_id: &str, args: &[&str]) -> String {
+        let mut all = vec![
+            "submit",
+            file.to_str().expect("UTF-8 path"),
+            "--video-id",
+            video_id,
+        ];
+        all.extend_from_slice(args);
+        let out = self.vodpipe(&all, &[]).await;
         let job = out
             .lines()
             .map(str::trim)
@@ -1285,6 +1288,10 @@ impl Worker {
             child: Mutex::new(child),
             log,
         }
+    }
+
+    fn pid(&self) -> u32 {
+        self.child().id()
     }
 
     fn child(&self) -> std::sync::MutexGuard<'_, Child> {
