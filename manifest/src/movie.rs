@@ -82,19 +82,7 @@ pub fn video_span(moov_body: &[u8]) -> Result<Option<VideoSpan>> {
         return Ok(None);
     };
     let (_, _, timescale, _) = movie_duration(&mvhd)?;
-    for trak in children.iter().filter(|b| b.fourcc.0 == *b"trak") {
-        let handler = match trak.child(b"mdia", "moov/trak")?.map(|m| m.child(b"hdlr", "moov/trak/mdia")).transpose()?.flatten() {
-            Some(hdlr) => {
-                let mut r = hdlr.reader("moov/trak/mdia/hdlr");
-                r.full_box()?;
-                r.skip(4)?;
-                r.array::<4>()?
-            }
-            None => continue,
-        };
-        if handler != *b"vide" {
-            continue;
-        }
+    if let Some(trak) = first_video_trak(&children)? {
         let edits = trak.child(b"edts", "moov/trak")?.map(|e| e.child(b"elst", "moov/trak/edts")).transpose()?.flatten();
         let (start, end) = match edits {
             Some(elst) => {
@@ -127,6 +115,79 @@ pub fn video_span(moov_body: &[u8]) -> Result<Option<VideoSpan>> {
             }
         };
         return Ok((end > 0 && timescale > 0).then_some(VideoSpan { start, end, timescale }));
+    }
+    Ok(None)
+}
+
+/// The movie's first track whose handler is `vide`.
+fn first_video_trak<'a>(children: &[BoxRef<'a>]) -> Result<Option<BoxRef<'a>>> {
+    for trak in children.iter().filter(|b| b.fourcc.0 == *b"trak") {
+        let Some(hdlr) = trak.child(b"mdia", "moov/trak")?.map(|m| m.child(b"hdlr", "moov/trak/mdia")).transpose()?.flatten() else {
+            continue;
+        };
+        let mut r = hdlr.reader("moov/trak/mdia/hdlr");
+        r.full_box()?;
+        r.skip(4)?;
+        if r.array::<4>()? == *b"vide" {
+            return Ok(Some(*trak));
+        }
+    }
+    Ok(None)
+}
+
+/// The first frame of a video track that is off its constant frame grid.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct OffGrid {
+    /// 0-based, in decode order.
+    pub sample: u64,
+    /// Its decode time, and where the grid puts it, in `timescale` units.
+    pub decode_time: u64,
+    pub grid_time: u64,
+    pub timescale: u32,
+}
+
+/// Where the first video track's frames leave the grid of a constant `rate_num /
+/// rate_den` frames a second (sample N at N frames from the first), by more than a quarter
+/// of a frame; `None` when every frame is on it (the last frame's own duration does not
+/// count), or for a fragmented movie. A stream copied from several files or loops
+/// (`ffmpeg -stream_loop -c copy`, splices) jumps at each seam by the audio's overhang,
+/// e.g. 10.7 ms per loop of an AAC track 60.0107 s long: where its frames are does not
+/// follow from their number, and a chunk of the title cannot know which of them the whole
+/// title's rate conversion puts in its range.
+pub fn frames_off_grid(moov_body: &[u8], rate_num: u32, rate_den: u32) -> Result<Option<OffGrid>> {
+    let Some((children, _)) = unfragmented(moov_body)? else {
+        return Ok(None);
+    };
+    let Some(trak) = first_video_trak(&children)? else {
+        return Ok(None);
+    };
+    let mdia = trak.require(b"mdia", "moov/trak/mdia")?;
+    let mut r = mdia.require(b"mdhd", "moov/trak/mdia/mdhd")?.reader("moov/trak/mdia/mdhd");
+    let (version, _) = r.full_box()?;
+    r.skip(if version == 1 { 16 } else { 8 })?;
+    let timescale = r.u32()?;
+    if timescale == 0 || rate_num == 0 || rate_den == 0 {
+        return Ok(None);
+    }
+    let stbl = mdia.require(b"minf", "moov/trak/mdia/minf")?.require(b"stbl", "moov/trak/mdia/minf/stbl")?;
+    let mut r = stbl.require(b"stts", "moov/trak/mdia/minf/stbl/stts")?.reader("moov/trak/mdia/minf/stbl/stts");
+    r.full_box()?;
+    // In units of 1 / (timescale x rate_num) s, where a frame is timescale x rate_den.
+    let frame = u128::from(timescale) * u128::from(rate_den);
+    let per_tick = u128::from(rate_num);
+    let off = |sample: u64, time: u64| (u128::from(time) * per_tick).abs_diff(u128::from(sample) * frame) * 4 > frame;
+    let (mut time, mut sample) = (0u64, 0u64);
+    for _ in 0..r.u32()? {
+        let (count, delta) = (u64::from(r.u32()?), u64::from(r.u32()?));
+        // Within a run the drift changes by the same amount a sample: its first or last
+        // sample is the farthest off, and only a run that crosses the limit is walked.
+        if count > 0 && (off(sample, time) || off(sample + count - 1, time + (count - 1) * delta)) {
+            let k = (0..count).find(|&k| off(sample + k, time + k * delta)).expect("a sample of the run is off");
+            let grid_time = u64::try_from(u128::from(sample + k) * frame / per_tick).unwrap_or(u64::MAX);
+            return Ok(Some(OffGrid { sample: sample + k, decode_time: time + k * delta, grid_time, timescale }));
+        }
+        time += count * delta;
+        sample += count;
     }
     Ok(None)
 }
@@ -313,5 +374,49 @@ mod tests {
         assert_eq!(duration_patch(&unknown, 0).unwrap(), None);
         // A truncated mvhd is an error, not a guess.
         assert!(duration_patch(&boxed(b"mvhd", &[0u8; 6]), 0).is_err());
+    }
+
+    /// A video track of media timescale `timescale` whose samples last as `stts` runs say.
+    fn video_trak(timescale: u32, stts: &[(u32, u32)]) -> Vec<u8> {
+        let mut mdhd = vec![0u8; 4 + 8];
+        mdhd.extend_from_slice(&timescale.to_be_bytes());
+        mdhd.extend_from_slice(&[0u8; 8]);
+        let mut hdlr = vec![0u8; 8];
+        hdlr.extend_from_slice(b"vide");
+        hdlr.extend_from_slice(&[0u8; 13]);
+        let mut table = vec![0u8; 4];
+        table.extend_from_slice(&(stts.len() as u32).to_be_bytes());
+        for (count, delta) in stts {
+            table.extend_from_slice(&count.to_be_bytes());
+            table.extend_from_slice(&delta.to_be_bytes());
+        }
+        let stbl = boxed(b"stbl", &boxed(b"stts", &table));
+        let mdia = boxed(b"mdia", &[boxed(b"mdhd", &mdhd), boxed(b"hdlr", &hdlr), boxed(b"minf", &stbl)].concat());
+        boxed(b"trak", &[boxed(b"tkhd", &[0u8; 84]), mdia].concat())
+    }
+
+    #[test]
+    fn frames_on_their_grid_or_off_it() {
+        let moov = |timescale: u32, stts: &[(u32, u32)]| [mvhd_v0(1000, 24_000), video_trak(timescale, stts)].concat();
+        let at_30 = |stts: &[(u32, u32)]| frames_off_grid(&moov(15360, stts), 30, 1).unwrap();
+        // 30 fps at 15360 Hz: 512 ticks a frame; a longer last frame does not count.
+        assert_eq!(at_30(&[(719, 512), (1, 900)]), None);
+        // 29.97 fps in a 600 Hz timescale that cannot hold it: a 21-tick frame after every 49 of 20.
+        let qt: Vec<(u32, u32)> = (0..10).flat_map(|_| [(49, 20), (1, 21)]).collect();
+        assert_eq!(frames_off_grid(&moov(600, &qt), 30000, 1001).unwrap(), None);
+        // The same durations are off a 30 fps grid: a tick more every 50 frames, over a quarter
+        // frame (5 ticks) from sample 300.
+        assert_eq!(frames_off_grid(&moov(600, &qt), 30, 1).unwrap().map(|o| o.sample), Some(300));
+        // A loop copied on at sample 240 starts 164 ticks (10.7 ms) late, then 328 at 480:
+        // over a quarter frame (128 ticks) already at the first seam.
+        assert_eq!(
+            at_30(&[(239, 512), (1, 676), (239, 512), (1, 676), (240, 512)]),
+            Some(OffGrid { sample: 240, decode_time: 239 * 512 + 676, grid_time: 240 * 512, timescale: 15360 })
+        );
+        // A slow drift (one tick a frame) crosses the quarter frame within its run.
+        assert_eq!(at_30(&[(1000, 512), (300, 513)]).map(|o| o.sample), Some(1129));
+        // Fragmented: not this header's to say.
+        let fragmented = [mvhd_v0(1000, 5000), video_trak(15360, &[(100, 700)]), boxed(b"mvex", &[])].concat();
+        assert_eq!(frames_off_grid(&fragmented, 30, 1).unwrap(), None);
     }
 }

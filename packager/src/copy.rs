@@ -131,6 +131,7 @@ mod tests {
             duration_ns: 60_000_000_000,
             stated_video_end_ns: None,
             stated_video_start_ns: None,
+            frames_off_grid_s: None,
             geometry: SourceGeometry { width: w, height: h, par_n: 1, par_d: 1 },
             frame_rate: FrameRate { num: 30, den: 1 },
             interlaced: false,

@@ -168,6 +168,12 @@ fn why_one_pipeline(job: &Job, source: &SourceMedia, tracks: &[TrackPlan]) -> Op
     if !source.video_stream.rate_known {
         return Some("the source's frame rate is not constant (its frames do not fall on the chunks' grid)");
     }
+    if source.frames_off_grid_s.is_some() {
+        return Some(
+            "the source's frame times leave its frame-rate grid (a splice or stream-copied concatenation): a chunk \
+             cannot tell which frames the title's rate conversion puts in its range",
+        );
+    }
     match source.stated_video_start_ns {
         None => Some("the source's header does not state where its video starts (not MP4/QuickTime)"),
         Some(start) if start > 0 => Some("the source's video starts after 0 (an empty edit)"),

@@ -36,6 +36,12 @@ pub struct SourceMedia {
     /// empty edits), when one does: a title is cut into chunks only when this is 0, the
     /// place chunk boundaries are counted from (see `crate::parts`).
     pub stated_video_start_ns: Option<u64>,
+    /// Where (s) the video's frames first leave the grid of `frame_rate` frames a second
+    /// from its first frame, by over a quarter frame, as an MP4/QuickTime index states
+    /// their times (a splice, a stream-copied concatenation); `None` when they do not, or
+    /// for other containers. Such a title is not cut into chunks (see `crate::parts`).
+    #[serde(default)]
+    pub frames_off_grid_s: Option<f64>,
     pub geometry: SourceGeometry,
     pub frame_rate: FrameRate,
     pub interlaced: bool,
@@ -236,6 +242,7 @@ pub fn probe(path: &Path) -> Result<SourceMedia, Error> {
         duration_ns,
         stated_video_end_ns: stated_span.map(|(_, end)| end),
         stated_video_start_ns: stated_span.map(|(start, _)| start),
+        frames_off_grid_s: crate::source::frames_off_grid_s(path, frame_rate),
         geometry: SourceGeometry { width, height, par_n, par_d },
         frame_rate,
         interlaced: video.is_interlaced(),

@@ -87,6 +87,21 @@ pub(crate) fn stated_video_span_ns(path: &Path) -> Option<(u64, u64)> {
     Some((ns(span.start)?, ns(span.end)?))
 }
 
+/// Where (s, decode time) an MP4/QuickTime file's video first leaves the grid of `rate`
+/// frames a second (see [`manifest::movie::frames_off_grid`]); `None` when it stays on it,
+/// or for other containers.
+pub(crate) fn frames_off_grid_s(path: &Path, rate: manifest::model::FrameRate) -> Option<f64> {
+    let (body, _) = read_moov(&FileReader::open(path).ok()?)?;
+    let off = manifest::movie::frames_off_grid(&body, rate.num, rate.den).ok().flatten()?;
+    let s = |ticks: u64| ticks as f64 / f64::from(off.timescale);
+    tracing::debug!(
+        sample = off.sample,
+        "the video's frames leave the {}/{} fps grid at {:.3} s (frame {} belongs at {:.3} s)",
+        rate.num, rate.den, s(off.decode_time), off.sample, s(off.grid_time)
+    );
+    Some(s(off.decode_time))
+}
+
 /// The `moov` body of the source and its offset, if it is an MP4/QuickTime file.
 /// Anything unreadable is none: the demuxer then reads the file as it is.
 fn read_moov(reader: &dyn RangeReader) -> Option<(Vec<u8>, u64)> {

@@ -101,17 +101,24 @@ fn field_uploads_chunk_like_they_package_whole() {
 
 /// What is not cut into chunks runs as one pipeline and says why: a variable frame rate
 /// (its resampling grid starts at the first frame), a container with no stated video start
-/// (Matroska), and a title shorter than two chunks (no reason needed: nothing to cut).
+/// (Matroska), a splice whose frames jump off the rate's grid (each chunk would resample
+/// its seam on its own: cut, the 7 s clip looped three times by stream copy came out with a
+/// stray one-frame segment after a seam), and a title shorter than two chunks (no reason
+/// needed: nothing to cut).
 #[test]
 fn sources_that_cannot_be_cut_run_whole_and_say_why() {
     let s = Scratch::new("chunked_refused");
     let ladder = s.path("ladder.toml");
     fs::write(&ladder, ladder_text(2.0)).unwrap();
+    let spliced = s.path("spliced.mp4");
+    make_spliced(&spliced, &s.path("clip.mp4"));
     for (fixture, reason) in [
-        ("field/07_vfr_phone.mp4", "frame rate is not constant"),
-        ("field/02_ffmpeg_h264_aac.mkv", "does not state where its video starts"),
+        (repo_root().join("fixtures/field/07_vfr_phone.mp4"), "frame rate is not constant"),
+        (repo_root().join("fixtures/field/02_ffmpeg_h264_aac.mkv"), "does not state where its video starts"),
+        (spliced, "frame times leave its frame-rate grid"),
     ] {
-        let input = repo_root().join("fixtures").join(fixture);
+        let input = fixture.clone();
+        let fixture = fixture.strip_prefix(repo_root()).unwrap_or(&fixture).display().to_string();
         let out = s.path(fixture.replace('/', "_").as_str());
         let logs = strip_ansi(&run_ok_stderr(&transcode_args(&input, &ladder, &out, &["--chunk-duration", "2"])));
         assert!(!logs.contains("packaging in chunks"), "{fixture} was cut into chunks");
@@ -120,6 +127,22 @@ fn sources_that_cannot_be_cut_run_whole_and_say_why() {
     let short = repo_root().join("fixtures/media/short.mp4");
     let logs = strip_ansi(&run_ok_stderr(&transcode_args(&short, &ladder, &s.path("short"), &["--chunk-duration", "60"])));
     assert!(!logs.contains("packaging in chunks"), "a title shorter than two chunks was cut");
+}
+
+/// A 7 s 640x360 clip with AAC looped three times by stream copy (`-stream_loop -c copy`,
+/// as concatenated uploads are made): each loop starts where the longer track (the AAC,
+/// 7.0187 s) ended, so the video's frames jump 18.7 ms off the 30 fps grid at 7 s and 37.4 ms
+/// at 14 s.
+fn make_spliced(out: &Path, clip: &Path) {
+    make_source(clip, 7, 30);
+    let status = Command::new("ffmpeg")
+        .args(["-nostdin", "-hide_banner", "-loglevel", "error", "-y", "-stream_loop", "2", "-i"])
+        .arg(clip)
+        .args(["-c", "copy", "-movflags", "+faststart"])
+        .arg(out)
+        .status()
+        .expect("running ffmpeg");
+    assert!(status.success(), "ffmpeg could not make {}", out.display());
 }
 
 fn make_source(out: &Path, seconds: u32, fps: u32) {
