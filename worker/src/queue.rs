@@ -36,7 +36,7 @@ use crate::job::{ChunkJob, InvalidJob, Job, JobMessage};
 use crate::s3::{self, S3Store};
 
 mod chunks;
-pub use chunks::{CHUNKS_QUEUE, ChunkFailure, ChunkRecord, DEAD_CHUNKS_QUEUE, records_prefix};
+pub use chunks::{CHUNKS_QUEUE, ChunkFailure, ChunkRecord, DEAD_CHUNKS_QUEUE, chunk_messages, records_prefix};
 
 pub const JOBS_QUEUE: &str = "vodpipe.jobs";
 pub const DEAD_LETTER_EXCHANGE: &str = "vodpipe.dlx";
