@@ -14,6 +14,11 @@
 #   6 (only when asked for): a title in chunks against the same title in one pipeline, on
 #      one CPU (taskset -c 0: what chunking costs: each chunk's start, seek and init, and
 #      the audio part's second decode of the video for the thumbnails) and on two (--jobs 2);
+#   7 (only when asked for): one title on the queue (RabbitMQ + SeaweedFS from
+#      scripts/services.sh), time from `vodpipe submit` to the worker's "job done" (after
+#      video.packaged): one worker pinned to CPU 0 with the title whole, the same worker with
+#      the title in chunk jobs, and two workers pinned to CPU 0 and CPU 1 sharing the chunks;
+#      the speed-up of two workers and the fixed cost of a chunk;
 #   micro (only when asked for): the criterion benches of benches/ (manifest rendering of a
 #      2-hour title, sha256 throughput), BENCH_RUNS times, medians and ratios.
 #
@@ -29,6 +34,8 @@
 #   BENCH_PARTS ["1 2 3 4 5"] which parts to run (1 and 2 share their rounds; 5 is measured
 #                             during the runs of 1; add "micro" for the criterion benches)
 #   BENCH_CHUNK_SECONDS [120] BENCH_CHUNK_DURATION [30]   part 6's source length and chunks
+#   BENCH_FARM_MIN [10] BENCH_FARM_CHUNK [60]   part 7's source length (minutes; the 60 s
+#                             source repeated) and chunk length (seconds); default ladder
 #   BENCH_FFMPEG_MATCHED [0]  1: part 1 also runs ffmpeg with vodpipe's exact x264 settings
 #                             (no B-frames, VBV maxrate = bitrate): the pipelines compared alone
 #   BENCH_QUALITY [0]         1: after round 1, SSIM and PSNR of each variant's 1080p rendition
@@ -54,6 +61,8 @@ PARTS=" ${BENCH_PARTS:-1 2 3 4 5} "
 REMUX_MIN="${BENCH_REMUX_MIN:-10}"
 CHUNK_SECONDS="${BENCH_CHUNK_SECONDS:-120}"
 CHUNK_DURATION="${BENCH_CHUNK_DURATION:-30}"
+FARM_MIN="${BENCH_FARM_MIN:-10}"
+FARM_CHUNK="${BENCH_FARM_CHUNK:-60}"
 BUILD="${BENCH_BUILD:-1}"
 KEEP="${BENCH_KEEP:-0}"
 FFMPEG_MATCHED="${BENCH_FFMPEG_MATCHED:-0}"
@@ -620,6 +629,93 @@ if have_part 6; then
     done
 fi
 
+# ---- part 7: one title over the queue's workers -------------------------------------------
+# Part 4's 1080p source (60 s of video repeated, audio made whole) at BENCH_FARM_MIN
+# minutes, submitted with the default ladder to a
+# RabbitMQ virtual host of its own and a fresh output bucket per run. Variants:
+#   whole_1worker     one worker on CPU 0, --chunk-duration 0 (the title in one pipeline)
+#   chunked_1worker   one worker on CPU 0, BENCH_FARM_CHUNK s chunks (it makes every chunk
+#                     and the audio-and-thumbnails part)
+#   chunked_2workers  two workers, on CPU 0 and CPU 1, sharing the chunks
+# Timed from just before `vodpipe submit` (upload + queue) until a worker logs "job done",
+# and from the title's "job started". The workers log each chunk's seconds and bytes read.
+
+# farm_run ROUND VARIANT: one submitted title, its figures appended to $FARM.
+farm_run() {
+    local round="$1" variant="$2" cpus chunk dir job t0 t1 started done_at bucket vid w log
+    case "$variant" in
+        whole_1worker) cpus=(0); chunk=0 ;;
+        chunked_1worker) cpus=(0); chunk="$FARM_CHUNK" ;;
+        chunked_2workers) cpus=(0 1); chunk="$FARM_CHUNK" ;;
+    esac
+    dir="$RESULTS/farm/$variant-$round"
+    mkdir -p "$dir"
+    vid="farm-$variant-$round-$$"
+    vid="${vid//_/-}"
+    bucket="vodpipe-bench-$round-$$-${variant//_/-}"
+    bucket="${bucket:0:63}"
+    local pids=()
+    for w in "${cpus[@]}"; do
+        VODPIPE_OUTPUT_BUCKET="$bucket" NO_COLOR=1 VODPIPE_LOG=info \
+            taskset -c "$w" "$VODPIPE" worker --work-dir "$dir/work-$w" --prefetch 1 >"$dir/worker-$w.log" 2>&1 &
+        pids+=($!)
+    done
+    sleep 2
+    step "part 7, round $round: $variant (load $(cut -d' ' -f1 /proc/loadavg))"
+    t0="${EPOCHREALTIME/./}"
+    job="$("$VODPIPE" submit "$farm_src" --video-id "$vid" --chunk-duration "$chunk" 2>"$dir/submit.log" | tail -n1)"
+    until grep -q "job done" "$dir"/worker-*.log 2>/dev/null; do
+        if grep -q "job failed" "$dir"/worker-*.log 2>/dev/null; then
+            kill "${pids[@]}" 2>/dev/null
+            die "part 7: $variant failed: $(grep -h "job failed" "$dir"/worker-*.log | head -n1)"
+        fi
+        for w in "${pids[@]}"; do
+            kill -0 "$w" 2>/dev/null || { kill "${pids[@]}" 2>/dev/null; die "part 7: a worker exited, see $dir"; }
+        done
+        sleep 0.2
+    done
+    t1="${EPOCHREALTIME/./}"
+    kill "${pids[@]}" 2>/dev/null || true
+    wait "${pids[@]}" 2>/dev/null || true
+    log="$(grep -l "job done" "$dir"/worker-*.log | head -n1)"
+    # Log lines start with an RFC 3339 time: "job started" to "job done" on the title's worker.
+    started="$(grep -m1 "job started" "$log" | cut -d' ' -f1)"
+    done_at="$(grep -m1 "job done" "$log" | cut -d' ' -f1)"
+    local in_job
+    in_job="$(python3 -c 'import sys, datetime as d; p = lambda s: d.datetime.fromisoformat(s.replace("Z", "+00:00")); print(f"{(p(sys.argv[2]) - p(sys.argv[1])).total_seconds():.2f}")' "$started" "$done_at")"
+    local chunks chunk_s read_mb
+    # Each "chunk stored" line: seconds="12.34" ... source_bytes_read=N (none for a whole title).
+    chunks="$(awk '/chunk stored/ { n++ } END { print n + 0 }' "$dir"/worker-*.log)"
+    chunk_s="$(awk '/chunk stored/ && match($0, /seconds="?[0-9.]+/) { s = substr($0, RSTART, RLENGTH); gsub(/[^0-9.]/, "", s); printf "%s ", s }' "$dir"/worker-*.log)"
+    read_mb="$(awk '/chunk stored/ && match($0, /source_bytes_read=[0-9]+/) { s += substr($0, RSTART + 18, RLENGTH - 18) } END { printf "%.1f", s / 1e6 }' "$dir"/worker-*.log)"
+    printf '%s\t%s\t%s\t%.2f\t%s\t%s\t%s\t%s\t%s\n' "$round" "$variant" "$job" "$(((t1 - t0) / 10000))e-2" "$in_job" "$chunks" "$read_mb" "$(stat -c %s "$farm_src")" "$chunk_s" >> "$FARM"
+    [ "$KEEP" = 1 ] || rm -rf "$dir"/work-*
+}
+
+FARM="$RESULTS/farm.tsv"
+if have_part 7; then
+    command -v taskset >/dev/null || die "part 7 needs taskset (Debian: util-linux)"
+    # Part 4's source, not long_source_of's: repeating an AAC track by stream copy moves
+    # every loop 10.7 ms later, off the 30 fps grid, and such a title is not cut (the log
+    # says why); part 4's repeats only the video and makes the audio for the whole length.
+    farm_src="$(remux_source_of "$FARM_MIN")"
+    step "Starting RabbitMQ and SeaweedFS (scripts/services.sh)"
+    eval "$(bash scripts/services.sh start)"
+    farm_vhost="vodpipe-bench-$$"
+    rabbitmqctl -q add_vhost "$farm_vhost" >/dev/null
+    rabbitmqctl -q set_permissions -p "$farm_vhost" guest '.*' '.*' '.*' >/dev/null
+    export AMQP_URL="${AMQP_URL%/*}/$farm_vhost"
+    printf 'round\tvariant\tjob\tsubmit_to_done_s\tstarted_to_done_s\tchunks\tsource_mb_read_by_chunks\tsource_bytes\tchunk_seconds\n' > "$FARM"
+    variants=(whole_1worker chunked_1worker chunked_2workers)
+    n=${#variants[@]}
+    for round in $(seq 1 "$RUNS"); do
+        for k in $(seq 0 $((n - 1))); do
+            farm_run "$round" "${variants[$(((k + round - 1) % n))]}"
+        done
+    done
+    rabbitmqctl -q delete_vhost "$farm_vhost" >/dev/null || true
+fi
+
 # ---- micro: the criterion benches -------------------------------------------------------
 
 MICRO="$RESULTS/criterion.tsv"
@@ -783,6 +879,42 @@ summary() {
         echo "| variant | rendition | SSIM | PSNR dB |"
         echo "|---|---|---|---|"
         tail -n +2 "$RESULTS/quality.tsv" | awk -F'\t' '{ printf "| %s | %s | %s | %s |\n", $1, $2, $3, $4 }'
+    fi
+    if [ -s "$FARM" ] && [ "$(wc -l < "$FARM")" -gt 1 ]; then
+        echo
+        echo "One title on the queue (part 7: ${FARM_MIN} min 1080p source, default ladder, ${FARM_CHUNK} s chunks; medians over rounds):"
+        echo
+        awk -F'\t' '
+            function median(list,   a, n, i, j, t) {
+                n = split(list, a, " ")
+                for (i = 2; i <= n; i++) for (j = i; j > 1 && a[j - 1] + 0 > a[j] + 0; j--) { t = a[j]; a[j] = a[j - 1]; a[j - 1] = t }
+                return n % 2 ? a[(n + 1) / 2] : (a[n / 2] + a[n / 2 + 1]) / 2
+            }
+            NR == 1 { next }
+            {
+                total[$2] = total[$2] " " $4; injob[$2] = injob[$2] " " $5; chunks[$2] = $6; mb[$2] = mb[$2] " " $7; size = $8
+                by[$1, $2] = $4
+                if ($1 > rounds) rounds = $1
+                if (!($2 in o)) { o[$2] = ++n; names[n] = $2 }
+            }
+            END {
+                print "| variant | runs | submit to done s | job started to done s | chunks | MB of the source read by chunk workers |"
+                print "|---|---|---|---|---|---|"
+                for (i = 1; i <= n; i++) {
+                    v = names[i]
+                    printf "| %s | %d | %.1f | %.1f | %d | %s |\n", v, split(total[v], t, " "), median(total[v]), median(injob[v]), chunks[v], chunks[v] ? sprintf("%.0f of %.0f", median(mb[v]), size / 1e6) : "-"
+                }
+                sp = ""; fixed = ""
+                for (r = 1; r <= rounds; r++) {
+                    if (by[r, "chunked_2workers"] > 0 && by[r, "chunked_1worker"] > 0) sp = sp " " by[r, "chunked_1worker"] / by[r, "chunked_2workers"]
+                    if (by[r, "whole_1worker"] > 0 && by[r, "chunked_1worker"] > 0 && chunks["chunked_1worker"] > 0)
+                        fixed = fixed " " (by[r, "chunked_1worker"] - by[r, "whole_1worker"]) / chunks["chunked_1worker"]
+                }
+                print ""
+                if (sp != "") printf "speed-up, two workers against one (chunked, paired within a round): median %.2fx (target >= 1.6)\n", median(sp)
+                if (fixed != "") printf "fixed cost of a chunk on one worker ((chunked - whole) / chunks): median %.2f s\n", median(fixed)
+            }
+        ' "$FARM"
     fi
     if [ -s "$MICRO" ]; then
         echo
