@@ -51,26 +51,30 @@ fn segment_start_ns(index: u32, segment_frames: u32, rate_num: u32, rate_den: u3
 }
 
 /// Cuts a video of `video_ns` into chunks of about `chunk_ns` (whole segments of
-/// `segment_ns`; at least one each). The last chunk takes the remainder, so it is never
-/// shorter than the others: a duration read from a header that is a little off cannot leave
-/// it empty. A video shorter than two chunks (or `chunk_ns` 0) is one chunk.
+/// `segment_ns`; at least one each): as many as fit whole, the segments left over spread
+/// one each over the last chunks, so that no chunk is much longer than the others (a farm
+/// waits for its longest chunk: 60 segments in chunks of 8 are 8, 8, 8, 9, 9, 9, 9, not six
+/// of 8 and one of 12). The last chunk runs to the end, whatever the header's duration
+/// says. A video shorter than two chunks (or `chunk_ns` 0) is one chunk.
 pub fn plan(video_ns: u64, segment_ns: u64, chunk_ns: u64) -> Vec<ChunkSpan> {
     let whole = vec![ChunkSpan { index: 0, first_segment: 1, segments: None }];
     if chunk_ns == 0 || segment_ns == 0 {
         return whole;
     }
     let per_chunk = ((chunk_ns as f64 / segment_ns as f64).round() as u64).max(1);
-    // Whole chunks only: the remainder (under one chunk) goes to the last one.
     let chunks = video_ns / (per_chunk * segment_ns);
     if chunks < 2 {
         return whole;
     }
-    let per = per_chunk as u32;
-    (0..chunks as u32)
-        .map(|i| ChunkSpan {
-            index: i,
-            first_segment: 1 + i * per,
-            segments: (u64::from(i) + 1 < chunks).then_some(per),
+    let segments = video_ns.div_ceil(segment_ns);
+    let (base, extra) = (segments / chunks, segments % chunks);
+    let length = |i: u64| (base + u64::from(i >= chunks - extra)) as u32;
+    let mut first = 1u32;
+    (0..chunks)
+        .map(|i| {
+            let span = ChunkSpan { index: i as u32, first_segment: first, segments: (i + 1 < chunks).then(|| length(i)) };
+            first += length(i);
+            span
         })
         .collect()
 }

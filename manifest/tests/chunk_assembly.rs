@@ -9,7 +9,7 @@ use manifest::model::{Rendition, Segment, Sha256Digest, TrackInfo, TrackKind, Vi
 const SEG_NS: u64 = 4_000_000_000;
 
 #[test]
-fn a_title_is_cut_into_whole_segments_and_the_last_chunk_takes_the_rest() {
+fn a_title_is_cut_into_whole_segments_and_the_last_chunk_runs_to_the_end() {
     // 10 min of 4 s segments in 60 s chunks: 150 segments, 10 chunks of 15.
     let p = plan(600_000_000_000, SEG_NS, 60_000_000_000);
     assert_eq!(p.len(), 10);
@@ -22,6 +22,20 @@ fn a_title_is_cut_into_whole_segments_and_the_last_chunk_takes_the_rest() {
     assert_eq!(p[9].first_segment, 136);
     // A chunk length that is not a multiple of the segment rounds to whole segments (62 s: 15.5 -> 16).
     assert_eq!(plan(600_000_000_000, SEG_NS, 62_000_000_000)[1].first_segment, 17);
+}
+
+#[test]
+fn the_segments_left_over_are_spread_over_the_last_chunks() {
+    // 4 min in 30 s chunks of 4 s segments: 60 segments, 7 chunks of 8 whole, 4 left over.
+    let p = plan(240_000_000_000, SEG_NS, 30_000_000_000);
+    let lengths: Vec<Option<u32>> = p.iter().map(|c| c.segments).collect();
+    assert_eq!(lengths, [Some(8), Some(8), Some(8), Some(9), Some(9), Some(9), None]);
+    let firsts: Vec<u32> = p.iter().map(|c| c.first_segment).collect();
+    assert_eq!(firsts, [1, 9, 17, 25, 34, 43, 52]);
+    // 62 s chunks of 10 min: 9 chunks of 16 whole, 6 left over: 16 x 3, then 17 x 6.
+    let p = plan(600_000_000_000, SEG_NS, 62_000_000_000);
+    assert_eq!(p.iter().filter_map(|c| c.segments).collect::<Vec<_>>(), [16, 16, 16, 17, 17, 17, 17, 17]);
+    assert_eq!(p[8].first_segment, 1 + 3 * 16 + 5 * 17);
 }
 
 #[test]
