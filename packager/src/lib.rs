@@ -599,6 +599,7 @@ fn spawn_bus_watch(
     let bus = graph.pipeline.bus().expect("pipeline has a bus");
     let pipeline = graph.pipeline.clone();
     let position = graph.position_ns.clone();
+    let source_position = graph.source_position_ns.clone();
     tokio::task::spawn_blocking(move || {
         let mut last = (u64::MAX, Instant::now());
         while !watch.done.load(Ordering::Relaxed) {
@@ -609,7 +610,7 @@ fn spawn_bus_watch(
             let pos = position.load(Ordering::Relaxed);
             if watch.decode_errors.count() > 0 {
                 let _ = fail.send(Error::DecodeError {
-                    position_s: pos as f64 / 1e9,
+                    position_s: source_position.load(Ordering::Relaxed) as f64 / 1e9,
                     message: watch.decode_errors.first().unwrap_or_default(),
                 });
                 return;

@@ -84,6 +84,9 @@ pub(crate) struct Graph {
     pub pipeline: gst::Pipeline,
     /// Running time of the latest decoded video frame, for progress and the watchdog.
     pub position_ns: Arc<AtomicU64>,
+    /// Where that frame is in the source (stream time), for messages: a chunk's running
+    /// time counts from the keyframe its seek went back to, not from the title's start.
+    pub source_position_ns: Arc<AtomicU64>,
 }
 
 fn setup_err(e: impl std::fmt::Display) -> Error {
@@ -447,6 +450,7 @@ struct Plan {
     gop_ns: u64,
     tx: mpsc::Sender<Msg>,
     position_ns: Arc<AtomicU64>,
+    source_position_ns: Arc<AtomicU64>,
     /// Where segment boundaries are counted from (the first decoded video frame).
     origin: Origin,
     /// Set once the poster is chosen: its branch (and a keyframes-only decoder) stop taking frames.
@@ -552,11 +556,18 @@ fn build_video(pipeline: &gst::Pipeline, plan: &Plan, pad_caps: &gst::Caps) -> R
     add_chain(pipeline, &head)?;
 
     let position = plan.position_ns.clone();
+    let source_position = plan.source_position_ns.clone();
     let origin = plan.origin.clone();
     tee.static_pad("sink").unwrap().add_probe(gst::PadProbeType::BUFFER, move |pad, info| {
         if let Some(rt) = info.buffer().and_then(|buf| pad_running_time(pad, buf)) {
             origin.settle(rt.nseconds());
             position.store(rt.nseconds(), Ordering::Relaxed);
+        }
+        if let Some(time) = info.buffer().and_then(|buf| {
+            let seg = pad.sticky_event::<gst::event::Segment>(0)?;
+            seg.segment().downcast_ref::<gst::ClockTime>()?.to_stream_time(buf.pts())
+        }) {
+            source_position.store(time.nseconds(), Ordering::Relaxed);
         }
         gst::PadProbeReturn::Ok
     });
@@ -1255,6 +1266,7 @@ pub(crate) fn build(
     pipeline.add_many([&src, &decode]).map_err(setup_err)?;
     src.link(&decode).map_err(setup_err)?;
     let position_ns = Arc::new(AtomicU64::new(0));
+    let source_position_ns = Arc::new(AtomicU64::new(0));
     let keyframes_only = keyframes_for_thumbnails.then(|| {
         Arc::new(KeyframesOnly {
             sampler: Mutex::new(KeyframeSampler::new(crate::thumbs::sprite_interval_ns(source.duration_ns))),
@@ -1269,6 +1281,7 @@ pub(crate) fn build(
         gop_ns,
         tx,
         position_ns: position_ns.clone(),
+        source_position_ns: source_position_ns.clone(),
         poster_done: Arc::new(AtomicBool::new(false)),
         origin: Origin::unset(),
         keyframes_only,
@@ -1285,7 +1298,7 @@ pub(crate) fn build(
             let Some(pipeline) = weak.upgrade() else { return };
             on_decoded_pad(&pipeline, &plan, &linked, pad);
         });
-        return Ok(Graph { pipeline, position_ns });
+        return Ok(Graph { pipeline, position_ns, source_position_ns });
     }
     // Copy mode: `decode` is a parsebin. The video stream goes to the copy branch and,
     // for the encoded rungs and thumbnails, to a decodebin of its own; audio to the
@@ -1314,7 +1327,7 @@ pub(crate) fn build(
             let _ = plan.tx.try_send(Msg::Failed(e));
         }
     });
-    Ok(Graph { pipeline, position_ns })
+    Ok(Graph { pipeline, position_ns, source_position_ns })
 }
 
 #[cfg(test)]
