@@ -36,6 +36,7 @@
 #   BENCH_CHUNK_SECONDS [120] BENCH_CHUNK_DURATION [30]   part 6's source length and chunks
 #   BENCH_FARM_MIN [10] BENCH_FARM_CHUNK [60]   part 7's source length (minutes; the 60 s
 #                             source repeated) and chunk length (seconds); default ladder
+#   BENCH_FARM_VARIANTS ["whole_1worker chunked_1worker chunked_2workers"]   part 7's variants
 #   BENCH_FFMPEG_MATCHED [0]  1: part 1 also runs ffmpeg with vodpipe's exact x264 settings
 #                             (no B-frames, VBV maxrate = bitrate): the pipelines compared alone
 #   BENCH_QUALITY [0]         1: after round 1, SSIM and PSNR of each variant's 1080p rendition
@@ -63,6 +64,7 @@ CHUNK_SECONDS="${BENCH_CHUNK_SECONDS:-120}"
 CHUNK_DURATION="${BENCH_CHUNK_DURATION:-30}"
 FARM_MIN="${BENCH_FARM_MIN:-10}"
 FARM_CHUNK="${BENCH_FARM_CHUNK:-60}"
+FARM_VARIANTS="${BENCH_FARM_VARIANTS:-whole_1worker chunked_1worker chunked_2workers}"
 BUILD="${BENCH_BUILD:-1}"
 KEEP="${BENCH_KEEP:-0}"
 FFMPEG_MATCHED="${BENCH_FFMPEG_MATCHED:-0}"
@@ -647,6 +649,7 @@ farm_run() {
         whole_1worker) cpus=(0); chunk=0 ;;
         chunked_1worker) cpus=(0); chunk="$FARM_CHUNK" ;;
         chunked_2workers) cpus=(0 1); chunk="$FARM_CHUNK" ;;
+        *) die "part 7: unknown variant $variant (BENCH_FARM_VARIANTS)" ;;
     esac
     dir="$RESULTS/farm/$variant-$round"
     mkdir -p "$dir"
@@ -706,7 +709,7 @@ if have_part 7; then
     rabbitmqctl -q set_permissions -p "$farm_vhost" guest '.*' '.*' '.*' >/dev/null
     export AMQP_URL="${AMQP_URL%/*}/$farm_vhost"
     printf 'round\tvariant\tjob\tsubmit_to_done_s\tstarted_to_done_s\tchunks\tsource_mb_read_by_chunks\tsource_bytes\tchunk_seconds\n' > "$FARM"
-    variants=(whole_1worker chunked_1worker chunked_2workers)
+    read -r -a variants <<<"$FARM_VARIANTS"
     n=${#variants[@]}
     for round in $(seq 1 "$RUNS"); do
         for k in $(seq 0 $((n - 1))); do
