@@ -52,6 +52,10 @@ pub enum Error {
     Ladder { path: Option<PathBuf>, problem: LadderProblem },
     #[error("cannot read input {path}: {source}")]
     InputRead { path: PathBuf, source: std::io::Error },
+    /// A chunk's ranged read of the stored source failed (after the store's own retries):
+    /// a fault of the store or the network, not of the upload.
+    #[error("cannot read the stored source: {message}")]
+    SourceRead { message: String },
     #[error("input {path} is empty (0 bytes)")]
     EmptyInput { path: PathBuf },
     #[error("input {path} is not a media file GStreamer can read: {reason}")]
@@ -98,7 +102,7 @@ impl Error {
     pub fn is_retryable(&self) -> bool {
         match self {
             Error::Store { source, .. } => source.retryable,
-            Error::Stalled { .. } | Error::StoreStalled { .. } | Error::Cancelled => true,
+            Error::Stalled { .. } | Error::StoreStalled { .. } | Error::SourceRead { .. } | Error::Cancelled => true,
             _ => false,
         }
     }

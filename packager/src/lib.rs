@@ -629,6 +629,17 @@ fn spawn_bus_watch(
             let Some(msg) = bus.timed_pop(gst::ClockTime::from_mseconds(250)) else { continue };
             use gst::MessageView;
             match msg.view() {
+                MessageView::Error(err) if msg.src().is_some_and(|s| s.is::<range_src::RangeSrc>()) => {
+                    // The reader's own words are in the debug text, after the line naming the
+                    // code and the element; the error is GStreamer's generic "Could not read
+                    // from resource".
+                    let message = match err.debug() {
+                        Some(d) => d.split_once('\n').map_or(d.as_str(), |(_, words)| words).to_owned(),
+                        None => err.error().to_string(),
+                    };
+                    let _ = fail.send(Error::SourceRead { message });
+                    return;
+                }
                 MessageView::Error(err) => {
                     let element = msg.src().map(|s| s.path_string().to_string()).unwrap_or_else(|| "pipeline".into());
                     let _ = fail.send(Error::Pipeline {

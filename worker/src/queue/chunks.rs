@@ -216,7 +216,12 @@ async fn wait_until_stored(ctx: &Ctx, job: &Job, total: usize, cancel: &Cancel) 
         if let Some(&index) = seen.failed.first() {
             let key = format!("{}{}", records_prefix(id), record_name(index, "failed"));
             let failure: ChunkFailure = read_json(ctx, &key).await.map_err(Failure::Retryable)?;
-            let kind = if failure.kind == "bad-input" { "bad-input" } else { "chunk-failed" };
+            // The chunk's cause is the title's: a damaged upload, or a chunk no worker could make.
+            let kind = match failure.kind.as_str() {
+                "bad-input" => "bad-input",
+                "retries-exhausted" => "retries-exhausted",
+                _ => "chunk-failed",
+            };
             return Err(Failure::Permanent { kind, error: anyhow!("chunk {index} of {total}: {}", failure.reason) });
         }
         let done = seen.done.len().min(total);
@@ -320,6 +325,10 @@ pub(super) async fn settle(ctx: &Ctx, delivery: &lapin::message::Delivery, chunk
                 delivery.acker.nack(BasicNackOptions { requeue: true, ..Default::default() }).await?;
                 return Ok(());
             }
+            delivery.acker.ack(BasicAckOptions::default()).await?;
+        }
+        Err(Failure::Retryable(error)) if title_failed(ctx, chunk).await.unwrap_or(false) => {
+            tracing::info!(job_id = %id, chunk = index, "chunk failed ({error:#}) after another chunk of its title failed for good: dropped");
             delivery.acker.ack(BasicAckOptions::default()).await?;
         }
         Err(Failure::Retryable(error)) => {

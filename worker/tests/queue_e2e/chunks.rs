@@ -3,11 +3,12 @@
 //! machine (`vodpipe transcode --chunk-duration`, whose likeness to the unchunked title
 //! `chunked_title.rs` shows); what each chunk's worker read of the source; a chunk's
 //! worker SIGKILLed mid-chunk (only that chunk is made again, counted in segment PUTs);
-//! the assembling worker SIGKILLed mid-way (one `video.packaged`, manifests complete).
+//! the assembling worker SIGKILLed mid-way (one `video.packaged`, manifests complete); a
+//! chunk that fails for good (bad input) and one that keeps failing (a store that fails).
 
 use std::sync::Arc;
 
-use worker::queue::{CHUNKS_QUEUE, ChunkRecord, records_prefix};
+use worker::queue::{CHUNKS_QUEUE, ChunkRecord, DEAD_CHUNKS_QUEUE, records_prefix};
 
 use super::proxy::{Action, Proxy, Request};
 use super::*;
@@ -411,6 +412,66 @@ fn a_chunk_that_fails_for_good_dead_letters_its_title_once() {
         assert!(manifests.is_empty(), "manifests of a failed title: {manifests:?}");
         let (left, _) = case.broker.counts(CHUNKS_QUEUE).await;
         assert_eq!(left, 0, "chunk jobs left on {CHUNKS_QUEUE}");
+        drop(w);
+        case.finish().await;
+    });
+}
+
+/// Whether a request is one of a chunk's reads of the source: a ranged GET of at most the
+/// range reader's 1 MiB block (the title's worker downloads the source in 8 MiB parts).
+fn is_chunk_read(r: &Request) -> bool {
+    let Some(range) = r.range.as_deref().and_then(|v| v.strip_prefix("bytes=")) else { return false };
+    let Some((first, last)) = range.split_once('-') else { return false };
+    let (Ok(first), Ok(last)) = (first.parse::<u64>(), last.parse::<u64>()) else { return false };
+    r.method == "GET" && last - first < 1 << 20
+}
+
+/// A chunk no worker can make (every ranged read of the source is cut off mid-body: a
+/// store that fails, not a damaged upload) is retried, goes past the broker's delivery
+/// limit into the dead chunks queue, and its title is dead-lettered once as
+/// `retries-exhausted` with the read error, not blamed on the upload.
+#[test]
+fn a_chunk_that_keeps_failing_dead_letters_its_title_once() {
+    serial(async {
+        let mut case = Case::new("chunkdead").await;
+        let vid = case.id("unreadable");
+        let file = media(SOURCE);
+        let proxy = super::faults::s3_proxy();
+        proxy.set_rule(|r| if is_chunk_read(r) { Action::Cut(2048) } else { Action::Pass });
+        let w = Worker::start_with(&case, "chunkdead", &case.bucket, &[("AWS_ENDPOINT_URL", &proxy.endpoint())]);
+        case.broker.wait_consumers(1, Duration::from_secs(60)).await;
+        let job = case.submit_with(&file, &vid, &["--chunk-duration", CHUNK_SECONDS]).await;
+        case.events
+            .wait_until("the title's video.failed", LONG_JOB, &[&w], |ev| ev.count("video.failed", &job) > 0)
+            .await;
+        case.events.settle(QUIET).await;
+        assert_eq!(case.events.count("video.failed", &job), 1, "{}", case.events.summary());
+        assert_eq!(case.events.count("video.packaged", &job), 0, "{}", case.events.summary());
+        assert!(proxy.stats().cuts > 0, "no chunk read was cut: the rule picked nothing");
+
+        let dead = case.broker.take_dead_letters().await;
+        assert_eq!(dead.len(), 1, "dead letters: {dead:#?}");
+        let reason = dead[0].error.clone().unwrap_or_default();
+        eprintln!("dead-lettered: {reason}");
+        assert_eq!(dead[0].kind.as_deref(), Some("retries-exhausted"), "a store that fails is not the upload's fault: {dead:#?}");
+        assert_eq!(dead[0].message_id.as_deref(), Some(job.as_str()));
+        assert!(reason.contains(" of 4: delivered 5 times"), "the reason does not name the chunk and its deliveries: {reason}");
+        assert!(reason.contains("cannot read the stored source: reading "), "the reason does not give the last error: {reason}");
+        // Every delivery of the dead chunk was tried (each one ATTEMPTS_PER_DELIVERY times).
+        let returned = w.count_in_log("chunk failed, returning it to the queue");
+        assert!(returned >= 5, "{returned} chunk deliveries returned to the queue, expected 5 or more");
+
+        let stored = case.s3.keys(&case.bucket, &format!("{vid}/")).await;
+        let manifests: Vec<&String> = stored.iter().filter(|k| k.ends_with(".m3u8") || k.ends_with(".mpd") || k.ends_with("catalog.json")).collect();
+        assert!(manifests.is_empty(), "manifests of a failed title: {manifests:?}");
+        // A chunk of the title still running when it failed is dropped when it fails too.
+        for queue in [CHUNKS_QUEUE, DEAD_CHUNKS_QUEUE] {
+            let started = Instant::now();
+            while case.broker.counts(queue).await.0 != 0 {
+                assert!(started.elapsed() < AFTER_EVENT, "chunk jobs left on {queue}: {:?}", case.broker.counts(queue).await);
+                tokio::time::sleep(Duration::from_millis(250)).await;
+            }
+        }
         drop(w);
         case.finish().await;
     });

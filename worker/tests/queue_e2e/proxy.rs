@@ -40,6 +40,8 @@ pub struct Request {
     pub target: String,
     /// 1 for the first time this method + target + `Range` is seen, 2 for its retry...
     pub attempt: u32,
+    /// The `Range` header's value, if any.
+    pub range: Option<String>,
 }
 
 impl Request {
@@ -238,7 +240,7 @@ fn serve(s: &Shared, mut client: TcpStream) -> std::io::Result<()> {
         *n += 1;
         *n
     };
-    let request = Request { method: head.method.clone(), target: head.target.clone(), attempt };
+    let request = Request { method: head.method.clone(), target: head.target.clone(), attempt, range: head.range.clone() };
     let rule = lock(&s.rule).clone();
     let action = rule(&request);
     lock(&s.log).push(format!("{} {} #{attempt} -> {action:?}", head.method, head.target));
