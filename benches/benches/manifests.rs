@@ -135,6 +135,7 @@ fn title() -> Presentation {
 fn source() -> SourceInfo {
     SourceInfo {
         uri: "file:///media/in/feature.mp4".into(),
+        key_frame_bytes: None,
         container: "ISO MP4/M4A".into(),
         video_codec: "H.264 (High Profile)".into(),
         audio_codec: Some("MPEG-4 AAC".into()),

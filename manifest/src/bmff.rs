@@ -9,6 +9,8 @@ use crate::{Error, FourCc, Result};
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct BoxRef<'a> {
     pub fourcc: FourCc,
+    /// Offset of the box's first byte (its size field) from the start of the buffer.
+    pub start: usize,
     /// Offset of the body (after size, type, largesize and uuid) from the same start.
     pub body_offset: usize,
     pub body: &'a [u8],
@@ -98,6 +100,7 @@ fn boxes_inner<'a>(
         }
         out.push(BoxRef {
             fourcc,
+            start: base + pos,
             body_offset: base + pos + header,
             body: &data[pos + header..pos + size_usize],
         });

@@ -30,6 +30,12 @@ pub struct FragmentInfo {
     pub first_sample_is_sync: bool,
     /// `mfhd` sequence_number.
     pub sequence_number: u32,
+    /// Where the first sample's data ends, counted from the fragment's first byte: the
+    /// fragment's boxes up to the `moof`, the `mdat` header and the first (key) frame, which
+    /// an HLS I-frame playlist names as a byte range. `None` when the track fragment's data
+    /// is placed by an absolute file offset (`tfhd` base-data-offset), which a fragment
+    /// alone cannot resolve, or when `trun` gives no data offset.
+    pub first_sample_end: Option<u64>,
 }
 
 // tfhd flags (ISO/IEC 14496-12 8.8.7.1)
@@ -38,6 +44,7 @@ const TFHD_SAMPLE_DESCRIPTION_INDEX: u32 = 0x02;
 const TFHD_DEFAULT_DURATION: u32 = 0x08;
 const TFHD_DEFAULT_SIZE: u32 = 0x10;
 const TFHD_DEFAULT_FLAGS: u32 = 0x20;
+const TFHD_DEFAULT_BASE_IS_MOOF: u32 = 0x02_0000;
 // trun flags (8.8.8.1)
 const TRUN_DATA_OFFSET: u32 = 0x01;
 const TRUN_FIRST_SAMPLE_FLAGS: u32 = 0x04;
@@ -68,11 +75,9 @@ pub fn parse_fragment(frag: &[u8], init: &InitInfo) -> Result<FragmentInfo> {
     mfhd.full_box()?;
     let sequence_number = mfhd.u32()?;
 
-    for traf in moof.children(0, "moof")? {
-        if traf.fourcc.0 != *b"traf" {
-            continue;
-        }
-        if let Some(info) = track_fragment(&traf, init, sequence_number)? {
+        let trafs = moof.children(0, "moof")?.into_iter().filter(|b| b.fourcc.0 == *b"traf");
+    for (i, traf) in trafs.enumerate() {
+        if let Some(info) = track_fragment(&traf, init, sequence_number, moof.start, i == 0)? {
             return Ok(info);
         }
     }
@@ -83,14 +88,19 @@ pub fn parse_fragment(frag: &[u8], init: &InitInfo) -> Result<FragmentInfo> {
 
 struct Defaults {
     duration: u32,
+    size: u32,
     flags: u32,
 }
 
 /// `None` when this traf belongs to another track.
+/// `moof_start`: the moof's offset in the fragment; `first`: whether this is its first
+/// track fragment.
 fn track_fragment(
     traf: &BoxRef<'_>,
     init: &InitInfo,
     sequence_number: u32,
+    moof_start: usize,
+    first: bool,
 ) -> Result<Option<FragmentInfo>> {
     let tfhd = traf.require(b"tfhd", "moof/traf/tfhd")?;
     let mut r = tfhd.reader("moof/traf/tfhd");
@@ -98,6 +108,10 @@ fn track_fragment(
     if r.u32()? != init.track_id {
         return Ok(None);
     }
+    // Data offsets count from the moof's first byte with default-base-is-moof, and in the
+    // first track fragment when no base is given (8.8.7.1); otherwise from a file offset or
+    // the previous track fragment's data, which this fragment alone does not tell.
+    let moof_base = flags & TFHD_BASE_DATA_OFFSET == 0 && (first || flags & TFHD_DEFAULT_BASE_IS_MOOF != 0);
     if flags & TFHD_BASE_DATA_OFFSET != 0 {
         r.skip(8)?;
     }
@@ -106,13 +120,14 @@ fn track_fragment(
     }
     let mut defaults = Defaults {
         duration: init.default_sample_duration,
+        size: init.default_sample_size,
         flags: init.default_sample_flags,
     };
     if flags & TFHD_DEFAULT_DURATION != 0 {
         defaults.duration = r.u32()?;
     }
     if flags & TFHD_DEFAULT_SIZE != 0 {
-        r.skip(4)?;
+        defaults.size = r.u32()?;
     }
     if flags & TFHD_DEFAULT_FLAGS != 0 {
         defaults.flags = r.u32()?;
@@ -149,6 +164,10 @@ fn track_fragment(
         sample_count: t.count,
         first_sample_is_sync: t.first_flags.is_some_and(sample_flags_is_sync),
         sequence_number,
+        first_sample_end: match (moof_base, t.first_sample) {
+            (true, Some((offset, size))) => u64::try_from(moof_start as i64 + i64::from(offset)).ok().map(|at| at + u64::from(size)),
+            _ => None,
+        },
     }))
 }
 
@@ -160,6 +179,8 @@ struct Timing {
     /// min over samples of (decode offset + composition offset).
     min_presentation_offset: Option<i64>,
     first_flags: Option<u32>,
+    /// The first sample's data offset (from `trun`, relative to the moof) and size.
+    first_sample: Option<(i32, u32)>,
 }
 
 fn read_trun(trun: &BoxRef<'_>, defaults: &Defaults, t: &mut Timing) -> Result<()> {
@@ -167,9 +188,7 @@ fn read_trun(trun: &BoxRef<'_>, defaults: &Defaults, t: &mut Timing) -> Result<(
     let mut r: Reader<'_> = trun.reader(CTX);
     let (version, flags) = r.full_box()?;
     let count = r.u32()?;
-    if flags & TRUN_DATA_OFFSET != 0 {
-        r.skip(4)?;
-    }
+    let data_offset = if flags & TRUN_DATA_OFFSET != 0 { Some(r.i32()?) } else { None };
     let first_sample_flags = if flags & TRUN_FIRST_SAMPLE_FLAGS != 0 {
         Some(r.u32()?)
     } else {
@@ -181,9 +200,7 @@ fn read_trun(trun: &BoxRef<'_>, defaults: &Defaults, t: &mut Timing) -> Result<(
         } else {
             defaults.duration
         };
-        if flags & TRUN_SIZE != 0 {
-            r.skip(4)?;
-        }
+        let size = if flags & TRUN_SIZE != 0 { r.u32()? } else { defaults.size };
         let sample_flags = if flags & TRUN_FLAGS != 0 {
             r.u32()?
         } else {
@@ -204,6 +221,7 @@ fn read_trun(trun: &BoxRef<'_>, defaults: &Defaults, t: &mut Timing) -> Result<(
                 (0, Some(f)) => f,
                 _ => sample_flags,
             });
+            t.first_sample = data_offset.map(|offset| (offset, size));
         }
         let pts = i64::try_from(t.elapsed)
             .unwrap_or(i64::MAX)

@@ -292,6 +292,7 @@ mod tests {
             } else {
                 media_segment_uri("a", index)
             },
+            key_frame_bytes: None,
         };
         Rendition {
             track: TrackInfo {

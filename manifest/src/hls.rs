@@ -13,11 +13,11 @@
 use std::collections::HashMap;
 
 use m3u8_rs::{
-    AlternativeMedia, AlternativeMediaType, Map, MasterPlaylist, MediaPlaylist, MediaPlaylistType,
-    MediaSegment, QuotedOrUnquoted, Resolution, VariantStream,
+    AlternativeMedia, AlternativeMediaType, ByteRange, Map, MasterPlaylist, MediaPlaylist,
+    MediaPlaylistType, MediaSegment, QuotedOrUnquoted, Resolution, VariantStream,
 };
 
-use crate::model::{Presentation, Rendition, TrackKind, media_playlist_uri};
+use crate::model::{Presentation, Rendition, Segment, TrackKind, iframe_playlist_uri, media_playlist_uri};
 
 /// EXT-X-VERSION of every playlist written here.
 ///
@@ -38,8 +38,9 @@ pub const FIRST_MEDIA_SEQUENCE: u64 = 1;
 /// EXT-X-MEDIA GROUP-ID of the audio renditions.
 pub const AUDIO_GROUP_ID: &str = "audio";
 
-/// The master playlist: EXT-X-INDEPENDENT-SEGMENTS, one EXT-X-MEDIA per audio rendition and
-/// one EXT-X-STREAM-INF per video rendition, in presentation order.
+/// The master playlist: EXT-X-INDEPENDENT-SEGMENTS, one EXT-X-MEDIA per audio rendition,
+/// one EXT-X-STREAM-INF per video rendition, in presentation order, then their
+/// EXT-X-I-FRAME-STREAM-INF.
 ///
 /// BANDWIDTH and AVERAGE-BANDWIDTH cover everything a client plays together (RFC 8216
 /// 4.3.4.2): the video rendition plus the most demanding audio rendition of the group.
@@ -75,7 +76,7 @@ pub fn master_playlist(p: &Presentation) -> String {
         })
         .collect();
 
-    let variants = p
+    let mut variants = p
         .renditions_of(TrackKind::Video)
         .map(|r| {
             let mut codecs = r.track.codecs.clone();
@@ -96,19 +97,14 @@ pub fn master_playlist(p: &Presentation) -> String {
                 bandwidth: r.peak_bandwidth() + audio_peak,
                 average_bandwidth: Some(r.average_bandwidth() + audio_average),
                 codecs: Some(codecs),
-                resolution: match (r.track.width, r.track.height) {
-                    (Some(w), Some(h)) => Some(Resolution {
-                        width: u64::from(w),
-                        height: u64::from(h),
-                    }),
-                    _ => None,
-                },
+                resolution: resolution(r),
                 audio: (!audio.is_empty()).then(|| AUDIO_GROUP_ID.to_owned()),
                 other_attributes,
                 ..Default::default()
             }
         })
-        .collect();
+        .collect::<Vec<_>>();
+    variants.extend(iframe_variants(p));
 
     let playlist = MasterPlaylist {
         version: Some(VERSION),
@@ -124,34 +120,97 @@ pub fn master_playlist(p: &Presentation) -> String {
     String::from_utf8(out).expect("m3u8-rs writes UTF-8 from UTF-8 input")
 }
 
+/// RESOLUTION of a video rendition.
+fn resolution(r: &Rendition) -> Option<Resolution> {
+    Some(Resolution { width: u64::from(r.track.width?), height: u64::from(r.track.height?) })
+}
+
+/// One EXT-X-I-FRAME-STREAM-INF per video rendition that has an I-frame playlist: its
+/// video CODECS alone (no audio is fetched with it), RESOLUTION and VIDEO-RANGE; RFC 8216
+/// 4.3.4.3 leaves out FRAME-RATE.
+fn iframe_variants(p: &Presentation) -> Vec<VariantStream> {
+    p.renditions_of(TrackKind::Video)
+        .filter(|r| iframe_playlist(r).is_some())
+        .map(|r| VariantStream {
+            is_i_frame: true,
+            uri: iframe_playlist_uri(&r.track.id),
+            bandwidth: iframe_peak_bandwidth(r),
+            codecs: Some(r.track.codecs.clone()),
+            resolution: resolution(r),
+            other_attributes: r.track.video_range.map(|range| {
+                HashMap::from([("VIDEO-RANGE".to_owned(), QuotedOrUnquoted::Unquoted(range.as_hls().to_owned()))])
+            }),
+            ..Default::default()
+        })
+        .collect()
+}
+
 /// The VOD media playlist of one rendition, for `<id>/playlist.m3u8`.
+pub fn media_playlist(r: &Rendition) -> String {
+    let folder = format!("{}/", r.track.id);
+    let entries = r.segments.iter().map(|s| (s, None)).collect();
+    vod_playlist(r, &folder, entries, false)
+}
+
+/// The I-frame playlist (trick play) of a video rendition, for `<id>/iframes.m3u8`: one
+/// entry per segment, the byte range from the segment's start through its first frame, a
+/// key frame (the `moof`, the `mdat` header and that frame), lasting until the next
+/// segment's key frame. No media is written for it. `None` when a segment does not say
+/// where its key frame ends (see [`crate::model::Segment::key_frame_bytes`]).
+pub fn iframe_playlist(r: &Rendition) -> Option<String> {
+    if r.track.kind != TrackKind::Video || r.segments.is_empty() {
+        return None;
+    }
+    let folder = format!("{}/", r.track.id);
+    let entries = r
+        .segments
+        .iter()
+        .map(|s| s.key_frame_bytes.map(|length| (s, Some(ByteRange { length, offset: Some(0) }))))
+        .collect::<Option<Vec<_>>>()?;
+    Some(vod_playlist(r, &folder, entries, true))
+}
+
+/// The peak bits per second of `r`'s I-frame playlist (its EXT-X-I-FRAME-STREAM-INF
+/// BANDWIDTH): the largest key frame range over the time it stands for, rounded up.
+fn iframe_peak_bandwidth(r: &Rendition) -> u64 {
+    let ts = u128::from(r.track.timescale.max(1));
+    r.segments
+        .iter()
+        .filter(|s| s.duration > 0)
+        .map(|s| {
+            let bits = u128::from(s.key_frame_bytes.unwrap_or(0)) * 8 * ts;
+            u64::try_from(bits.div_ceil(u128::from(s.duration))).unwrap_or(u64::MAX)
+        })
+        .max()
+        .unwrap_or(0)
+}
+
+/// A VOD playlist over `entries` (segment, byte range) of `r`, with exact EXTINF values.
 ///
 /// EXT-X-TARGETDURATION is the longest EXTINF rounded to the nearest integer (RFC 8216
 /// 4.3.3.1: each EXTINF, so rounded, must not exceed it), and at least 1.
-pub fn media_playlist(r: &Rendition) -> String {
+fn vod_playlist(r: &Rendition, folder: &str, entries: Vec<(&Segment, Option<ByteRange>)>, i_frames_only: bool) -> String {
     let ts = u64::from(r.track.timescale.max(1));
-    let folder = format!("{}/", r.track.id);
-    let extinf: Vec<String> = r
-        .segments
+    let extinf: Vec<String> = entries
         .iter()
-        .map(|s| decimal(s.duration, ts, EXTINF_DECIMALS))
+        .map(|(s, _)| decimal(s.duration, ts, EXTINF_DECIMALS))
         .collect();
-    let segments = r
-        .segments
-        .iter()
+    let max_duration = entries.iter().map(|(s, _)| s.duration).max().unwrap_or(0);
+    let segments = entries
+        .into_iter()
         .enumerate()
-        .map(|(i, s)| MediaSegment {
-            uri: relative_to(&folder, &s.uri),
+        .map(|(i, (s, byte_range))| MediaSegment {
+            uri: relative_to(folder, &s.uri),
             // Overwritten below with the exact text; this keeps the struct truthful.
             duration: s.duration as f32 / ts as f32,
+            byte_range,
             map: (i == 0).then(|| Map {
-                uri: relative_to(&folder, &r.init.uri),
+                uri: relative_to(folder, &r.init.uri),
                 ..Default::default()
             }),
             ..Default::default()
         })
         .collect();
-    let max_duration = r.segments.iter().map(|s| s.duration).max().unwrap_or(0);
     let target_duration =
         ((2 * u128::from(max_duration) + u128::from(ts)) / (2 * u128::from(ts))).max(1) as u64;
     let playlist = MediaPlaylist {
@@ -162,6 +221,7 @@ pub fn media_playlist(r: &Rendition) -> String {
         end_list: true,
         playlist_type: Some(MediaPlaylistType::Vod),
         independent_segments: true,
+        i_frames_only,
         ..Default::default()
     };
     let mut out = Vec::new();
@@ -169,8 +229,11 @@ pub fn media_playlist(r: &Rendition) -> String {
         .write_to(&mut out)
         .expect("writing to a Vec cannot fail");
     let text = String::from_utf8(out).expect("m3u8-rs writes UTF-8 from UTF-8 input");
+    with_exact_extinf(&text, &extinf)
+}
 
-    // Replace m3u8-rs's f32 EXTINF values, in order, with the exact ones.
+/// `text` with m3u8-rs's f32 EXTINF values replaced, in order, by the exact ones.
+fn with_exact_extinf(text: &str, extinf: &[String]) -> String {
     let mut exact = extinf.iter();
     let mut fixed = String::with_capacity(text.len());
     for line in text.split_inclusive('\n') {
@@ -225,6 +288,70 @@ mod tests {
         assert_eq!(decimal(3, 2, 0), "2");
         // Large values stay exact where an f32 would not.
         assert_eq!(decimal(u64::from(u32::MAX), 90000, 6), "47721.858833");
+    }
+
+    fn video(key_frames: &[Option<u64>]) -> Presentation {
+        use crate::model::{FrameRate, Sha256Digest, TrackInfo, VideoCodec, init_uri, media_segment_uri};
+        let seg = |i: usize, key: Option<u64>| Segment {
+            index: i as u32 + 1,
+            start: i as u64 * 180_000,
+            duration: 180_000,
+            size: 500_000,
+            sha256: Sha256Digest([1; 32]),
+            uri: media_segment_uri("v", i as u32 + 1),
+            key_frame_bytes: key,
+        };
+        let track = TrackInfo {
+            id: "v".into(),
+            kind: TrackKind::Video,
+            video_codec: Some(VideoCodec::H264),
+            codecs: "avc1.64001F".into(),
+            timescale: 90_000,
+            width: Some(1280),
+            height: Some(720),
+            frame_rate: Some(FrameRate::new(25, 1)),
+            channels: None,
+            sample_rate: None,
+            language: None,
+            video_range: None,
+        };
+        let init = Segment { index: 0, start: 0, duration: 0, size: 800, sha256: Sha256Digest([0; 32]), uri: init_uri("v"), key_frame_bytes: None };
+        let segments = key_frames.iter().enumerate().map(|(i, k)| seg(i, *k)).collect();
+        Presentation { video_id: "t".into(), renditions: vec![Rendition { track, init, segments }] }
+    }
+
+    #[test]
+    fn iframe_playlist_names_each_key_frame_by_byte_range() {
+        let p = video(&[Some(30_000), Some(45_000)]);
+        let text = iframe_playlist(&p.renditions[0]).unwrap();
+        let entries: Vec<&str> = text.lines().skip_while(|l| !l.starts_with("#EXT-X-MAP")).collect();
+        assert_eq!(
+            entries,
+            [
+                "#EXT-X-MAP:URI=\"init.mp4\"",
+                "#EXT-X-BYTERANGE:30000@0",
+                "#EXTINF:2.000000,",
+                "seg-00001.m4s",
+                "#EXT-X-BYTERANGE:45000@0",
+                "#EXTINF:2.000000,",
+                "seg-00002.m4s",
+                "#EXT-X-ENDLIST",
+            ]
+        );
+        assert!(text.contains("#EXT-X-I-FRAMES-ONLY\n"), "{text}");
+        // The larger range over its 2 s: 45000 * 8 / 2.
+        let master = master_playlist(&p);
+        assert!(
+            master.contains("#EXT-X-I-FRAME-STREAM-INF:BANDWIDTH=180000,CODECS=\"avc1.64001F\",RESOLUTION=1280x720,URI=\"v/iframes.m3u8\""),
+            "{master}"
+        );
+    }
+
+    #[test]
+    fn no_iframe_playlist_without_every_key_frame_range() {
+        let p = video(&[Some(30_000), None]);
+        assert_eq!(iframe_playlist(&p.renditions[0]), None);
+        assert!(!master_playlist(&p).contains("I-FRAME"));
     }
 
     #[test]

@@ -213,6 +213,12 @@ pub struct Segment {
     pub sha256: Sha256Digest,
     /// Path relative to the title root, e.g. `h264_720p/seg-00001.m4s`.
     pub uri: String,
+    /// Video segments: bytes from the segment's first byte through the end of its first
+    /// frame (a key frame), the byte range of its entry in the rendition's HLS I-frame
+    /// playlist. `None` for audio, init segments, and fragments whose data offsets the
+    /// fragment alone does not resolve.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub key_frame_bytes: Option<u64>,
 }
 
 /// A finished rendition: its track, init segment and media segments in order (`on_media_end`).
@@ -378,6 +384,12 @@ pub fn media_playlist_uri(id: &str) -> String {
     format!("{id}/playlist.m3u8")
 }
 
+/// Where video rendition `id`'s HLS I-frame playlist (trick play) lives, relative to the
+/// title root.
+pub fn iframe_playlist_uri(id: &str) -> String {
+    format!("{id}/iframes.m3u8")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -390,6 +402,7 @@ mod tests {
             size,
             sha256: Sha256Digest([index as u8; 32]),
             uri: media_segment_uri("v", index),
+            key_frame_bytes: None,
         }
     }
 
@@ -416,6 +429,7 @@ mod tests {
                 size: 900,
                 sha256: Sha256Digest([0; 32]),
                 uri: init_uri("v"),
+                key_frame_bytes: None,
             },
             segments,
         }

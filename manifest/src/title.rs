@@ -157,7 +157,7 @@ impl<B: AsRef<[u8]>> TitleBuilder<B> {
             return Ok(InitOutcome::Repeat);
         }
         let info = codecs::from_init_segment(bytes).map_err(|e| in_track(&t.plan.id, e))?;
-        let seg = Segment { index: 0, start: 0, duration: 0, size: bytes.len() as u64, sha256, uri: init_uri(&t.plan.id) };
+        let seg = Segment { index: 0, start: 0, duration: 0, size: bytes.len() as u64, sha256, uri: init_uri(&t.plan.id), key_frame_bytes: None };
         t.info = Some(describe(&t.plan, &info));
         t.init = Some((info, seg.clone()));
         Ok(InitOutcome::Store(seg))
@@ -188,6 +188,7 @@ impl<B: AsRef<[u8]>> TitleBuilder<B> {
             size: body.as_ref().len() as u64,
             sha256,
             uri: media_segment_uri(&t.plan.id, index),
+            key_frame_bytes: (t.plan.kind == TrackKind::Video).then_some(frag.first_sample_end).flatten(),
         };
         let mut out = Vec::new();
         if t.plan.kind == TrackKind::Audio {

@@ -86,9 +86,10 @@ fn rendition(id: &str, kind: TrackKind, init: u8, first: u32, n: u32, d: u64) ->
             size: 100,
             sha256: digest(i as u8),
             uri: media_segment_uri(id, i),
+            key_frame_bytes: None,
         })
         .collect();
-    let init = Segment { index: 0, start: 0, duration: 0, size: 10, sha256: digest(init), uri: init_uri(id) };
+    let init = Segment { index: 0, start: 0, duration: 0, size: 10, sha256: digest(init), uri: init_uri(id), key_frame_bytes: None };
     Rendition { track: track(id, kind), init, segments }
 }
 

@@ -169,7 +169,8 @@ fn fragments_with_edit_list_and_unsigned_offsets() {
     // edit's media_time (2002) and adds the 66 ms empty edit (1980 ticks): its times are
     // ours - 2002 + 1980 for decode times and ours + 1980 for presentation times (ours
     // already have media_time removed). So decode times 0 and 15015, earliest presentation
-    // times 0 and 15015.
+    // times 0 and 15015. The first packet ends 2202 and 1973 bytes into the fragments
+    // (ffprobe's pos + size over init + fragment, less the init's 824 bytes).
     assert_eq!(
         fragment("h264_high", 1),
         FragmentInfo {
@@ -179,6 +180,7 @@ fn fragments_with_edit_list_and_unsigned_offsets() {
             sample_count: 15,
             first_sample_is_sync: true,
             sequence_number: 1,
+            first_sample_end: Some(2202),
         }
     );
     assert_eq!(
@@ -190,6 +192,7 @@ fn fragments_with_edit_list_and_unsigned_offsets() {
             sample_count: 15,
             first_sample_is_sync: true,
             sequence_number: 2,
+            first_sample_end: Some(1973),
         }
     );
 }

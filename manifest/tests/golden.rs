@@ -55,6 +55,7 @@ fn rendition(track: TrackInfo, durations: &[u64], bitrate: u64) -> Rendition {
                 size,
                 sha256: digest_of(&uri),
                 uri,
+                key_frame_bytes: None,
             };
             start += d;
             s
@@ -67,6 +68,7 @@ fn rendition(track: TrackInfo, durations: &[u64], bitrate: u64) -> Rendition {
         size: 812,
         sha256: digest_of(&init_uri(&track.id)),
         uri: init_uri(&track.id),
+        key_frame_bytes: None,
     };
     Rendition {
         track,

@@ -60,6 +60,7 @@ fn rendition(name: &str) -> (Rendition, u32) {
             size: bytes.len() as u64,
             sha256: Sha256Digest::of(&bytes),
             uri: media_segment_uri(name, index),
+            key_frame_bytes: f.first_sample_end,
         });
     }
     let r = Rendition {
@@ -71,6 +72,7 @@ fn rendition(name: &str) -> (Rendition, u32) {
             size: init.len() as u64,
             sha256: Sha256Digest::of(&init),
             uri: init_uri(name),
+            key_frame_bytes: None,
         },
         segments,
     };
@@ -216,4 +218,51 @@ fn ffprobe_reads_every_packet_through_the_mpd() {
     let (p, expected) = title();
     let t = write_title(&p, "dash");
     assert_eq!(ffprobe_packets(&t.root.join("manifest.mpd")), expected);
+}
+
+/// Each I-frame playlist entry's byte range (the fragment's first bytes through its first
+/// frame), put behind the init segment, is one packet for ffprobe: a key frame ending where
+/// the range ends. Over ffmpeg's fragments (`styp`, `sidx`, trun versions 0 and 1) and
+/// GStreamer's.
+#[test]
+fn every_iframe_range_is_one_key_frame_for_ffprobe() {
+    let (p, _) = title();
+    for r in p.renditions.iter().filter(|r| r.track.kind == TrackKind::Video) {
+        let name = &r.track.id;
+        let playlist = hls::iframe_playlist(r).unwrap_or_else(|| panic!("{name}: no I-frame playlist"));
+        assert!(playlist.contains("#EXT-X-I-FRAMES-ONLY"), "{name}:\n{playlist}");
+        let init = std::fs::read(samples_dir().join(name).join("init.mp4")).unwrap();
+        // URI line -> the EXT-X-BYTERANGE before it.
+        let mut ranges = Vec::new();
+        let mut last_range = None;
+        for line in playlist.lines() {
+            if let Some(v) = line.strip_prefix("#EXT-X-BYTERANGE:") {
+                last_range = Some(v.to_owned());
+            } else if !line.starts_with('#') && !line.is_empty() {
+                ranges.push((line.to_owned(), last_range.take()));
+            }
+        }
+        assert_eq!(ranges.len(), r.segments.len(), "{name}: entries in\n{playlist}");
+        for (s, (uri, range)) in r.segments.iter().zip(&ranges) {
+            assert_eq!(Some(uri.as_str()), Path::new(&s.uri).file_name().unwrap().to_str(), "{name}:\n{playlist}");
+            assert_eq!(range.as_deref(), Some(format!("{}@0", s.key_frame_bytes.unwrap()).as_str()), "{name} {uri}:\n{playlist}");
+            let bytes = std::fs::read(samples_dir().join(&s.uri)).unwrap();
+            let len = s.key_frame_bytes.unwrap() as usize;
+            let file = std::env::temp_dir().join(format!("vodpipe-iframe-sample-{name}-{}-{}.mp4", s.index, std::process::id()));
+            std::fs::write(&file, [&init[..], &bytes[..len]].concat()).unwrap();
+            let out = Command::new("ffprobe")
+                .args(["-v", "error", "-show_entries", "packet=pos,size,flags", "-of", "csv=p=0"])
+                .arg(&file)
+                .output()
+                .unwrap_or_else(|e| panic!("cannot run ffprobe (Debian: ffmpeg): {e}"));
+            let _ = std::fs::remove_file(&file);
+            let text = String::from_utf8_lossy(&out.stdout);
+            let packets: Vec<Vec<&str>> = text.lines().map(|l| l.split(',').collect()).collect();
+            assert_eq!(packets.len(), 1, "{name} {}: ffprobe reads {text:?} in the range", s.uri);
+            let (size, pos, flags) = (packets[0][0], packets[0][1], packets[0][2]);
+            assert!(flags.starts_with('K'), "{name} {}: the range's packet is not a key frame: {text:?}", s.uri);
+            let end: usize = pos.parse::<usize>().unwrap() + size.parse::<usize>().unwrap();
+            assert_eq!(end, init.len() + len, "{name} {}: the key frame ends at {end}, the range at {}", s.uri, init.len() + len);
+        }
+    }
 }

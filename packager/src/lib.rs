@@ -45,7 +45,7 @@ use std::time::{Duration, Instant};
 
 use gst::prelude::*;
 use manifest::catalog::{self, Catalog};
-use manifest::model::{Presentation, Segment, Sha256Digest, TrackInfo, TrackKind};
+use manifest::model::{Presentation, Segment, Sha256Digest, TrackInfo, TrackKind, iframe_playlist_uri, media_playlist_uri};
 use manifest::title::{InitOutcome, PlannedTrack, Release, SpriteIndex, TitleBuilder};
 use sha2::{Digest, Sha256};
 use tokio::sync::mpsc;
@@ -397,12 +397,15 @@ pub async fn finish_title(
     Ok(Packaged { presentation, catalog, source: source.clone() })
 }
 
-/// Manifests last: media playlists, then DASH, then the HLS primary, then the catalog
+/// Manifests last: media (and I-frame) playlists, then DASH, then the HLS primary, then the catalog
 /// document, each only after everything it names is stored.
 async fn publish(presentation: &Presentation, catalog: &Catalog, puts: &mut Puts) -> Result<(), Error> {
     for r in &presentation.renditions {
         let body = manifest::hls::media_playlist(r).into_bytes();
-        puts.put(object(format!("{}/playlist.m3u8", r.track.id), body, ct::HLS, Caching::Short)).await?;
+        puts.put(object(media_playlist_uri(&r.track.id), body, ct::HLS, Caching::Short)).await?;
+        if let Some(iframes) = manifest::hls::iframe_playlist(r) {
+            puts.put(object(iframe_playlist_uri(&r.track.id), iframes.into_bytes(), ct::HLS, Caching::Short)).await?;
+        }
     }
     puts.drain().await?;
     let mpd = manifest::dash::mpd(presentation).map_err(|source| Error::Output { rendition: "manifest.mpd".into(), source })?;

@@ -566,6 +566,67 @@ pub fn check_hls(title: &Path, r: &Report) {
     for t in r.video.values().chain(r.audio.as_ref()) {
         check_media_playlist(title, t);
     }
+    let iframes: Vec<&m3u8_rs::VariantStream> = master.variants.iter().filter(|v| v.is_i_frame).collect();
+    assert_eq!(iframes.len(), r.video.len(), "one EXT-X-I-FRAME-STREAM-INF per video rendition");
+    for v in iframes {
+        let id = v.uri.strip_suffix("/iframes.m3u8").unwrap_or_else(|| panic!("I-frame URI {}", v.uri));
+        let t = r.video.get(id).unwrap_or_else(|| panic!("I-frame stream {} names no video rendition", v.uri));
+        let codecs = v.codecs.as_deref().unwrap_or_else(|| panic!("{id}: no CODECS on its I-frame stream"));
+        assert!(!codecs.contains("mp4a."), "{id}: the I-frame stream's CODECS {codecs:?} name audio");
+        assert!(v.frame_rate.is_none(), "{id}: FRAME-RATE on an I-frame stream (RFC 8216 4.3.4.3)");
+        check_iframe_playlist(title, t, v.bandwidth);
+    }
+}
+
+/// `<id>/iframes.m3u8`: EXT-X-I-FRAMES-ONLY, one entry per segment lasting as long, whose
+/// byte range (from the segment's first byte), put behind the init segment, is what
+/// ffprobe reads as exactly one packet: a key frame, the segment's first, ending where the
+/// range ends. BANDWIDTH covers every range over its time.
+pub fn check_iframe_playlist(title: &Path, t: &Track, bandwidth: u64) {
+    let dir = title.join(&t.id);
+    let text = fs::read(dir.join("iframes.m3u8")).unwrap_or_else(|e| panic!("{}/iframes.m3u8: {e}", t.id));
+    let pl = match m3u8_rs::parse_playlist_res(&text) {
+        Ok(m3u8_rs::Playlist::MediaPlaylist(p)) => p,
+        Ok(_) => panic!("{}/iframes.m3u8 is a master playlist", t.id),
+        Err(e) => panic!("{}/iframes.m3u8 does not parse: {e:?}", t.id),
+    };
+    assert!(pl.i_frames_only, "{}: no EXT-X-I-FRAMES-ONLY", t.id);
+    assert!(pl.end_list, "{}: no EXT-X-ENDLIST in the I-frame playlist", t.id);
+    assert_eq!(pl.segments.len(), t.segments.len(), "{}: I-frame entries vs segments", t.id);
+    let map = pl.segments.first().and_then(|g| g.map.as_ref()).unwrap_or_else(|| panic!("{}: no EXT-X-MAP in iframes.m3u8", t.id));
+    let init = fs::read(dir.join(&map.uri)).unwrap_or_else(|e| panic!("{}: EXT-X-MAP {}: {e}", t.id, map.uri));
+    static PROBES: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let n = PROBES.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let scratch = std::env::temp_dir().join(format!("vodpipe-iframe-{}-{n}.mp4", std::process::id()));
+    for (e, g) in pl.segments.iter().zip(&t.segments) {
+        assert_eq!(e.uri, g.file, "{}: I-frame entry", t.id);
+        assert!((e.duration as f64 - g.duration).abs() <= 0.001, "{}: I-frame EXTINF of {} is {}, the segment lasts {}", t.id, g.file, e.duration, g.duration);
+        let range = e.byte_range.as_ref().unwrap_or_else(|| panic!("{}: {} has no EXT-X-BYTERANGE", t.id, g.file));
+        assert_eq!(range.offset, Some(0), "{}: {}: the range starts at the segment's first byte", t.id, g.file);
+        let bytes = fs::read(dir.join(&g.file)).unwrap();
+        let len = range.length as usize;
+        assert!(len < bytes.len(), "{}: {}: range of {len} bytes in a {}-byte segment", t.id, g.file, bytes.len());
+        assert!(
+            (range.length * 8) as f64 / g.duration <= bandwidth as f64 * 1.001,
+            "{}: {}: {len} bytes over {} s is above the I-frame BANDWIDTH {bandwidth}",
+            t.id,
+            g.file,
+            g.duration
+        );
+        let mut file = init.clone();
+        file.extend_from_slice(&bytes[..len]);
+        fs::write(&scratch, &file).unwrap();
+        let probed = probe_json(&scratch, &["-show_packets"]);
+        let packets = probed["packets"].as_array().cloned().unwrap_or_default();
+        assert_eq!(packets.len(), 1, "{}: {}: ffprobe reads {} packets in the I-frame range", t.id, g.file, packets.len());
+        let p = &packets[0];
+        assert!(str_of(p, "flags").starts_with('K'), "{}: {}: the I-frame range's packet is not a key frame: {p}", t.id, g.file);
+        let end = str_of(p, "pos").parse::<usize>().unwrap() + str_of(p, "size").parse::<usize>().unwrap();
+        assert_eq!(end, init.len() + len, "{}: {}: the key frame does not end where the range does", t.id, g.file);
+        let pts: f64 = str_of(p, "pts_time").parse().unwrap();
+        assert!((pts - g.start).abs() < 0.002, "{}: {}: the I-frame is at {pts} s, the segment starts at {} s", t.id, g.file, g.start);
+    }
+    let _ = fs::remove_file(&scratch);
 }
 
 pub fn check_media_playlist(title: &Path, t: &Track) {
