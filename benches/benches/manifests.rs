@@ -188,7 +188,7 @@ fn bench_manifests(c: &mut Criterion) {
         video.segments.len(),
         hls::master_playlist(&p).len(),
         media_bytes,
-        dash::mpd(&p).expect("mpd renders").len(),
+        dash::mpd(&p, None).expect("mpd renders").len(),
         catalog_json.len(),
     );
 
@@ -204,7 +204,7 @@ fn bench_manifests(c: &mut Criterion) {
                 .sum::<usize>()
         })
     });
-    g.bench_function("dash_mpd", |b| b.iter(|| dash::mpd(black_box(&p)).expect("mpd renders")));
+    g.bench_function("dash_mpd", |b| b.iter(|| dash::mpd(black_box(&p), None).expect("mpd renders")));
     g.bench_function("catalog_build", |b| {
         b.iter(|| catalog::build(black_box(&p), &src, &thumbs, base, PUBLISHED_AT, GENERATOR))
     });

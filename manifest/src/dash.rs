@@ -17,12 +17,13 @@
 use std::time::Duration;
 
 use dash_mpd_core::{
-    AdaptationSet, AudioChannelConfiguration, MPD, Period, Representation, S, SegmentTemplate,
-    SegmentTimeline, SupplementalProperty,
+    AdaptationSet, AudioChannelConfiguration, EssentialProperty, MPD, Period, Representation, S,
+    SegmentTemplate, SegmentTimeline, SupplementalProperty,
 };
 use serde::Serialize;
 
-use crate::model::{Presentation, Rendition, TrackKind, VideoCodec};
+use crate::catalog::Thumbnails;
+use crate::model::{Presentation, Rendition, SPRITE_TEMPLATE, TrackKind, VideoCodec, sprite_uri};
 use crate::{Error, Result};
 
 /// The MPD schema's namespace.
@@ -38,6 +39,11 @@ pub const CHANNEL_CONFIGURATION_SCHEME: &str =
 /// player that does not know the scheme still gets the picture (as HLS does without
 /// VIDEO-RANGE).
 pub const CICP_TRANSFER_SCHEME: &str = "urn:mpeg:mpegB:cicp:TransferCharacteristics";
+/// `EssentialProperty@schemeIdUri` of a thumbnail Representation, `@value` its tile grid
+/// `COLSxROWS` (DASH-IF IOP 4.3, 6.2.6).
+pub const THUMBNAIL_TILE_SCHEME: &str = "http://dashif.org/thumbnail_tile";
+/// `SegmentTemplate@timescale` of the thumbnail Representation: milliseconds.
+const THUMBNAIL_TIMESCALE: u64 = 1000;
 /// `SegmentTemplate@initialization`.
 pub const INIT_TEMPLATE: &str = "$RepresentationID$/init.mp4";
 /// `SegmentTemplate@media`; [`crate::model::media_segment_uri`] is the same naming.
@@ -52,7 +58,9 @@ pub const MEDIA_TEMPLATE: &str = "$RepresentationID$/seg-$Number%05d$.m4s";
 /// - `minBufferTime`: the longest media segment (rounded up to the millisecond). With
 ///   `@bandwidth` set to each Representation's peak segment bit rate, a client that has
 ///   buffered that long can always fetch the next segment in time.
-pub fn mpd(p: &Presentation) -> Result<String> {
+/// - `thumbs`: the trick-play sprite sheets, as an image AdaptationSet (see
+///   [`thumbnail_adaptation_set`]); `None` leaves them out.
+pub fn mpd(p: &Presentation, thumbs: Option<&Thumbnails>) -> Result<String> {
     p.validate()?;
     let max_segment = p
         .renditions
@@ -93,6 +101,9 @@ pub fn mpd(p: &Presentation) -> Result<String> {
             .filter(|r| r.track.language.as_deref() == lang)
             .collect();
         adaptations.push(audio_adaptation_set(adaptations.len(), lang, &reps, origin));
+    }
+    if let Some(set) = thumbs.and_then(|t| thumbnail_adaptation_set(adaptations.len(), t)) {
+        adaptations.push(set);
     }
 
     let doc = MPD {
@@ -169,6 +180,47 @@ fn video_adaptation_set(id: usize, reps: &[&Rendition], origin: Origin) -> Adapt
             .collect(),
         ..Default::default()
     }
+}
+
+/// The sprite sheets as DASH-IF thumbnails: one image Representation whose segments are the
+/// sheets in order, each a grid of tiles one interval apart, starting at the Period's start.
+/// The grid is the first sheet's (every sheet but the last is full; a lone sheet is as big
+/// as its tiles need). `None` when there is no sheet, or the sheets are not named as
+/// [`SPRITE_TEMPLATE`] expands.
+fn thumbnail_adaptation_set(id: usize, t: &Thumbnails) -> Option<AdaptationSet> {
+    let first = t.sprites.first()?;
+    let named = t.sprites.iter().enumerate().all(|(i, s)| s.uri == sprite_uri(i as u32 + 1));
+    if !named || t.tile_width == 0 || t.tile_height == 0 || t.interval_ms == 0 {
+        return None;
+    }
+    let (cols, rows) = (first.width / t.tile_width, first.height / t.tile_height);
+    let sheet_ms = u64::from(cols * rows) * t.interval_ms;
+    let largest = t.sprites.iter().map(|s| s.size).max().unwrap_or(0);
+    Some(AdaptationSet {
+        id: Some(id.to_string()),
+        contentType: Some("image".to_owned()),
+        mimeType: Some("image/jpeg".to_owned()),
+        representations: vec![Representation {
+            id: Some("thumbnails".to_owned()),
+            bandwidth: Some((largest * 8 * THUMBNAIL_TIMESCALE).div_ceil(sheet_ms.max(1))),
+            width: Some(u64::from(first.width)),
+            height: Some(u64::from(first.height)),
+            essential_property: vec![EssentialProperty {
+                schemeIdUri: THUMBNAIL_TILE_SCHEME.to_owned(),
+                value: Some(format!("{cols}x{rows}")),
+                ..Default::default()
+            }],
+            SegmentTemplate: Some(SegmentTemplate {
+                media: Some(SPRITE_TEMPLATE.to_owned()),
+                timescale: Some(THUMBNAIL_TIMESCALE),
+                duration: Some(sheet_ms as f64),
+                startNumber: Some(1),
+                ..Default::default()
+            }),
+            ..Default::default()
+        }],
+        ..Default::default()
+    })
 }
 
 fn audio_adaptation_set(id: usize, lang: Option<&str>, reps: &[&Rendition], origin: Origin) -> AdaptationSet {
@@ -344,7 +396,7 @@ mod tests {
 
     /// (Representation id, presentationTimeOffset, first S@t) of every Representation.
     fn offsets(p: &Presentation) -> Vec<(String, Option<u64>, Option<u64>)> {
-        let mpd = dash_mpd_core::parse(&mpd(p).unwrap()).unwrap();
+        let mpd = dash_mpd_core::parse(&mpd(p, None).unwrap()).unwrap();
         mpd.periods[0]
             .adaptations
             .iter()
@@ -412,7 +464,7 @@ mod tests {
         hlg.track.video_range = Some(VideoRange::Hlg);
         let sdr = with_timescale(rendition(&[(0, 10)]), "sdr", 90_000);
         let p = Presentation { video_id: "t".into(), renditions: vec![pq, hlg, sdr] };
-        let parsed = dash_mpd_core::parse(&mpd(&p).unwrap()).unwrap();
+        let parsed = dash_mpd_core::parse(&mpd(&p, None).unwrap()).unwrap();
         type Props = Vec<(String, Option<String>)>;
         let props: Vec<(String, Props)> = parsed.periods[0].adaptations[0]
             .representations
@@ -434,7 +486,7 @@ mod tests {
             video_id: "x".into(),
             renditions: vec![r],
         };
-        assert!(matches!(mpd(&p), Err(Error::SegmentUri { index: 1, .. })));
+        assert!(matches!(mpd(&p, None), Err(Error::SegmentUri { index: 1, .. })));
     }
 
     #[test]
@@ -452,5 +504,38 @@ mod tests {
             .map(|r| r.AudioChannelConfiguration[0].value.clone())
             .collect();
         assert_eq!(values, [Some("2".to_owned()), Some("6".to_owned())]);
+    }
+
+    #[test]
+    fn sprite_sheets_are_a_thumbnail_adaptation_set() {
+        use crate::catalog::{Image, Thumbnails};
+        use crate::model::Sha256Digest;
+        let image = |n: u32, width, height, size| Image { uri: sprite_uri(n), width, height, size, sha256: Sha256Digest([0; 32]) };
+        // Two sheets of 10x10 tiles of 160x90, a tile every 2 s; the last one holds 3 rows.
+        let mut t = Thumbnails {
+            poster: Image { uri: "thumbs/poster.jpg".into(), width: 1280, height: 720, size: 1, sha256: Sha256Digest([0; 32]) },
+            sprites: vec![image(1, 1600, 900, 250_000), image(2, 1600, 270, 80_000)],
+            index_vtt_uri: "thumbs/thumbs.vtt".into(),
+            interval_ms: 2000,
+            tile_width: 160,
+            tile_height: 90,
+        };
+        let p = Presentation { video_id: "t".into(), renditions: vec![rendition(&[(0, 90_000)])] };
+        let parsed = dash_mpd_core::parse(&mpd(&p, Some(&t)).unwrap()).unwrap();
+        let set = parsed.periods[0].adaptations.iter().find(|a| a.contentType.as_deref() == Some("image")).expect("an image AdaptationSet");
+        assert_eq!(set.mimeType.as_deref(), Some("image/jpeg"));
+        let rep = &set.representations[0];
+        assert_eq!((rep.width, rep.height), (Some(1600), Some(900)));
+        assert_eq!(rep.essential_property[0].schemeIdUri, THUMBNAIL_TILE_SCHEME);
+        assert_eq!(rep.essential_property[0].value.as_deref(), Some("10x10"));
+        let tpl = rep.SegmentTemplate.as_ref().unwrap();
+        assert_eq!((tpl.media.as_deref(), tpl.timescale, tpl.duration, tpl.startNumber), (Some(SPRITE_TEMPLATE), Some(1000), Some(200_000.0), Some(1)));
+        // The largest sheet over the 200 s it covers.
+        assert_eq!(rep.bandwidth, Some(10_000));
+
+        // Sheets not named as the template expands are left out.
+        t.sprites.swap(0, 1);
+        let parsed = dash_mpd_core::parse(&mpd(&p, Some(&t)).unwrap()).unwrap();
+        assert!(parsed.periods[0].adaptations.iter().all(|a| a.contentType.as_deref() != Some("image")));
     }
 }

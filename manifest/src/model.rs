@@ -390,6 +390,20 @@ pub fn iframe_playlist_uri(id: &str) -> String {
     format!("{id}/iframes.m3u8")
 }
 
+/// A trick-play sprite sheet's file name (in `thumbs/`), numbered from 1; the thumbnail
+/// index's cues name sheets this way, relative to itself.
+pub fn sprite_file_name(number: u32) -> String {
+    format!("sprite-{number:03}.jpg")
+}
+
+/// Where sprite sheet `number` lives, relative to the title root.
+pub fn sprite_uri(number: u32) -> String {
+    format!("thumbs/{}", sprite_file_name(number))
+}
+
+/// [`sprite_uri`] as a DASH `SegmentTemplate@media`.
+pub const SPRITE_TEMPLATE: &str = "thumbs/sprite-$Number%03d$.jpg";
+
 #[cfg(test)]
 mod tests {
     use super::*;

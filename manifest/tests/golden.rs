@@ -313,7 +313,7 @@ fn render(case: &Case) -> Vec<(String, String)> {
     }
     files.push((
         "manifest.mpd".to_owned(),
-        dash::mpd(p).expect("mpd renders"),
+        dash::mpd(p, None).expect("mpd renders"),
     ));
     let c = catalog::build(
         p,

@@ -110,7 +110,7 @@ fn write_title(p: &Presentation, tag: &str) -> Title {
         std::fs::write(dir.join("playlist.m3u8"), hls::media_playlist(r)).unwrap();
     }
     std::fs::write(root.join("master.m3u8"), hls::master_playlist(p)).unwrap();
-    std::fs::write(root.join("manifest.mpd"), dash::mpd(p).unwrap()).unwrap();
+    std::fs::write(root.join("manifest.mpd"), dash::mpd(p, None).unwrap()).unwrap();
     Title { root }
 }
 

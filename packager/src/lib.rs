@@ -408,7 +408,7 @@ async fn publish(presentation: &Presentation, catalog: &Catalog, puts: &mut Puts
         }
     }
     puts.drain().await?;
-    let mpd = manifest::dash::mpd(presentation).map_err(|source| Error::Output { rendition: "manifest.mpd".into(), source })?;
+    let mpd = manifest::dash::mpd(presentation, Some(&catalog.thumbnails)).map_err(|source| Error::Output { rendition: "manifest.mpd".into(), source })?;
     puts.put(object("manifest.mpd".into(), mpd.into_bytes(), ct::DASH, Caching::Short)).await?;
     puts.put(object("master.m3u8".into(), manifest::hls::master_playlist(presentation).into_bytes(), ct::HLS, Caching::Short))
         .await?;
@@ -724,7 +724,7 @@ async fn consume(
                 puts.put(o).await?;
             }
             Msg::Sprite(sheet) => {
-                let key = format!("thumbs/{}", thumbs::SpriteBuilder::sheet_name(sheet.number));
+                let key = manifest::model::sprite_uri(sheet.number);
                 let o = object(key, sheet.jpeg, ct::JPEG, Caching::Immutable);
                 title.on_sprite(catalog::Image {
                     uri: o.key.clone(),

@@ -134,10 +134,6 @@ impl SpriteBuilder {
         }
     }
 
-    pub fn sheet_name(number: u32) -> String {
-        format!("sprite-{number:03}.jpg")
-    }
-
     fn sheet_size(&self, tiles: u32) -> (u32, u32) {
         let cols = tiles.min(SPRITE_COLUMNS);
         let rows = tiles.div_ceil(SPRITE_COLUMNS);
@@ -173,7 +169,7 @@ impl SpriteBuilder {
             "\n{} --> {}\n{}#xywh={},{},{},{}\n",
             vtt_time(start),
             vtt_time(end),
-            Self::sheet_name(self.sheets_done + 1),
+            manifest::model::sprite_file_name(self.sheets_done + 1),
             col * self.tile_width,
             row * self.tile_height,
             self.tile_width,

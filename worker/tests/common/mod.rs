@@ -722,7 +722,11 @@ pub fn check_dash(title: &Path, r: &Report) {
     // (id, first segment's time in the Period, first segment's time in the media (ffprobe)).
     let mut starts: Vec<(String, f64, f64)> = Vec::new();
     let mut audio_sets = 0;
-    for set in &period.adaptations {
+    let image_sets: Vec<&dash_mpd_core::AdaptationSet> =
+        period.adaptations.iter().filter(|a| a.contentType.as_deref() == Some("image")).collect();
+    assert_eq!(image_sets.len(), 1, "one image (thumbnail) AdaptationSet");
+    check_dash_thumbnails(title, image_sets[0]);
+    for set in period.adaptations.iter().filter(|a| a.contentType.as_deref() != Some("image")) {
         let set_is_audio = set.contentType.as_deref() == Some("audio")
             || set
                 .mimeType
@@ -783,6 +787,50 @@ pub fn check_dash(title: &Path, r: &Report) {
         usize::from(r.audio.is_some()),
         "audio AdaptationSets"
     );
+}
+
+/// The thumbnail AdaptationSet (DASH-IF `thumbnail_tile`) finds, for every cue of
+/// thumbs.vtt, the same sheet and tile rectangle, computed as DASH players do: the sheet
+/// is the segment covering the cue's start, the tile its share of the segment's time, the
+/// tile's size the Representation's over its grid. Every sheet it names exists, and none
+/// is larger than the Representation.
+pub fn check_dash_thumbnails(title: &Path, set: &dash_mpd_core::AdaptationSet) {
+    assert_eq!(set.mimeType.as_deref(), Some("image/jpeg"), "thumbnail AdaptationSet@mimeType");
+    assert_eq!(set.representations.len(), 1, "one thumbnail Representation");
+    let rep = &set.representations[0];
+    let grid = rep
+        .essential_property
+        .iter()
+        .find(|p| p.schemeIdUri == "http://dashif.org/thumbnail_tile")
+        .and_then(|p| p.value.clone())
+        .expect("no thumbnail_tile EssentialProperty");
+    let (cols, rows) = grid.split_once('x').map(|(c, r)| (c.parse::<u64>().unwrap(), r.parse::<u64>().unwrap())).expect("tile grid COLSxROWS");
+    let (w, h) = (rep.width.expect("thumbnail @width"), rep.height.expect("thumbnail @height"));
+    let (tile_w, tile_h) = (w / cols, h / rows);
+    let tpl = rep.SegmentTemplate.as_ref().or(set.SegmentTemplate.as_ref()).expect("thumbnail SegmentTemplate");
+    let timescale = tpl.timescale.unwrap_or(1) as f64;
+    let sheet_s = tpl.duration.expect("thumbnail SegmentTemplate@duration") / timescale;
+    let media = tpl.media.as_deref().expect("thumbnail SegmentTemplate@media");
+    let first = tpl.startNumber.unwrap_or(1);
+    let vtt = fs::read_to_string(title.join("thumbs/thumbs.vtt")).unwrap();
+    let lines: Vec<&str> = vtt.lines().collect();
+    let mut cues = 0;
+    for (i, line) in lines.iter().enumerate() {
+        let Some((a, _)) = line.split_once("-->") else { continue };
+        let start = vtt_time(a.trim());
+        let target = lines[i + 1].trim();
+        let (file, xywh) = target.split_once("#xywh=").expect("cue target");
+        let sheet = (start / sheet_s + 1e-9).floor();
+        let tile = ((start - sheet * sheet_s) / (sheet_s / (cols * rows) as f64) + 1e-9).floor() as u64;
+        let uri = expand_template(media, "thumbnails", first + sheet as u64, 0);
+        let rect = format!("{},{},{},{}", (tile % cols) * tile_w, (tile / cols) * tile_h, tile_w, tile_h);
+        assert_eq!((uri.as_str(), rect.as_str()), (format!("thumbs/{file}").as_str(), xywh), "the MPD's thumbnail for {start} s differs from thumbs.vtt's");
+        let probed = probe_json(&title.join(&uri), &["-show_streams"]);
+        let (sw, sh) = (probed["streams"][0]["width"].as_u64().unwrap(), probed["streams"][0]["height"].as_u64().unwrap());
+        assert!(sw <= w && sh <= h, "{uri} is {sw}x{sh}, larger than the thumbnail Representation's {w}x{h}");
+        cues += 1;
+    }
+    assert!(cues > 0, "thumbs.vtt has no cues");
 }
 
 /// Returns the first segment's start in the Period (S@t less presentationTimeOffset), in seconds.
