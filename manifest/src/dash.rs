@@ -1,8 +1,8 @@
 //! The static DASH MPD (ISO/IEC 23009-1), built from dash-mpd-core's types and serialized by
 //! its serde/quick-xml serializer.
 //!
-//! One Period; one video AdaptationSet per codec family and one audio AdaptationSet per
-//! language; every Representation has a `SegmentTemplate` with a `SegmentTimeline`, the
+//! One Period; one video AdaptationSet per codec family, one audio AdaptationSet per
+//! language and channel count, and the thumbnails' image AdaptationSet; every Representation has a `SegmentTemplate` with a `SegmentTimeline`, the
 //! URL templates matching the title layout (`<id>/init.mp4`, `<id>/seg-00001.m4s`...).
 //!
 //! `S@t` is each segment's earliest presentation time as the model gives it. When the whole
@@ -17,13 +17,15 @@
 use std::time::Duration;
 
 use dash_mpd_core::{
-    AdaptationSet, AudioChannelConfiguration, EssentialProperty, MPD, Period, Representation, S,
-    SegmentTemplate, SegmentTimeline, SupplementalProperty,
+    AdaptationSet, AudioChannelConfiguration, EssentialProperty, Label, MPD, Period, Representation,
+    Role, S, SegmentTemplate, SegmentTimeline, SupplementalProperty,
 };
 use serde::Serialize;
 
 use crate::catalog::Thumbnails;
-use crate::model::{Presentation, Rendition, SPRITE_TEMPLATE, TrackKind, VideoCodec, sprite_uri};
+use crate::model::{
+    Presentation, Rendition, SPRITE_COLUMNS, SPRITE_ROWS, SPRITE_TEMPLATE, TrackKind, VideoCodec, sprite_uri,
+};
 use crate::{Error, Result};
 
 /// The MPD schema's namespace.
@@ -39,6 +41,8 @@ pub const CHANNEL_CONFIGURATION_SCHEME: &str =
 /// player that does not know the scheme still gets the picture (as HLS does without
 /// VIDEO-RANGE).
 pub const CICP_TRANSFER_SCHEME: &str = "urn:mpeg:mpegB:cicp:TransferCharacteristics";
+/// `Role@schemeIdUri` of the roles ISO/IEC 23009-1 5.8.5.5 defines (`main`, `alternate`, ...).
+pub const ROLE_SCHEME: &str = "urn:mpeg:dash:role:2011";
 /// `EssentialProperty@schemeIdUri` of a thumbnail Representation, `@value` its tile grid
 /// `COLSxROWS` (DASH-IF IOP 4.3, 6.2.6).
 pub const THUMBNAIL_TILE_SCHEME: &str = "http://dashif.org/thumbnail_tile";
@@ -89,18 +93,22 @@ pub fn mpd(p: &Presentation, thumbs: Option<&Thumbnails>) -> Result<String> {
             .collect();
         adaptations.push(video_adaptation_set(adaptations.len(), &reps, origin));
     }
-    let mut languages: Vec<Option<&str>> = Vec::new();
+    // One set per language and channel count: a player switches among a set's
+    // Representations for bandwidth, and must not go from 5.1 to stereo doing so.
+    let mut sets: Vec<(Option<&str>, Option<u32>)> = Vec::new();
     for r in p.renditions_of(TrackKind::Audio) {
-        if !languages.contains(&r.track.language.as_deref()) {
-            languages.push(r.track.language.as_deref());
+        let key = (r.track.language.as_deref(), r.track.channels);
+        if !sets.contains(&key) {
+            sets.push(key);
         }
     }
-    for lang in languages {
+    for (i, (lang, channels)) in sets.into_iter().enumerate() {
         let reps: Vec<&Rendition> = p
             .renditions_of(TrackKind::Audio)
-            .filter(|r| r.track.language.as_deref() == lang)
+            .filter(|r| (r.track.language.as_deref(), r.track.channels) == (lang, channels))
             .collect();
-        adaptations.push(audio_adaptation_set(adaptations.len(), lang, &reps, origin));
+        // The set of the first audio rendition (the default one) is the main one.
+        adaptations.push(audio_adaptation_set(adaptations.len(), lang, i == 0, &reps, origin));
     }
     if let Some(set) = thumbs.and_then(|t| thumbnail_adaptation_set(adaptations.len(), t)) {
         adaptations.push(set);
@@ -183,17 +191,17 @@ fn video_adaptation_set(id: usize, reps: &[&Rendition], origin: Origin) -> Adapt
 }
 
 /// The sprite sheets as DASH-IF thumbnails: one image Representation whose segments are the
-/// sheets in order, each a grid of tiles one interval apart, starting at the Period's start.
-/// The grid is the first sheet's (every sheet but the last is full; a lone sheet is as big
-/// as its tiles need). `None` when there is no sheet, or the sheets are not named as
-/// [`SPRITE_TEMPLATE`] expands.
+/// sheets in order, each a grid of [`SPRITE_COLUMNS`] x [`SPRITE_ROWS`] tiles one interval
+/// apart, starting at the Period's start. The grid is the full sheet's even when the title
+/// fills less (a player places a tile by the Representation's size over the grid, which
+/// holds for a cropped last sheet too), so the MPD does not depend on the tile count.
+/// `None` when there is no sheet, or the sheets are not named as [`SPRITE_TEMPLATE`] expands.
 fn thumbnail_adaptation_set(id: usize, t: &Thumbnails) -> Option<AdaptationSet> {
-    let first = t.sprites.first()?;
     let named = t.sprites.iter().enumerate().all(|(i, s)| s.uri == sprite_uri(i as u32 + 1));
-    if !named || t.tile_width == 0 || t.tile_height == 0 || t.interval_ms == 0 {
+    if t.sprites.is_empty() || !named || t.tile_width == 0 || t.tile_height == 0 || t.interval_ms == 0 {
         return None;
     }
-    let (cols, rows) = (first.width / t.tile_width, first.height / t.tile_height);
+    let (cols, rows) = (SPRITE_COLUMNS, SPRITE_ROWS);
     let sheet_ms = u64::from(cols * rows) * t.interval_ms;
     let largest = t.sprites.iter().map(|s| s.size).max().unwrap_or(0);
     Some(AdaptationSet {
@@ -203,8 +211,8 @@ fn thumbnail_adaptation_set(id: usize, t: &Thumbnails) -> Option<AdaptationSet> 
         representations: vec![Representation {
             id: Some("thumbnails".to_owned()),
             bandwidth: Some((largest * 8 * THUMBNAIL_TIMESCALE).div_ceil(sheet_ms.max(1))),
-            width: Some(u64::from(first.width)),
-            height: Some(u64::from(first.height)),
+            width: Some(u64::from(cols * t.tile_width)),
+            height: Some(u64::from(rows * t.tile_height)),
             essential_property: vec![EssentialProperty {
                 schemeIdUri: THUMBNAIL_TILE_SCHEME.to_owned(),
                 value: Some(format!("{cols}x{rows}")),
@@ -223,7 +231,9 @@ fn thumbnail_adaptation_set(id: usize, t: &Thumbnails) -> Option<AdaptationSet> 
     })
 }
 
-fn audio_adaptation_set(id: usize, lang: Option<&str>, reps: &[&Rendition], origin: Origin) -> AdaptationSet {
+/// `main`: the set holds the default audio rendition (DASH Role `main`; the others are
+/// `alternate`). A set with a language is labelled with its name.
+fn audio_adaptation_set(id: usize, lang: Option<&str>, main: bool, reps: &[&Rendition], origin: Origin) -> AdaptationSet {
     let channel_config = |channels: u32| AudioChannelConfiguration {
         schemeIdUri: CHANNEL_CONFIGURATION_SCHEME.to_owned(),
         value: Some(channels.to_string()),
@@ -245,6 +255,16 @@ fn audio_adaptation_set(id: usize, lang: Option<&str>, reps: &[&Rendition], orig
         segmentAlignment: Some(true),
         startWithSAP: Some(1),
         AudioChannelConfiguration: shared.map(channel_config).into_iter().collect(),
+        Label: lang
+            .and_then(crate::language::name)
+            .map(|name| Label { content: name.to_owned(), ..Default::default() })
+            .into_iter()
+            .collect(),
+        Role: vec![Role {
+            schemeIdUri: ROLE_SCHEME.to_owned(),
+            value: Some(if main { "main" } else { "alternate" }.to_owned()),
+            ..Default::default()
+        }],
         representations: reps
             .iter()
             .map(|r| Representation {
@@ -496,7 +516,7 @@ mod tests {
         surround.track.channels = Some(6);
         stereo.track.language = Some("de".into());
         surround.track.language = Some("de".into());
-        let set = audio_adaptation_set(0, Some("de"), &[&stereo, &surround], Origin { ticks: 0, timescale: 1 });
+        let set = audio_adaptation_set(0, Some("de"), true, &[&stereo, &surround], Origin { ticks: 0, timescale: 1 });
         assert!(set.AudioChannelConfiguration.is_empty());
         let values: Vec<_> = set
             .representations
@@ -532,6 +552,13 @@ mod tests {
         assert_eq!((tpl.media.as_deref(), tpl.timescale, tpl.duration, tpl.startNumber), (Some(SPRITE_TEMPLATE), Some(1000), Some(200_000.0), Some(1)));
         // The largest sheet over the 200 s it covers.
         assert_eq!(rep.bandwidth, Some(10_000));
+
+        // A lone sheet cropped to its 9 tiles: the same full grid, so the MPD does not depend
+        // on how many tiles a title has.
+        let lone = Thumbnails { sprites: vec![image(1, 1440, 90, 20_000)], ..t.clone() };
+        let parsed = dash_mpd_core::parse(&mpd(&p, Some(&lone)).unwrap()).unwrap();
+        let rep = &parsed.periods[0].adaptations.iter().find(|a| a.contentType.as_deref() == Some("image")).unwrap().representations[0];
+        assert_eq!((rep.width, rep.height, rep.essential_property[0].value.as_deref()), (Some(1600), Some(900), Some("10x10")));
 
         // Sheets not named as the template expands are left out.
         t.sprites.swap(0, 1);

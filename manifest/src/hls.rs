@@ -59,15 +59,17 @@ pub fn master_playlist(p: &Presentation) -> String {
         }
     }
 
+    let names = audio_names(&audio);
     let alternatives = audio
         .iter()
+        .zip(names)
         .enumerate()
-        .map(|(i, r)| AlternativeMedia {
+        .map(|(i, (r, name))| AlternativeMedia {
             media_type: AlternativeMediaType::Audio,
             uri: Some(media_playlist_uri(&r.track.id)),
             group_id: AUDIO_GROUP_ID.to_owned(),
             language: r.track.language.clone(),
-            name: r.track.id.clone(),
+            name,
             // The first audio rendition is what a client plays unless told otherwise.
             default: i == 0,
             autoselect: true,
@@ -118,6 +120,28 @@ pub fn master_playlist(p: &Presentation) -> String {
         .write_to(&mut out)
         .expect("writing to a Vec cannot fail");
     String::from_utf8(out).expect("m3u8-rs writes UTF-8 from UTF-8 input")
+}
+
+/// EXT-X-MEDIA NAME of each audio rendition, unique in the group as RFC 8216 4.3.4.1 asks:
+/// the language's own name ("Deutsch"), else the language tag, else "Audio", with "5.1"
+/// after it for six channels; a name that comes again gets its count ("English 2").
+fn audio_names(audio: &[&Rendition]) -> Vec<String> {
+    let mut names: Vec<String> = Vec::new();
+    for r in audio {
+        let lang = r.track.language.as_deref();
+        let mut base = lang.and_then(crate::language::name).map(str::to_owned).or(lang.map(str::to_owned)).unwrap_or_else(|| "Audio".to_owned());
+        if r.track.channels == Some(6) {
+            base.push_str(" 5.1");
+        }
+        let mut name = base.clone();
+        let mut n = 1;
+        while names.contains(&name) {
+            n += 1;
+            name = format!("{base} {n}");
+        }
+        names.push(name);
+    }
+    names
 }
 
 /// RESOLUTION of a video rendition.

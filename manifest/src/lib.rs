@@ -13,6 +13,7 @@
 //!   audio held for its video segment, thumbnails), giving the presentation at the end.
 //! - [`chunk`]: a title made in parts: chunks of whole segments, and their assembly.
 //! - [`hls`]: master and media playlists (m3u8-rs).
+//! - [`language`]: BCP 47 tags from container language codes, and language names.
 //! - [`dash`]: the static MPD (dash-mpd-core's types and serializer).
 //! - [`catalog`]: the versioned JSON metadata event published with a title.
 //! - [`Error`]: the one error type of the crate.
@@ -33,6 +34,7 @@ pub mod dash;
 mod error;
 mod fourcc;
 pub mod hls;
+pub mod language;
 pub mod model;
 pub mod movie;
 pub mod title;

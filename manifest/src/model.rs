@@ -390,6 +390,12 @@ pub fn iframe_playlist_uri(id: &str) -> String {
     format!("{id}/iframes.m3u8")
 }
 
+/// Tiles across a trick-play sprite sheet; sheets fill row by row, and only the last one
+/// of a title may hold fewer tiles (it is then cropped to them).
+pub const SPRITE_COLUMNS: u32 = 10;
+/// Rows of tiles in a full sprite sheet.
+pub const SPRITE_ROWS: u32 = 10;
+
 /// A trick-play sprite sheet's file name (in `thumbs/`), numbered from 1; the thumbnail
 /// index's cues name sheets this way, relative to itself.
 pub fn sprite_file_name(number: u32) -> String {

@@ -148,6 +148,7 @@ mod tests {
                 reorder_frames: None,
             },
             audio_stream: None,
+            audio_streams: Vec::new(),
         }
     }
 

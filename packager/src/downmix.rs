@@ -1,4 +1,4 @@
-//! Stereo from any channel layout (pure): the coefficients `audioconvert` is given.
+//! Stereo, and 5.1 from larger layouts (pure): the coefficients `audioconvert` is given.
 //!
 //! Left alone, `audioconvert` refuses channels without positions (qtdemux gives 24-bit PCM
 //! 5.1 from QuickTime `channel-mask=0`: "not-negotiated") and mixes positioned ones with
@@ -102,6 +102,50 @@ pub fn to_stereo(channels: u32, mask: u64) -> Option<[Vec<f32>; 2]> {
     Some([left, right])
 }
 
+/// The output layout of [`to_5_1`], in its order: front left, right, centre, LFE, rear
+/// left, rear right (GStreamer's and FFmpeg's "5.1"), as a `channel-mask`.
+pub const MASK_5_1: u64 = 0b11_1111;
+
+/// Weights of one input channel into the six channels of [`MASK_5_1`].
+fn weights_5_1(position: u32) -> [f32; 6] {
+    use pos::*;
+    let h = MINUS_3DB;
+    match position {
+        FRONT_LEFT => [1.0, 0.0, 0.0, 0.0, 0.0, 0.0],
+        FRONT_RIGHT => [0.0, 1.0, 0.0, 0.0, 0.0, 0.0],
+        FRONT_CENTER => [0.0, 0.0, 1.0, 0.0, 0.0, 0.0],
+        LFE1 | LFE2 => [0.0, 0.0, 0.0, 1.0, 0.0, 0.0],
+        u32::MAX => [0.0; 6],
+        // Rear and side surrounds both feed the surround pair (7.1: the row's scaling
+        // halves each).
+        REAR_LEFT | SIDE_LEFT | SURROUND_LEFT => [0.0, 0.0, 0.0, 0.0, 1.0, 0.0],
+        REAR_RIGHT | SIDE_RIGHT | SURROUND_RIGHT => [0.0, 0.0, 0.0, 0.0, 0.0, 1.0],
+        REAR_CENTER => [0.0, 0.0, 0.0, 0.0, h, h],
+        TOP_FRONT_CENTER | TOP_CENTER | TOP_REAR_CENTER | BOTTOM_FRONT_CENTER => [0.0, 0.0, h, 0.0, 0.0, 0.0],
+        p if LEFT.contains(&p) => [h, 0.0, 0.0, 0.0, 0.0, 0.0],
+        p if RIGHT.contains(&p) => [0.0, h, 0.0, 0.0, 0.0, 0.0],
+        _ => [0.0, 0.0, h, 0.0, 0.0, 0.0],
+    }
+}
+
+/// The 6 x `channels` matrix (rows in [`MASK_5_1`] order) that makes 5.1 of a layout of
+/// six channels or more: each channel to its place, the extra surrounds of 7.1 folded
+/// into the surround pair (a 5.1 source passes unchanged);
+/// each row is scaled to sum to at most 1, as in [`to_stereo`].
+pub fn to_5_1(channels: u32, mask: u64) -> [Vec<f32>; 6] {
+    let positions = positions(channels, mask);
+    let columns: Vec<[f32; 6]> = positions.iter().map(|&p| weights_5_1(p)).collect();
+    let mut rows: [Vec<f32>; 6] = Default::default();
+    for (out, row) in rows.iter_mut().enumerate() {
+        *row = columns.iter().map(|c| c[out]).collect();
+        let sum: f32 = row.iter().sum();
+        if sum > 1.0 {
+            row.iter_mut().for_each(|w| *w /= sum);
+        }
+    }
+    rows
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -137,6 +181,27 @@ mod tests {
         assert!(close(&[l[3], r[3]], &[0.0, 0.0]));
         assert_eq!(l.iter().filter(|w| **w > 0.0).count(), 4, "{l:?}");
         assert!((l.iter().sum::<f32>() - 1.0).abs() < 1e-4);
+    }
+
+    #[test]
+    fn five_one_in_its_own_order_passes_unchanged() {
+        let rows = to_5_1(6, 0);
+        for (i, row) in rows.iter().enumerate() {
+            let unit: Vec<f32> = (0..6).map(|j| if i == j { 1.0 } else { 0.0 }).collect();
+            assert!(close(row, &unit), "row {i}: {row:?}");
+        }
+        // Side surrounds stated by the mask go to the surround pair.
+        let rows = to_5_1(6, 0b1111 | 1 << 10 | 1 << 11);
+        assert!(close(&rows[4], &[0.0, 0.0, 0.0, 0.0, 1.0, 0.0]), "{:?}", rows[4]);
+    }
+
+    #[test]
+    fn seven_one_folds_both_surround_pairs_into_one() {
+        // FL FR FC LFE BL BR SL SR: BL and SL into the left surround, scaled to 0.5 each.
+        let rows = to_5_1(8, 0);
+        assert!(close(&rows[4], &[0.0, 0.0, 0.0, 0.0, 0.5, 0.0, 0.5, 0.0]), "{:?}", rows[4]);
+        assert!(close(&rows[5], &[0.0, 0.0, 0.0, 0.0, 0.0, 0.5, 0.0, 0.5]), "{:?}", rows[5]);
+        assert!(close(&rows[3], &[0.0, 0.0, 0.0, 1.0, 0.0, 0.0, 0.0, 0.0]), "{:?}", rows[3]);
     }
 
     #[test]

@@ -14,6 +14,8 @@ pub enum LadderProblem {
     ChunkDuration { chunk: f64, segment: f64 },
     #[error("audio bitrate {0} is outside 32000..=320000")]
     AudioBitrate(u32),
+    #[error("audio surround_bitrate {0} is outside 96000..=640000 (0: no 5.1 rendition)")]
+    SurroundBitrate(u32),
     #[error("audio max_bitrate is below its bitrate")]
     AudioMaxBelowAverage,
     #[error("audio sample rate {0} is not 44100 or 48000")]

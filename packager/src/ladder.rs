@@ -17,6 +17,8 @@ pub const DEFAULT_SEGMENT_DURATION: f64 = 4.0;
 /// cost (start, seek, encoder start) is small beside a minute of encoding.
 pub const DEFAULT_CHUNK_SECONDS: f64 = 60.0;
 pub const DEFAULT_AUDIO_BITRATE: u32 = 128_000;
+/// 5.1 AAC-LC: 64 kb/s a channel, LFE aside, as streaming services commonly use.
+pub const DEFAULT_SURROUND_BITRATE: u32 = 384_000;
 pub const DEFAULT_AUDIO_SAMPLE_RATE: u32 = 48_000;
 pub const DEFAULT_PRESET: &str = "veryfast";
 /// Shortest and longest segment a ladder may ask for. Below 1 s the per-segment
@@ -55,6 +57,9 @@ pub struct AudioFile {
     /// Repackage the source's audio instead of re-encoding it when it already is
     /// AAC-LC, stereo, at `sample_rate` and within `max_bitrate`.
     pub copy: Option<bool>,
+    /// Bitrate of the 5.1 AAC rendition made beside the stereo one of every source stream
+    /// with six channels or more; 0 makes none. Default [`DEFAULT_SURROUND_BITRATE`].
+    pub surround_bitrate: Option<u32>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -100,6 +105,8 @@ pub struct AudioRung {
     pub sample_rate: u32,
     pub max_bitrate: u32,
     pub copy: bool,
+    /// See [`AudioFile::surround_bitrate`]; 0: no 5.1 rendition.
+    pub surround_bitrate: u32,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -209,7 +216,11 @@ impl Ladder {
             sample_rate: a.and_then(|a| a.sample_rate).unwrap_or(DEFAULT_AUDIO_SAMPLE_RATE),
             max_bitrate: a.and_then(|a| a.max_bitrate).unwrap_or(bitrate / 2 * 3),
             copy: a.and_then(|a| a.copy).unwrap_or(false),
+            surround_bitrate: a.and_then(|a| a.surround_bitrate).unwrap_or(DEFAULT_SURROUND_BITRATE),
         };
+        if audio.surround_bitrate != 0 && !(96_000..=640_000).contains(&audio.surround_bitrate) {
+            return Err(LadderProblem::SurroundBitrate(audio.surround_bitrate));
+        }
         if !(32_000..=320_000).contains(&audio.bitrate) {
             return Err(LadderProblem::AudioBitrate(audio.bitrate));
         }

@@ -296,7 +296,17 @@ fn title_tracks(job: &Job, source: &probe::SourceMedia, allow_copy: bool) -> Res
     );
     let mut tracks: Vec<TrackPlan> = plan.into_iter().map(TrackPlan::Video).collect();
     if source.has_audio {
-        tracks.push(TrackPlan::Audio { copy: audio_copy });
+        // Each stream in stereo, and in 5.1 beside it when it has 6 channels or more (stereo
+        // first: the default rendition, for devices that pick the first). A copy is of
+        // the first stream only, which is stereo then.
+        for stream in 0..source.audio_streams.len().max(1) {
+            let copy = stream == 0 && audio_copy;
+            tracks.push(TrackPlan::Audio { copy, stream, surround: false });
+            let channels = source.audio_streams.get(stream).map_or(0, |a| a.channels);
+            if channels >= 6 && job.ladder.audio.surround_bitrate > 0 {
+                tracks.push(TrackPlan::Audio { copy: false, stream, surround: true });
+            }
+        }
     }
     Ok(tracks)
 }
@@ -467,7 +477,9 @@ async fn run_part(run: &TitleRun, part: parts::PartJob) -> Result<manifest::chun
         job.video_id.clone(),
         tracks.iter().map(|t| match t {
             TrackPlan::Video(p) => PlannedTrack { id: p.rung.id(), kind: TrackKind::Video, codec: Some(p.rung.codec) },
-            TrackPlan::Audio { .. } => PlannedTrack { id: "audio".into(), kind: TrackKind::Audio, codec: None },
+            TrackPlan::Audio { stream, surround, .. } => {
+                PlannedTrack { id: TrackPlan::audio_id(*stream, *surround), kind: TrackKind::Audio, codec: None }
+            }
         }),
     )
     .numbered_from(first_segment);
@@ -782,7 +794,10 @@ fn track_info(plan: &PlannedTrack, info: &manifest::codecs::InitInfo, source: &p
         frame_rate: video.then_some(source.frame_rate),
         channels: info.channels,
         sample_rate: info.sample_rate,
-        language: None,
+        // An audio rendition's language is its source stream's.
+        language: (0..source.audio_streams.len())
+            .find(|&s| !video && [false, true].iter().any(|&surround| TrackPlan::audio_id(s, surround) == plan.id))
+            .and_then(|s| source.audio_streams[s].language.clone()),
         video_range: if video { source.video_range } else { None },
     }
 }

@@ -41,7 +41,7 @@ use crate::error::Error;
 use crate::ladder::{Ladder, PlannedRung};
 use crate::probe::SourceMedia;
 use crate::timeline::{
-    ChunkShift, Origin, Timeline, audio_on_title_timeline, drop_encoder_delay, grid_from_first_frame, no_frames_past_the_end,
+    ChunkShift, EncoderDelay, Origin, Timeline, audio_on_title_timeline, drop_encoder_delay, grid_from_first_frame, no_frames_past_the_end,
     segments_from_zero,
 };
 use crate::thumbs::{KeyframeSampler, PosterPicker, RgbFrame, Sheet, SpriteBuilder, TILE_WIDTH};
@@ -76,8 +76,22 @@ impl std::fmt::Debug for Sheet {
 #[derive(Debug, Clone)]
 pub(crate) enum TrackPlan {
     Video(PlannedRung),
-    /// `copy`: the source's AAC, repackaged (see `crate::copy::decide_audio`).
-    Audio { copy: bool },
+    /// A rendition of the source's audio stream `stream` (0: the first): stereo, or 5.1
+    /// when `surround`. `copy`: the source's AAC, repackaged (see `crate::copy::decide_audio`).
+    Audio { copy: bool, stream: usize, surround: bool },
+}
+
+impl TrackPlan {
+    /// The rendition id of audio stream `stream`: `audio` for the first's stereo (the
+    /// default one), `audio2`, `audio3`, ... for the others, in the source's order; a 5.1
+    /// rendition adds `_51` (`audio_51`, `audio3_51`).
+    pub(crate) fn audio_id(stream: usize, surround: bool) -> String {
+        let base = match stream {
+            0 => "audio".to_owned(),
+            n => format!("audio{}", n + 1),
+        };
+        if surround { format!("{base}_51") } else { base }
+    }
 }
 
 pub(crate) struct Graph {
@@ -900,44 +914,65 @@ fn require_copyable(
     });
 }
 
-/// The stereo AAC rendition from the decoded audio (`decoded`: its caps):
-/// `queue ! audioconvert(mix-matrix) ! audioresample ! caps ! audiorate ! voaacenc ! aacparse ! cmafmux`.
+/// An AAC rendition from the decoded audio (`decoded`: its caps), stereo or 5.1:
+/// `queue ! audioconvert(mix-matrix) ! audioresample ! caps ! audiorate ! ENC ! aacparse ! cmafmux`.
 ///
-/// Any layout is mixed to stereo with the standard weights (`crate::downmix`), any rate
-/// resampled. Silence fills the title's timeline: from 0 to the first sample (audio that
-/// starts late), holes in the middle (`audiorate`), and from the last sample to the
-/// title's end, so audio segment N spans video segment N and the offset between the
-/// streams stays the source's.
-fn build_audio(pipeline: &gst::Pipeline, plan: &Plan, track: usize, decoded: &gst::Caps) -> Result<gst::Element, Error> {
+/// Any layout is mixed to stereo, or to 5.1, with the standard weights (`crate::downmix`),
+/// any rate resampled. Stereo is voaacenc's (S16); 5.1 is avenc_aac's (F32; voaacenc
+/// takes two channels at most). Silence fills the title's timeline: from 0 to the first
+/// sample (audio that starts late), holes in the middle (`audiorate`), and from the last
+/// sample to the title's end, so audio segment N spans video segment N and the offset
+/// between the streams stays the source's.
+fn build_audio(pipeline: &gst::Pipeline, plan: &Plan, track: usize, decoded: &gst::Caps, surround: bool) -> Result<gst::Element, Error> {
     let q = queue(64)?;
     let convert = make("audioconvert")?;
     if let Some(s) = decoded.structure(0) {
         let channels = s.get::<i32>("channels").unwrap_or(2).max(1) as u32;
         let mask = s.get::<gst::Bitmask>("channel-mask").map(|m| m.0).unwrap_or(0);
-        if let Some(rows) = crate::downmix::to_stereo(channels, mask) {
+        let rows: Option<Vec<Vec<f32>>> = match surround {
+            true => Some(crate::downmix::to_5_1(channels, mask).to_vec()),
+            false => crate::downmix::to_stereo(channels, mask).map(|r| r.to_vec()),
+        };
+        if let Some(rows) = rows {
             let row = |r: &[f32]| gst::Array::new(r.iter().map(|w| w.to_send_value())).to_send_value();
             convert.set_property("mix-matrix", gst::Array::new(rows.iter().map(|r| row(r))));
         }
     }
     let resample = make("audioresample")?;
     let rate = plan.ladder.audio.sample_rate;
-    let caps = gst::Caps::builder("audio/x-raw")
-        .field("format", "S16LE")
+    let (format, channels, delay) = match surround {
+        true => ("F32LE", 6i32, EncoderDelay::AVENC_AAC_51),
+        false => ("S16LE", 2i32, EncoderDelay::VOAACENC),
+    };
+    let mut caps = gst::Caps::builder("audio/x-raw")
+        .field("format", format)
         .field("layout", "interleaved")
         .field("rate", rate as i32)
-        .field("channels", 2i32)
+        .field("channels", channels)
         .build();
+    if surround {
+        caps.get_mut().unwrap().set("channel-mask", gst::Bitmask::new(crate::downmix::MASK_5_1));
+    }
     let filter = gst::ElementFactory::make("capsfilter").property("caps", caps).build().map_err(setup_err)?;
     let end_ns = plan.source.duration_ns;
     let title_end = Arc::new(AtomicU64::new(u64::MAX));
-    audio_on_title_timeline(&filter.static_pad("src").unwrap(), rate, end_ns, title_end.clone());
+    audio_on_title_timeline(&filter.static_pad("src").unwrap(), rate, delay, end_ns, title_end.clone());
     let audiorate = make("audiorate")?;
     // Holes and overlaps over 10 ms are filled or trimmed: well inside a video frame.
     audiorate.set_property("tolerance", 10_000_000u64);
-    // voaacenc, not avenc_aac: the latter adds an untrimmed priming frame.
-    let enc = make("voaacenc")?;
-    set(&enc, "bitrate", &plan.ladder.audio.bitrate.to_string());
-    drop_encoder_delay(&enc.static_pad("src").unwrap(), rate, title_end);
+    let enc = match surround {
+        true => {
+            let enc = make("avenc_aac")?;
+            set(&enc, "bitrate", &plan.ladder.audio.surround_bitrate.to_string());
+            enc
+        }
+        false => {
+            let enc = make("voaacenc")?;
+            set(&enc, "bitrate", &plan.ladder.audio.bitrate.to_string());
+            enc
+        }
+    };
+    drop_encoder_delay(&enc.static_pad("src").unwrap(), rate, delay, title_end);
     let parse = make("aacparse")?;
     let mux = make("cmafmux")?;
     let aac_frame_ns = 1024 * 1_000_000_000 / rate as u64;
@@ -987,23 +1022,68 @@ fn fakesink(pipeline: &gst::Pipeline) -> Result<gst::Element, Error> {
     Ok(q)
 }
 
-type Linked = Arc<Mutex<(bool, bool)>>;
+/// Which decoded streams have their branch.
+#[derive(Default)]
+struct LinkedStreams {
+    video: bool,
+    /// The source's audio streams (their index) linked so far.
+    audio: Vec<usize>,
+}
 
-/// A decoded stream: the first video one feeds the rungs and thumbnails, the first
-/// audio one the audio rendition; anything else is discarded.
+type Linked = Arc<Mutex<LinkedStreams>>;
+
+/// Which of the source's audio streams `pad` carries: the one with its stream id (which
+/// decoders and parsers pass on), else the first not yet linked, in the source's order.
+fn audio_stream_of(plan: &Plan, pad: &gst::Pad, linked: &LinkedStreams) -> Option<usize> {
+    let streams = &plan.source.audio_streams;
+    let by_id = pad.stream_id().and_then(|id| streams.iter().position(|a| !a.stream_id.is_empty() && a.stream_id == id.as_str()));
+    let stream = by_id.or_else(|| (0..streams.len().max(1)).find(|i| !linked.audio.contains(i)))?;
+    (!linked.audio.contains(&stream)).then_some(stream)
+}
+
+/// The tracks planned for audio stream `stream`: (track, copy, surround) each.
+fn audio_tracks(plan: &Plan, stream: usize) -> Vec<(usize, bool, bool)> {
+    plan.tracks
+        .iter()
+        .enumerate()
+        .filter_map(|(i, t)| match t {
+            TrackPlan::Audio { copy, stream: s, surround } if *s == stream => Some((i, *copy, *surround)),
+            _ => None,
+        })
+        .collect()
+}
+
+/// The encoded renditions of one decoded audio stream: one branch, or a tee to each.
+fn build_audio_renditions(pipeline: &gst::Pipeline, plan: &Plan, tracks: &[(usize, bool, bool)], decoded: &gst::Caps) -> Result<gst::Element, Error> {
+    match tracks {
+        [] => fakesink(pipeline),
+        [(track, _, surround)] => build_audio(pipeline, plan, *track, decoded, *surround),
+        _ => {
+            let tee = make("tee")?;
+            pipeline.add(&tee).map_err(setup_err)?;
+            tee.sync_state_with_parent().map_err(setup_err)?;
+            for (track, _, surround) in tracks {
+                let head = build_audio(pipeline, plan, *track, decoded, *surround)?;
+                tee.link(&head).map_err(setup_err)?;
+            }
+            Ok(tee)
+        }
+    }
+}
+
+/// A decoded stream: the first video one feeds the rungs and thumbnails, each audio one
+/// its rendition; anything else is discarded.
 fn on_decoded_pad(pipeline: &gst::Pipeline, plan: &Plan, linked: &Linked, pad: &gst::Pad) {
     let caps = pad.current_caps().unwrap_or_else(|| pad.query_caps(None));
     let name = caps.structure(0).map(|s| s.name().to_string()).unwrap_or_default();
     let mut linked = linked.lock().unwrap();
-    let result = if name.starts_with("video/x-raw") && !linked.0 {
-        linked.0 = true;
+    let audio_stream = name.starts_with("audio/x-raw").then(|| audio_stream_of(plan, pad, &linked)).flatten();
+    let result = if name.starts_with("video/x-raw") && !linked.video {
+        linked.video = true;
         build_video(pipeline, plan, &caps)
-    } else if name.starts_with("audio/x-raw") && !linked.1 {
-        linked.1 = true;
-        match plan.tracks.iter().position(|t| matches!(t, TrackPlan::Audio { .. })) {
-            Some(track) => build_audio(pipeline, plan, track, &caps),
-            None => fakesink(pipeline),
-        }
+    } else if let Some(stream) = audio_stream {
+        linked.audio.push(stream);
+        build_audio_renditions(pipeline, plan, &audio_tracks(plan, stream), &caps)
     } else if plan.part.range.is_some() {
         ended_at_once(pipeline)
     } else {
@@ -1252,12 +1332,12 @@ pub(crate) fn build(
     let pipeline = gst::Pipeline::new();
     let (src, late_media_ns) = crate::source::source_element(input)?;
     let copy_video = tracks.iter().any(|t| matches!(t, TrackPlan::Video(p) if p.copy));
-    let audio_copy_track = tracks.iter().position(|t| matches!(t, TrackPlan::Audio { copy: true }));
+    let audio_copy = tracks.iter().any(|t| matches!(t, TrackPlan::Audio { copy: true, .. }));
     let encoded_video = tracks.iter().any(|t| matches!(t, TrackPlan::Video(p) if !p.copy));
     // With no rung encoded here (every one copied, or the audio and thumbnails of a chunked
     // title) only the thumbnails need pictures: only keyframes are decoded, so the parsebin head.
     let keyframes_for_thumbnails = !encoded_video && part.thumbnails;
-    let copy_mode = copy_video || audio_copy_track.is_some() || keyframes_for_thumbnails;
+    let copy_mode = copy_video || audio_copy || keyframes_for_thumbnails;
     let decode = make(if copy_mode { "parsebin" } else { "decodebin" })?;
     if part.range.is_some() {
         // A chunk makes only video: its other streams are not decoded (see `ended_at_once`).
@@ -1291,7 +1371,7 @@ pub(crate) fn build(
     if let Some(range) = part.range {
         seek_before_the_first_frame(&pipeline, range, late_media_ns, plan.tx.clone());
     }
-    let linked = Arc::new(Mutex::new((false, false)));
+    let linked: Linked = Default::default();
     let weak = pipeline.downgrade();
     if !copy_mode {
         decode.connect_pad_added(move |_, pad| {
@@ -1303,21 +1383,31 @@ pub(crate) fn build(
     // Copy mode: `decode` is a parsebin. The video stream goes to the copy branch and,
     // for the encoded rungs and thumbnails, to a decodebin of its own; audio to the
     // audio copy or to another decodebin.
-    let (video_seen, audio_seen) = (Arc::new(AtomicBool::new(false)), Arc::new(AtomicBool::new(false)));
+    let video_seen = Arc::new(AtomicBool::new(false));
+    // Audio streams given a branch here (decoded ones are linked again after their decodebin).
+    let audio_seen: Linked = Default::default();
     decode.connect_pad_added(move |_, pad| {
         let Some(pipeline) = weak.upgrade() else { return };
         let caps = pad.current_caps().unwrap_or_else(|| pad.query_caps(None));
         let name = caps.structure(0).map(|s| s.name().to_string()).unwrap_or_default();
+        let audio_stream = name.starts_with("audio/").then(|| {
+            let mut seen = audio_seen.lock().unwrap();
+            let stream = audio_stream_of(&plan, pad, &seen)?;
+            seen.audio.push(stream);
+            Some(stream)
+        });
         let result = if name.starts_with("video/") && !video_seen.swap(true, Ordering::SeqCst) {
             if copy_video || keyframes_for_thumbnails {
                 copy_mode_video(&pipeline, &plan, &linked, &caps)
             } else {
                 inner_decodebin(&pipeline, &plan, &linked, None)
             }
-        } else if name.starts_with("audio/") && !audio_seen.swap(true, Ordering::SeqCst) {
-            match audio_copy_track {
-                Some(track) => build_audio_copy(&pipeline, &plan, track),
-                None => inner_decodebin(&pipeline, &plan, &linked, None),
+        } else if let Some(Some(stream)) = audio_stream {
+            match audio_tracks(&plan, stream)[..] {
+                [] => fakesink(&pipeline),
+                // A copy is of a stereo source: there is no 5.1 beside it.
+                [(track, true, _)] => build_audio_copy(&pipeline, &plan, track),
+                _ => inner_decodebin(&pipeline, &plan, &linked, None),
             }
         } else {
             fakesink(&pipeline)

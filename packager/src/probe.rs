@@ -60,6 +60,33 @@ pub struct SourceMedia {
     pub video_stream: EncodedVideo,
     /// The first audio stream as encoded, when there is one.
     pub audio_stream: Option<EncodedAudio>,
+    /// Every audio stream, in the container's order: each becomes an audio rendition.
+    #[serde(default)]
+    pub audio_streams: Vec<SourceAudio>,
+}
+
+/// One audio stream of the source.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+pub struct SourceAudio {
+    /// GStreamer's stream id, which the decoded pad of this stream carries.
+    pub stream_id: String,
+    /// BCP 47, from the container's language code (`None`: not stated, or `und`).
+    pub language: Option<String>,
+    pub channels: u32,
+}
+
+impl SourceAudio {
+    fn from_info(a: &gst_pbutils::DiscovererAudioInfo) -> Self {
+        let code = a
+            .language()
+            .map(|l| l.to_string())
+            .or_else(|| a.tags().and_then(|t| t.get::<gst::tags::LanguageCode>().map(|v| v.get().to_owned())));
+        SourceAudio {
+            stream_id: a.stream_id().map(|s| s.to_string()).unwrap_or_default(),
+            language: code.as_deref().and_then(manifest::language::bcp47),
+            channels: a.channels(),
+        }
+    }
 }
 
 /// The source's video stream as encoded.
@@ -180,7 +207,8 @@ pub fn probe(path: &Path) -> Result<SourceMedia, Error> {
         .into_iter()
         .find(|v| !v.is_image())
         .ok_or_else(|| Error::NoVideo { path: path.to_owned() })?;
-    let audio = info.audio_streams().into_iter().next();
+    let audio_streams = info.audio_streams();
+    let audio = audio_streams.first().cloned();
     let (width, height) = (video.width(), video.height());
     if width < 16 || height < 16 || (width as u64) * (height as u64) > MAX_PIXELS {
         return Err(Error::BadSource {
@@ -257,6 +285,7 @@ pub fn probe(path: &Path) -> Result<SourceMedia, Error> {
             reorder_frames: video.caps().as_ref().and_then(|c| c.structure(0)).and_then(reorder_frames),
         },
         audio_stream: audio.as_ref().map(EncodedAudio::from_info),
+        audio_streams: audio_streams.iter().map(SourceAudio::from_info).collect(),
     })
 }
 

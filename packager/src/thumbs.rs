@@ -11,8 +11,7 @@ use crate::error::Error;
 /// How far into the source the poster search looks before settling for the
 /// most detailed frame seen.
 pub const POSTER_SEARCH_NS: u64 = 60 * 1_000_000_000;
-pub const SPRITE_COLUMNS: u32 = 10;
-pub const SPRITE_ROWS: u32 = 10;
+pub use manifest::model::{SPRITE_COLUMNS, SPRITE_ROWS};
 pub const TILE_WIDTH: u32 = 160;
 const JPEG_QUALITY: u8 = 85;
 

@@ -5,7 +5,7 @@
 //! - video: [`segments_from_zero`] (Matroska's first-frames segment), [`grid_from_first_frame`]
 //!   and [`no_frames_past_the_end`] (videorate), [`Origin`] (where segments are counted from);
 //! - audio: [`audio_on_title_timeline`] (one segment from 0, silence at both ends) and
-//!   [`drop_encoder_delay`] (voaacenc's delay);
+//!   [`drop_encoder_delay`] (the AAC encoder's delay, [`EncoderDelay`]);
 //! - fragments: [`Timeline`] (exact frame durations, continuous `tfdt`).
 
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -221,26 +221,44 @@ impl Origin {
     }
 }
 
-/// voaacenc's output lags its input by 1600 samples (an AAC encoder's delay: one frame plus
-/// its look-ahead; measured: a beep at 3.000 s came out at 3.0333 s) and it writes no
-/// priming to trim. Its input is therefore started this many samples early (silence), so
-/// that after dropping [`VOAACENC_SKIP_FRAMES`] whole frames the next one starts exactly
-/// at the title's 0.
-pub(crate) const VOAACENC_DELAY_SAMPLES: u64 = 1600;
+/// What an AAC encoder's output lags its input by, and how that is taken out: its input
+/// starts [`Self::lead_samples`] early (silence), so that after dropping
+/// [`Self::skip_frames`] whole frames the next one starts exactly at the title's 0.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct EncoderDelay {
+    pub samples: u64,
+    /// Bytes of one sample frame of its input (all channels).
+    pub frame_bytes: usize,
+}
 
-pub(crate) const VOAACENC_SKIP_FRAMES: u64 = VOAACENC_DELAY_SAMPLES.div_ceil(1024);
+impl EncoderDelay {
+    /// voaacenc, stereo S16: 1600 samples (one frame plus its look-ahead; measured: a beep
+    /// at 3.000 s came out at 3.0333 s), and it writes no priming to trim.
+    pub const VOAACENC: EncoderDelay = EncoderDelay { samples: 1600, frame_bytes: 4 };
+    /// avenc_aac (FFmpeg's AAC encoder), 5.1 F32: 1024 samples, its priming frame, which it
+    /// gives out with a time of its own like any other frame (measured: the same beep
+    /// through voaacenc and avenc_aac lands on the same sample once each delay is taken out;
+    /// see the 5.1 test in field_corpus).
+    pub const AVENC_AAC_51: EncoderDelay = EncoderDelay { samples: 1024, frame_bytes: 6 * 4 };
 
-pub(crate) const VOAACENC_LEAD_SAMPLES: u64 = VOAACENC_SKIP_FRAMES * 1024 - VOAACENC_DELAY_SAMPLES;
+    pub fn skip_frames(self) -> u64 {
+        self.samples.div_ceil(1024)
+    }
+
+    pub fn lead_samples(self) -> u64 {
+        self.skip_frames() * 1024 - self.samples
+    }
+}
 
 pub(crate) fn samples_ns(samples: u64, rate: u32) -> u64 {
     (samples as u128 * 1_000_000_000 / rate as u128) as u64
 }
 
-/// Drops the encoder's first [`VOAACENC_SKIP_FRAMES`] frames (its delay, over the lead of
-/// silence) and moves the rest back by as much, onto the title's timeline; drops the
+/// Drops the encoder's first [`EncoderDelay::skip_frames`] frames (its delay, over the lead
+/// of silence) and moves the rest back by as much, onto the title's timeline; drops the
 /// frames of the flushing silence that start at `title_end` or later (set at EOS).
-pub(crate) fn drop_encoder_delay(pad: &gst::Pad, rate: u32, title_end: Arc<AtomicU64>) {
-    let skip_ns = samples_ns(VOAACENC_SKIP_FRAMES * 1024, rate);
+pub(crate) fn drop_encoder_delay(pad: &gst::Pad, rate: u32, delay: EncoderDelay, title_end: Arc<AtomicU64>) {
+    let skip_ns = samples_ns(delay.skip_frames() * 1024, rate);
     pad.add_probe(gst::PadProbeType::BUFFER, move |_, info| {
         let Some(buf) = info.buffer_mut() else { return gst::PadProbeReturn::Ok };
         let Some(pts) = buf.pts() else { return gst::PadProbeReturn::Ok };
@@ -260,7 +278,7 @@ pub(crate) fn drop_encoder_delay(pad: &gst::Pad, rate: u32, title_end: Arc<Atomi
     });
 }
 
-/// Puts interleaved S16 stereo at `rate` on the title's timeline and pads it with silence
+/// Puts interleaved audio at `rate` (frames of `delay.frame_bytes`) on the title's timeline and pads it with silence
 /// from running time 0 to its first sample and from its last one to `end_ns`.
 ///
 /// Timestamps become running times under a single segment from 0: a demuxer may start
@@ -270,15 +288,15 @@ pub(crate) fn drop_encoder_delay(pad: &gst::Pad, rate: u32, title_end: Arc<Atomi
 /// (qtdemux's after an empty edit) map onto the same running times, so they are not
 /// passed on: a new segment would make audiorate fill again from its start.
 ///
-/// The timeline starts [`VOAACENC_LEAD_SAMPLES`] early (every time moves later by as
+/// The timeline starts [`EncoderDelay::lead_samples`] early (every time moves later by as
 /// much) for the encoder's delay. The audio lasts to the later of its own end and
 /// `min_end_ns` (the container's duration), rounded up to a whole AAC frame; that end, on
 /// the title's timeline, goes to `title_end` at EOS, and the encoder gets its delay's
 /// worth of silence past it so that it gives out the last frame.
-pub(crate) fn audio_on_title_timeline(pad: &gst::Pad, rate: u32, min_end_ns: u64, title_end: Arc<AtomicU64>) {
-    let lead_ns = samples_ns(VOAACENC_LEAD_SAMPLES, rate);
-    let flush_ns = samples_ns(VOAACENC_SKIP_FRAMES * 1024, rate);
-    const BYTES_PER_FRAME: usize = 4;
+pub(crate) fn audio_on_title_timeline(pad: &gst::Pad, rate: u32, delay: EncoderDelay, min_end_ns: u64, title_end: Arc<AtomicU64>) {
+    let lead_ns = samples_ns(delay.lead_samples(), rate);
+    let flush_ns = samples_ns(delay.skip_frames() * 1024, rate);
+    let frame_bytes = delay.frame_bytes;
     const MIN_GAP_NS: u64 = 1_000_000;
     #[derive(Default)]
     struct State {
@@ -296,7 +314,7 @@ pub(crate) fn audio_on_title_timeline(pad: &gst::Pad, rate: u32, min_end_ns: u64
             return Ok(());
         }
         let peer = pad.peer().ok_or(gst::FlowError::NotLinked)?;
-        let mut buf = gst::Buffer::from_mut_slice(vec![0u8; frames * BYTES_PER_FRAME]);
+        let mut buf = gst::Buffer::from_mut_slice(vec![0u8; frames * frame_bytes]);
         let b = buf.get_mut().unwrap();
         b.set_pts(gst::ClockTime::from_nseconds(from));
         b.set_duration(gst::ClockTime::from_nseconds((frames as u128 * 1_000_000_000 / rate as u128) as u64));

@@ -395,7 +395,8 @@ fn check_field(fixture: &str, frames: Frames) {
     let report = Report {
         video: [(video_id.clone(), video)].into_iter().collect(),
         audio,
-        source: Source { dar: 192.0 / 144.0, frame_rate: String::new(), fps, video_duration: 0.0, audio_duration: None },
+        more_audio: more_audio(&s, &title),
+        source: Source { dar: 192.0 / 144.0, frame_rate: String::new(), fps, video_duration: 0.0, audio_duration: None, audio_channels: Vec::new() },
     };
     check_hls(&title, &report);
     check_dash(&title, &report);
@@ -428,8 +429,20 @@ fn a_source_under_every_rung_is_published_at_its_own_size() {
     play_everything(&s, &title, &Report {
         video: [("h264_144p".to_owned(), video)].into_iter().collect(),
         audio: Some(probe_rendition(&s, &title, "audio")),
-        source: Source { dar: 192.0 / 144.0, frame_rate: String::new(), fps, video_duration: 0.0, audio_duration: None },
+        more_audio: more_audio(&s, &title),
+        source: Source { dar: 192.0 / 144.0, frame_rate: String::new(), fps, video_duration: 0.0, audio_duration: None, audio_channels: Vec::new() },
     });
+}
+
+/// The title's audio renditions besides `audio` (its 5.1, other streams), as ffprobe reads
+/// them.
+fn more_audio(s: &Scratch, title: &Path) -> std::collections::BTreeMap<String, Track> {
+    list_files(title)
+        .iter()
+        .filter_map(|f| f.strip_suffix("/init.mp4"))
+        .filter(|id| id.starts_with("audio") && *id != "audio")
+        .map(|id| (id.to_owned(), probe_rendition(s, title, id)))
+        .collect()
 }
 
 macro_rules! field_cases {
@@ -477,4 +490,6 @@ field_cases! {
     pcm_4_channels_matroska: "31_pcm4_nolayout.mkv", Frames::Kept;
     iphone_hlg_portrait: "32_iphone_hlg_rot90.mov", Frames::Kept;
     trimmed_without_reencoding_mid_gop_edit: "33_trimmed_editlist.mp4", Frames::Kept;
+    three_languages_matroska: "34_three_languages.mkv", Frames::Kept;
+    two_languages_mp4: "35_two_languages.mp4", Frames::Kept;
 }

@@ -72,7 +72,12 @@ pub struct Expect {
 impl Expect {
     /// H.264 rungs of these heights.
     pub fn rungs(heights: &[u32]) -> Self {
-        Self::renditions(&heights.iter().map(|h| format!("h264_{h}p")).collect::<Vec<_>>())
+        Self::renditions(
+            &heights
+                .iter()
+                .map(|h| format!("h264_{h}p"))
+                .collect::<Vec<_>>(),
+        )
     }
 
     pub fn renditions<S: AsRef<str>>(ids: &[S]) -> Self {
@@ -92,6 +97,24 @@ pub struct Source {
     pub fps: f64,
     pub video_duration: f64,
     pub audio_duration: Option<f64>,
+    /// Channel count of each audio stream, in the source's order.
+    pub audio_channels: Vec<u32>,
+}
+
+impl Source {
+    /// The audio renditions the default ladder makes of this source: each stream in
+    /// stereo (`audio`, `audio2`, ...) and, from six channels on, in 5.1 (`..._51`).
+    pub fn audio_ids(&self) -> Vec<String> {
+        let mut ids = Vec::new();
+        for (i, &channels) in self.audio_channels.iter().enumerate() {
+            let base = if i == 0 { "audio".to_owned() } else { format!("audio{}", i + 1) };
+            ids.push(base.clone());
+            if channels >= 6 {
+                ids.push(format!("{base}_51"));
+            }
+        }
+        ids
+    }
 }
 
 /// One rendition as ffprobe sees `init.mp4` + every `seg-N.m4s` concatenated.
@@ -102,6 +125,8 @@ pub struct Track {
     pub width: u32,
     pub height: u32,
     pub frame_rate: String,
+    /// Audio channels (0 for video).
+    pub channels: u32,
     pub segments: Vec<SegmentStat>,
     /// Presentation span of the whole track, seconds.
     pub duration: f64,
@@ -121,8 +146,23 @@ pub struct SegmentStat {
 /// Everything `verify_title` learnt, for the case-specific checks and playback.
 pub struct Report {
     pub video: BTreeMap<String, Track>,
+    /// `audio`: the first stream's stereo rendition, the default one.
     pub audio: Option<Track>,
+    /// The other audio renditions (`audio_51`, `audio2`, ...), by id.
+    pub more_audio: BTreeMap<String, Track>,
     pub source: Source,
+}
+
+impl Report {
+    /// A rendition by id, video or audio.
+    pub fn track(&self, id: &str) -> Option<&Track> {
+        self.video.get(id).or(self.audio.as_ref().filter(|_| id == "audio")).or(self.more_audio.get(id))
+    }
+
+    /// Every audio rendition's id, the default one first.
+    pub fn audio_ids(&self) -> Vec<String> {
+        self.audio.iter().map(|_| "audio".to_owned()).chain(self.more_audio.keys().cloned()).collect()
+    }
 }
 
 pub fn verify_title(s: &Scratch, input: &Path, title: &Path, expect: &Expect) -> Report {
@@ -131,9 +171,7 @@ pub fn verify_title(s: &Scratch, input: &Path, title: &Path, expect: &Expect) ->
 
     // Folders: one per expected rung, plus audio when the source has some, plus thumbs.
     let mut want: BTreeSet<String> = expect.renditions.iter().cloned().collect();
-    if source.audio_duration.is_some() {
-        want.insert("audio".into());
-    }
+    want.extend(source.audio_ids());
     let got: BTreeSet<String> = fs::read_dir(title)
         .unwrap()
         .filter_map(|e| e.ok())
@@ -154,11 +192,15 @@ pub fn verify_title(s: &Scratch, input: &Path, title: &Path, expect: &Expect) ->
 
     let mut video = BTreeMap::new();
     let mut audio = None;
+    let mut more_audio = BTreeMap::new();
     for id in &want {
         let t = probe_rendition(s, title, id);
         if id == "audio" {
             check_audio_track(&t, &source);
             audio = Some(t);
+        } else if id.starts_with("audio") {
+            check_audio_track(&t, &source);
+            more_audio.insert(id.clone(), t);
         } else {
             check_video_track(&t, &source, expect);
             video.insert(id.clone(), t);
@@ -175,21 +217,23 @@ pub fn verify_title(s: &Scratch, input: &Path, title: &Path, expect: &Expect) ->
             "segment start times differ between {first_id} {a:?} and {id} {b:?}"
         );
     }
-    if let Some(a) = &audio {
+    for a in audio.iter().chain(more_audio.values()) {
         let v: Vec<f64> = first.segments.iter().map(|g| g.start).collect();
         let au: Vec<f64> = a.segments.iter().map(|g| g.start).collect();
         assert_eq!(
             au.len(),
             v.len(),
-            "audio has {} segments, video {}: {au:?} vs {v:?}",
+            "{} has {} segments, video {}: {au:?} vs {v:?}",
+            a.id,
             au.len(),
             v.len()
         );
         for (k, (x, y)) in v.iter().zip(&au).enumerate() {
             assert!(
                 (x - y).abs() <= AAC_FRAME + 1e-6,
-                "segment {}: audio starts at {y:.6} s, video at {x:.6} s: more than one AAC frame apart",
-                k + 1
+                "segment {}: {} starts at {y:.6} s, video at {x:.6} s: more than one AAC frame apart",
+                k + 1,
+                a.id
             );
         }
     }
@@ -197,6 +241,7 @@ pub fn verify_title(s: &Scratch, input: &Path, title: &Path, expect: &Expect) ->
     let report = Report {
         video,
         audio,
+        more_audio,
         source,
     };
     check_catalog(title, input, &report);
@@ -324,26 +369,16 @@ pub fn check_catalog(title: &Path, input: &Path, r: &Report) {
         .expect("catalog renditions is not an array");
     let ids: BTreeSet<String> = renditions.iter().map(|x| str_of(x, "id")).collect();
     let mut want: BTreeSet<String> = r.video.keys().cloned().collect();
-    if r.audio.is_some() {
-        want.insert("audio".into());
-    }
+    want.extend(r.audio_ids());
     assert_eq!(ids, want, "catalog rendition ids vs folders");
 
     for x in renditions {
         let id = str_of(x, "id");
-        let track = r
-            .video
-            .get(&id)
-            .or(if id == "audio" {
-                r.audio.as_ref()
-            } else {
-                None
-            })
-            .unwrap();
+        let track = r.track(&id).unwrap();
         let kind = str_of(x, "kind");
         assert_eq!(
             kind,
-            if id == "audio" { "audio" } else { "video" },
+            if id.starts_with("audio") { "audio" } else { "video" },
             "{id}: kind"
         );
         let codecs = str_of(x, "codecs");
@@ -455,21 +490,42 @@ pub fn check_catalog(title: &Path, input: &Path, r: &Report) {
 /// chunks); every part names this machine and a process.
 pub fn check_catalog_parts(c: &Value, r: &Report) {
     let parts = c["parts"].as_array().expect("catalog parts missing");
-    let host = fs::read_to_string("/proc/sys/kernel/hostname").unwrap().trim().to_owned();
+    let host = fs::read_to_string("/proc/sys/kernel/hostname")
+        .unwrap()
+        .trim()
+        .to_owned();
     let segments = r.video.values().next().map_or(0, |t| t.segments.len()) as u64;
     let mut next = 1;
     for p in parts {
-        assert_eq!(p["worker"]["host"].as_str(), Some(host.as_str()), "part {p}: worker host");
-        assert!(p["worker"]["pid"].as_u64().is_some_and(|pid| pid > 0), "part {p}: worker pid");
-        let (first, last) = (p["first_segment"].as_u64().unwrap(), p["last_segment"].as_u64().unwrap());
+        assert_eq!(
+            p["worker"]["host"].as_str(),
+            Some(host.as_str()),
+            "part {p}: worker host"
+        );
+        assert!(
+            p["worker"]["pid"].as_u64().is_some_and(|pid| pid > 0),
+            "part {p}: worker pid"
+        );
+        let (first, last) = (
+            p["first_segment"].as_u64().unwrap(),
+            p["last_segment"].as_u64().unwrap(),
+        );
         if p["part"] == "audio and thumbnails" {
-            assert_eq!((first, last), (1, segments), "the audio part covers the title");
+            assert_eq!(
+                (first, last),
+                (1, segments),
+                "the audio part covers the title"
+            );
             continue;
         }
         assert_eq!(first, next, "part {p} does not follow on");
         next = last + 1;
     }
-    assert_eq!(next, segments + 1, "the parts do not cover the {segments} video segments: {parts:?}");
+    assert_eq!(
+        next,
+        segments + 1,
+        "the parts do not cover the {segments} video segments: {parts:?}"
+    );
 }
 
 pub fn check_file_digest(title: &Path, entry: &Value, id: &str) {
@@ -506,12 +562,23 @@ pub fn check_hls(title: &Path, r: &Report) {
         .collect();
     match &r.audio {
         Some(_) => {
-            assert_eq!(audio_groups.len(), 1, "one EXT-X-MEDIA TYPE=AUDIO expected");
+            let ids = r.audio_ids();
+            assert_eq!(audio_groups.len(), ids.len(), "one EXT-X-MEDIA TYPE=AUDIO per audio rendition expected");
             assert_eq!(
                 audio_groups[0].uri.as_deref(),
                 Some("audio/playlist.m3u8"),
-                "EXT-X-MEDIA URI"
+                "the first EXT-X-MEDIA is the first stream's stereo"
             );
+            assert!(audio_groups[0].default, "the first EXT-X-MEDIA is not DEFAULT=YES");
+            assert_eq!(audio_groups.iter().filter(|a| a.default).count(), 1, "DEFAULT=YES on one audio rendition");
+            let names: BTreeSet<&str> = audio_groups.iter().map(|a| a.name.as_str()).collect();
+            assert_eq!(names.len(), audio_groups.len(), "EXT-X-MEDIA NAMEs repeat in the group");
+            for a in &audio_groups {
+                assert_eq!(a.group_id, audio_groups[0].group_id, "one audio group");
+                let id = a.uri.as_deref().and_then(|u| u.strip_suffix("/playlist.m3u8")).unwrap_or_else(|| panic!("EXT-X-MEDIA URI {:?}", a.uri));
+                let t = r.track(id).unwrap_or_else(|| panic!("EXT-X-MEDIA {id} names no audio rendition"));
+                assert_eq!(a.channels.as_deref(), Some(t.channels.to_string().as_str()), "{id}: CHANNELS");
+            }
         }
         None => assert!(
             audio_groups.is_empty(),
@@ -563,17 +630,37 @@ pub fn check_hls(title: &Path, r: &Report) {
             (None, None) => {}
         }
     }
-    for t in r.video.values().chain(r.audio.as_ref()) {
+    for t in r.video.values().chain(r.audio.as_ref()).chain(r.more_audio.values()) {
         check_media_playlist(title, t);
     }
-    let iframes: Vec<&m3u8_rs::VariantStream> = master.variants.iter().filter(|v| v.is_i_frame).collect();
-    assert_eq!(iframes.len(), r.video.len(), "one EXT-X-I-FRAME-STREAM-INF per video rendition");
+    let iframes: Vec<&m3u8_rs::VariantStream> =
+        master.variants.iter().filter(|v| v.is_i_frame).collect();
+    assert_eq!(
+        iframes.len(),
+        r.video.len(),
+        "one EXT-X-I-FRAME-STREAM-INF per video rendition"
+    );
     for v in iframes {
-        let id = v.uri.strip_suffix("/iframes.m3u8").unwrap_or_else(|| panic!("I-frame URI {}", v.uri));
-        let t = r.video.get(id).unwrap_or_else(|| panic!("I-frame stream {} names no video rendition", v.uri));
-        let codecs = v.codecs.as_deref().unwrap_or_else(|| panic!("{id}: no CODECS on its I-frame stream"));
-        assert!(!codecs.contains("mp4a."), "{id}: the I-frame stream's CODECS {codecs:?} name audio");
-        assert!(v.frame_rate.is_none(), "{id}: FRAME-RATE on an I-frame stream (RFC 8216 4.3.4.3)");
+        let id = v
+            .uri
+            .strip_suffix("/iframes.m3u8")
+            .unwrap_or_else(|| panic!("I-frame URI {}", v.uri));
+        let t = r
+            .video
+            .get(id)
+            .unwrap_or_else(|| panic!("I-frame stream {} names no video rendition", v.uri));
+        let codecs = v
+            .codecs
+            .as_deref()
+            .unwrap_or_else(|| panic!("{id}: no CODECS on its I-frame stream"));
+        assert!(
+            !codecs.contains("mp4a."),
+            "{id}: the I-frame stream's CODECS {codecs:?} name audio"
+        );
+        assert!(
+            v.frame_rate.is_none(),
+            "{id}: FRAME-RATE on an I-frame stream (RFC 8216 4.3.4.3)"
+        );
         check_iframe_playlist(title, t, v.bandwidth);
     }
 }
@@ -584,28 +671,66 @@ pub fn check_hls(title: &Path, r: &Report) {
 /// range ends. BANDWIDTH covers every range over its time.
 pub fn check_iframe_playlist(title: &Path, t: &Track, bandwidth: u64) {
     let dir = title.join(&t.id);
-    let text = fs::read(dir.join("iframes.m3u8")).unwrap_or_else(|e| panic!("{}/iframes.m3u8: {e}", t.id));
+    let text =
+        fs::read(dir.join("iframes.m3u8")).unwrap_or_else(|e| panic!("{}/iframes.m3u8: {e}", t.id));
     let pl = match m3u8_rs::parse_playlist_res(&text) {
         Ok(m3u8_rs::Playlist::MediaPlaylist(p)) => p,
         Ok(_) => panic!("{}/iframes.m3u8 is a master playlist", t.id),
         Err(e) => panic!("{}/iframes.m3u8 does not parse: {e:?}", t.id),
     };
     assert!(pl.i_frames_only, "{}: no EXT-X-I-FRAMES-ONLY", t.id);
-    assert!(pl.end_list, "{}: no EXT-X-ENDLIST in the I-frame playlist", t.id);
-    assert_eq!(pl.segments.len(), t.segments.len(), "{}: I-frame entries vs segments", t.id);
-    let map = pl.segments.first().and_then(|g| g.map.as_ref()).unwrap_or_else(|| panic!("{}: no EXT-X-MAP in iframes.m3u8", t.id));
-    let init = fs::read(dir.join(&map.uri)).unwrap_or_else(|e| panic!("{}: EXT-X-MAP {}: {e}", t.id, map.uri));
+    assert!(
+        pl.end_list,
+        "{}: no EXT-X-ENDLIST in the I-frame playlist",
+        t.id
+    );
+    assert_eq!(
+        pl.segments.len(),
+        t.segments.len(),
+        "{}: I-frame entries vs segments",
+        t.id
+    );
+    let map = pl
+        .segments
+        .first()
+        .and_then(|g| g.map.as_ref())
+        .unwrap_or_else(|| panic!("{}: no EXT-X-MAP in iframes.m3u8", t.id));
+    let init = fs::read(dir.join(&map.uri))
+        .unwrap_or_else(|e| panic!("{}: EXT-X-MAP {}: {e}", t.id, map.uri));
     static PROBES: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
     let n = PROBES.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-    let scratch = std::env::temp_dir().join(format!("vodpipe-iframe-{}-{n}.mp4", std::process::id()));
+    let scratch =
+        std::env::temp_dir().join(format!("vodpipe-iframe-{}-{n}.mp4", std::process::id()));
     for (e, g) in pl.segments.iter().zip(&t.segments) {
         assert_eq!(e.uri, g.file, "{}: I-frame entry", t.id);
-        assert!((e.duration as f64 - g.duration).abs() <= 0.001, "{}: I-frame EXTINF of {} is {}, the segment lasts {}", t.id, g.file, e.duration, g.duration);
-        let range = e.byte_range.as_ref().unwrap_or_else(|| panic!("{}: {} has no EXT-X-BYTERANGE", t.id, g.file));
-        assert_eq!(range.offset, Some(0), "{}: {}: the range starts at the segment's first byte", t.id, g.file);
+        assert!(
+            (e.duration as f64 - g.duration).abs() <= 0.001,
+            "{}: I-frame EXTINF of {} is {}, the segment lasts {}",
+            t.id,
+            g.file,
+            e.duration,
+            g.duration
+        );
+        let range = e
+            .byte_range
+            .as_ref()
+            .unwrap_or_else(|| panic!("{}: {} has no EXT-X-BYTERANGE", t.id, g.file));
+        assert_eq!(
+            range.offset,
+            Some(0),
+            "{}: {}: the range starts at the segment's first byte",
+            t.id,
+            g.file
+        );
         let bytes = fs::read(dir.join(&g.file)).unwrap();
         let len = range.length as usize;
-        assert!(len < bytes.len(), "{}: {}: range of {len} bytes in a {}-byte segment", t.id, g.file, bytes.len());
+        assert!(
+            len < bytes.len(),
+            "{}: {}: range of {len} bytes in a {}-byte segment",
+            t.id,
+            g.file,
+            bytes.len()
+        );
         assert!(
             (range.length * 8) as f64 / g.duration <= bandwidth as f64 * 1.001,
             "{}: {}: {len} bytes over {} s is above the I-frame BANDWIDTH {bandwidth}",
@@ -618,13 +743,38 @@ pub fn check_iframe_playlist(title: &Path, t: &Track, bandwidth: u64) {
         fs::write(&scratch, &file).unwrap();
         let probed = probe_json(&scratch, &["-show_packets"]);
         let packets = probed["packets"].as_array().cloned().unwrap_or_default();
-        assert_eq!(packets.len(), 1, "{}: {}: ffprobe reads {} packets in the I-frame range", t.id, g.file, packets.len());
+        assert_eq!(
+            packets.len(),
+            1,
+            "{}: {}: ffprobe reads {} packets in the I-frame range",
+            t.id,
+            g.file,
+            packets.len()
+        );
         let p = &packets[0];
-        assert!(str_of(p, "flags").starts_with('K'), "{}: {}: the I-frame range's packet is not a key frame: {p}", t.id, g.file);
-        let end = str_of(p, "pos").parse::<usize>().unwrap() + str_of(p, "size").parse::<usize>().unwrap();
-        assert_eq!(end, init.len() + len, "{}: {}: the key frame does not end where the range does", t.id, g.file);
+        assert!(
+            str_of(p, "flags").starts_with('K'),
+            "{}: {}: the I-frame range's packet is not a key frame: {p}",
+            t.id,
+            g.file
+        );
+        let end = str_of(p, "pos").parse::<usize>().unwrap()
+            + str_of(p, "size").parse::<usize>().unwrap();
+        assert_eq!(
+            end,
+            init.len() + len,
+            "{}: {}: the key frame does not end where the range does",
+            t.id,
+            g.file
+        );
         let pts: f64 = str_of(p, "pts_time").parse().unwrap();
-        assert!((pts - g.start).abs() < 0.002, "{}: {}: the I-frame is at {pts} s, the segment starts at {} s", t.id, g.file, g.start);
+        assert!(
+            (pts - g.start).abs() < 0.002,
+            "{}: {}: the I-frame is at {pts} s, the segment starts at {} s",
+            t.id,
+            g.file,
+            g.start
+        );
     }
     let _ = fs::remove_file(&scratch);
 }
@@ -722,11 +872,18 @@ pub fn check_dash(title: &Path, r: &Report) {
     // (id, first segment's time in the Period, first segment's time in the media (ffprobe)).
     let mut starts: Vec<(String, f64, f64)> = Vec::new();
     let mut audio_sets = 0;
-    let image_sets: Vec<&dash_mpd_core::AdaptationSet> =
-        period.adaptations.iter().filter(|a| a.contentType.as_deref() == Some("image")).collect();
+    let image_sets: Vec<&dash_mpd_core::AdaptationSet> = period
+        .adaptations
+        .iter()
+        .filter(|a| a.contentType.as_deref() == Some("image"))
+        .collect();
     assert_eq!(image_sets.len(), 1, "one image (thumbnail) AdaptationSet");
     check_dash_thumbnails(title, image_sets[0]);
-    for set in period.adaptations.iter().filter(|a| a.contentType.as_deref() != Some("image")) {
+    for set in period
+        .adaptations
+        .iter()
+        .filter(|a| a.contentType.as_deref() != Some("image"))
+    {
         let set_is_audio = set.contentType.as_deref() == Some("audio")
             || set
                 .mimeType
@@ -737,13 +894,19 @@ pub fn check_dash(title: &Path, r: &Report) {
         }
         for rep in &set.representations {
             let id = rep.id.clone().expect("Representation without @id");
-            let t = r.video.get(&id).or(if id == "audio" {
-                r.audio.as_ref()
+            let t = r.track(&id).unwrap_or_else(|| panic!("Representation {id} names no rendition"));
+            if set_is_audio {
+                // One channel count per set: a player must not switch from 5.1 to stereo.
+                let stated = rep.AudioChannelConfiguration.first().or(set.AudioChannelConfiguration.first());
+                assert_eq!(
+                    stated.and_then(|c| c.value.as_deref()),
+                    Some(t.channels.to_string().as_str()),
+                    "{id}: AudioChannelConfiguration"
+                );
+                assert_eq!(set.Role.len(), 1, "{id}: the audio set has no Role");
+                let main = set.Role[0].value.as_deref() == Some("main");
+                assert_eq!(main, id == "audio", "{id}: Role main is the default rendition's set, only");
             } else {
-                None
-            });
-            let t = t.unwrap_or_else(|| panic!("Representation {id} names no rendition"));
-            if id != "audio" {
                 assert_eq!(
                     rep.width.or(set.width),
                     Some(t.width as u64),
@@ -761,20 +924,25 @@ pub fn check_dash(title: &Path, r: &Report) {
                 .as_ref()
                 .or(set.SegmentTemplate.as_ref())
                 .unwrap_or_else(|| panic!("{id}: no SegmentTemplate"));
-            starts.push((id.clone(), check_dash_template(title, &id, t, tpl), t.segments[0].start));
+            starts.push((
+                id.clone(),
+                check_dash_template(title, &id, t, tpl),
+                t.segments[0].start,
+            ));
             seen.insert(id);
         }
     }
     let mut want: BTreeSet<String> = r.video.keys().cloned().collect();
-    if r.audio.is_some() {
-        want.insert("audio".into());
-    }
+    want.extend(r.audio_ids());
     assert_eq!(seen, want, "Representations vs renditions");
     // The title starts at the Period's start (presentationTimeOffset takes off any delay
     // the whole title has, B-frames' included), and the tracks keep their offsets to each other.
     let first_period = starts.iter().map(|s| s.1).fold(f64::MAX, f64::min);
     let first_media = starts.iter().map(|s| s.2).fold(f64::MAX, f64::min);
-    assert!(first_period.abs() <= 0.001, "the title starts {first_period:.6} s into the Period: {starts:?}");
+    assert!(
+        first_period.abs() <= 0.001,
+        "the title starts {first_period:.6} s into the Period: {starts:?}"
+    );
     for (id, period_start, media_start) in &starts {
         assert!(
             (period_start - (media_start - first_media)).abs() <= 0.001,
@@ -782,10 +950,10 @@ pub fn check_dash(title: &Path, r: &Report) {
             media_start - first_media
         );
     }
-    assert_eq!(
-        audio_sets,
-        usize::from(r.audio.is_some()),
-        "audio AdaptationSets"
+    assert!(
+        (audio_sets == 0) == r.audio.is_none() && audio_sets <= r.audio_ids().len(),
+        "{audio_sets} audio AdaptationSets for audio renditions {:?}",
+        r.audio_ids()
     );
 }
 
@@ -795,7 +963,11 @@ pub fn check_dash(title: &Path, r: &Report) {
 /// tile's size the Representation's over its grid. Every sheet it names exists, and none
 /// is larger than the Representation.
 pub fn check_dash_thumbnails(title: &Path, set: &dash_mpd_core::AdaptationSet) {
-    assert_eq!(set.mimeType.as_deref(), Some("image/jpeg"), "thumbnail AdaptationSet@mimeType");
+    assert_eq!(
+        set.mimeType.as_deref(),
+        Some("image/jpeg"),
+        "thumbnail AdaptationSet@mimeType"
+    );
     assert_eq!(set.representations.len(), 1, "one thumbnail Representation");
     let rep = &set.representations[0];
     let grid = rep
@@ -804,37 +976,74 @@ pub fn check_dash_thumbnails(title: &Path, set: &dash_mpd_core::AdaptationSet) {
         .find(|p| p.schemeIdUri == "http://dashif.org/thumbnail_tile")
         .and_then(|p| p.value.clone())
         .expect("no thumbnail_tile EssentialProperty");
-    let (cols, rows) = grid.split_once('x').map(|(c, r)| (c.parse::<u64>().unwrap(), r.parse::<u64>().unwrap())).expect("tile grid COLSxROWS");
-    let (w, h) = (rep.width.expect("thumbnail @width"), rep.height.expect("thumbnail @height"));
+    let (cols, rows) = grid
+        .split_once('x')
+        .map(|(c, r)| (c.parse::<u64>().unwrap(), r.parse::<u64>().unwrap()))
+        .expect("tile grid COLSxROWS");
+    let (w, h) = (
+        rep.width.expect("thumbnail @width"),
+        rep.height.expect("thumbnail @height"),
+    );
     let (tile_w, tile_h) = (w / cols, h / rows);
-    let tpl = rep.SegmentTemplate.as_ref().or(set.SegmentTemplate.as_ref()).expect("thumbnail SegmentTemplate");
+    let tpl = rep
+        .SegmentTemplate
+        .as_ref()
+        .or(set.SegmentTemplate.as_ref())
+        .expect("thumbnail SegmentTemplate");
     let timescale = tpl.timescale.unwrap_or(1) as f64;
     let sheet_s = tpl.duration.expect("thumbnail SegmentTemplate@duration") / timescale;
-    let media = tpl.media.as_deref().expect("thumbnail SegmentTemplate@media");
+    let media = tpl
+        .media
+        .as_deref()
+        .expect("thumbnail SegmentTemplate@media");
     let first = tpl.startNumber.unwrap_or(1);
     let vtt = fs::read_to_string(title.join("thumbs/thumbs.vtt")).unwrap();
     let lines: Vec<&str> = vtt.lines().collect();
     let mut cues = 0;
     for (i, line) in lines.iter().enumerate() {
-        let Some((a, _)) = line.split_once("-->") else { continue };
+        let Some((a, _)) = line.split_once("-->") else {
+            continue;
+        };
         let start = vtt_time(a.trim());
         let target = lines[i + 1].trim();
         let (file, xywh) = target.split_once("#xywh=").expect("cue target");
         let sheet = (start / sheet_s + 1e-9).floor();
-        let tile = ((start - sheet * sheet_s) / (sheet_s / (cols * rows) as f64) + 1e-9).floor() as u64;
+        let tile =
+            ((start - sheet * sheet_s) / (sheet_s / (cols * rows) as f64) + 1e-9).floor() as u64;
         let uri = expand_template(media, "thumbnails", first + sheet as u64, 0);
-        let rect = format!("{},{},{},{}", (tile % cols) * tile_w, (tile / cols) * tile_h, tile_w, tile_h);
-        assert_eq!((uri.as_str(), rect.as_str()), (format!("thumbs/{file}").as_str(), xywh), "the MPD's thumbnail for {start} s differs from thumbs.vtt's");
+        let rect = format!(
+            "{},{},{},{}",
+            (tile % cols) * tile_w,
+            (tile / cols) * tile_h,
+            tile_w,
+            tile_h
+        );
+        assert_eq!(
+            (uri.as_str(), rect.as_str()),
+            (format!("thumbs/{file}").as_str(), xywh),
+            "the MPD's thumbnail for {start} s differs from thumbs.vtt's"
+        );
         let probed = probe_json(&title.join(&uri), &["-show_streams"]);
-        let (sw, sh) = (probed["streams"][0]["width"].as_u64().unwrap(), probed["streams"][0]["height"].as_u64().unwrap());
-        assert!(sw <= w && sh <= h, "{uri} is {sw}x{sh}, larger than the thumbnail Representation's {w}x{h}");
+        let (sw, sh) = (
+            probed["streams"][0]["width"].as_u64().unwrap(),
+            probed["streams"][0]["height"].as_u64().unwrap(),
+        );
+        assert!(
+            sw <= w && sh <= h,
+            "{uri} is {sw}x{sh}, larger than the thumbnail Representation's {w}x{h}"
+        );
         cues += 1;
     }
     assert!(cues > 0, "thumbs.vtt has no cues");
 }
 
 /// Returns the first segment's start in the Period (S@t less presentationTimeOffset), in seconds.
-pub fn check_dash_template(title: &Path, id: &str, t: &Track, tpl: &dash_mpd_core::SegmentTemplate) -> f64 {
+pub fn check_dash_template(
+    title: &Path,
+    id: &str,
+    t: &Track,
+    tpl: &dash_mpd_core::SegmentTemplate,
+) -> f64 {
     let timescale = tpl.timescale.unwrap_or(1) as f64;
     let init = tpl
         .initialization
@@ -898,7 +1107,11 @@ pub fn check_dash_template(title: &Path, id: &str, t: &Track, tpl: &dash_mpd_cor
     }
     assert!(title.join(&init).is_file());
     let pto = tpl.presentationTimeOffset.unwrap_or(0);
-    assert!(entries[0].0 >= pto, "{id}: presentationTimeOffset {pto} is after the first segment's S@t {}", entries[0].0);
+    assert!(
+        entries[0].0 >= pto,
+        "{id}: presentationTimeOffset {pto} is after the first segment's S@t {}",
+        entries[0].0
+    );
     (entries[0].0 - pto) as f64 / timescale
 }
 
@@ -1159,12 +1372,17 @@ pub fn probe_source(input: &Path) -> Source {
         let (s, e) = span(&ap);
         e - s
     });
+    let audio_channels = v["streams"]
+        .as_array()
+        .map(|a| a.iter().filter(|s| s["codec_type"] == "audio").map(|s| s["channels"].as_u64().unwrap_or(0) as u32).collect())
+        .unwrap_or_default();
     Source {
         dar,
         frame_rate,
         fps: fn_ / fd,
         video_duration: vend - vstart,
         audio_duration,
+        audio_channels,
     }
 }
 
@@ -1209,7 +1427,7 @@ pub fn probe_rendition(s: &Scratch, title: &Path, id: &str) -> Track {
     let kind = streams[0]["codec_type"].as_str().unwrap().to_owned();
     assert_eq!(
         kind,
-        if id == "audio" { "audio" } else { "video" },
+        if id.starts_with("audio") { "audio" } else { "video" },
         "{id}: track type"
     );
     let (stream, packets) = packets_of(&v, &kind);
@@ -1274,6 +1492,7 @@ pub fn probe_rendition(s: &Scratch, title: &Path, id: &str) -> Track {
         width: stream["width"].as_u64().unwrap_or(0) as u32,
         height: stream["height"].as_u64().unwrap_or(0) as u32,
         frame_rate: reduce(stream["r_frame_rate"].as_str().unwrap_or("0/1")),
+        channels: stream["channels"].as_u64().unwrap_or(0) as u32,
         segments: stats,
         duration: end - start,
     }
@@ -1331,7 +1550,10 @@ pub fn play(s: &Scratch, server: &HttpServer, manifest: &str, media: Media, r: &
     let out = match run_until(&s.dir, player(), PLAYBACK_DEADLINE, &label) {
         Ok(out) => out,
         Err(err) => {
-            eprintln!("{label}: player still running after {PLAYBACK_DEADLINE:?}; killed, trying once more. stderr tail:\n{}", tail(&err, 10));
+            eprintln!(
+                "{label}: player still running after {PLAYBACK_DEADLINE:?}; killed, trying once more. stderr tail:\n{}",
+                tail(&err, 10)
+            );
             run_with_deadline(s, player(), PLAYBACK_DEADLINE, &label)
         }
     };
@@ -1409,7 +1631,12 @@ pub fn play(s: &Scratch, server: &HttpServer, manifest: &str, media: Media, r: &
             let played = last - first + AAC_FRAME;
             // A title whose video starts after its audio (a fragmented MP4 with video 67 ms
             // in) may be played from the video's first frame: hlsdemux2 does.
-            let video_start = r.video.values().next().map_or(0.0, |v| v.segments[0].start).max(0.0);
+            let video_start = r
+                .video
+                .values()
+                .next()
+                .map_or(0.0, |v| v.segments[0].start)
+                .max(0.0);
             let near = |w: f64| (played - w).abs() <= 2.0 * AAC_FRAME + 0.001;
             assert!(
                 near(want) || near(want - video_start),
@@ -1691,7 +1918,10 @@ pub fn run_fixture_script(script: &str) -> Result<(), String> {
     if out.status.success() {
         Ok(())
     } else {
-        Err(format!("fixtures/{script} failed:\n{}", String::from_utf8_lossy(&out.stderr)))
+        Err(format!(
+            "fixtures/{script} failed:\n{}",
+            String::from_utf8_lossy(&out.stderr)
+        ))
     }
 }
 
@@ -1819,7 +2049,12 @@ pub fn run_vodpipe(args: &[std::ffi::OsString]) -> Output {
 pub fn run_ok_stderr(args: &[std::ffi::OsString]) -> String {
     let out = run_vodpipe(args);
     let stderr = strip_ansi(&String::from_utf8_lossy(&out.stderr));
-    assert!(out.status.success(), "vodpipe {args:?} failed ({}):\nstderr:\n{}", out.status, tail(&stderr, 40));
+    assert!(
+        out.status.success(),
+        "vodpipe {args:?} failed ({}):\nstderr:\n{}",
+        out.status,
+        tail(&stderr, 40)
+    );
     stderr
 }
 
@@ -1848,12 +2083,20 @@ pub fn run_with_deadline(s: &Scratch, cmd: Command, deadline: Duration, label: &
 /// `deadline`, so a hung pipeline fails the test instead of stalling the suite.
 pub fn run_with_deadline_in(dir: &Path, cmd: Command, deadline: Duration, label: &str) -> Output {
     run_until(dir, cmd, deadline, label).unwrap_or_else(|err| {
-        panic!("{label}: still running after {deadline:?}; killed. stderr tail:\n{}", tail(&err, 30))
+        panic!(
+            "{label}: still running after {deadline:?}; killed. stderr tail:\n{}",
+            tail(&err, 30)
+        )
     })
 }
 
 /// [`run_with_deadline_in`], with a hung run as `Err(its stderr)` instead of a panic.
-pub fn run_until(dir: &Path, mut cmd: Command, deadline: Duration, label: &str) -> Result<Output, String> {
+pub fn run_until(
+    dir: &Path,
+    mut cmd: Command,
+    deadline: Duration,
+    label: &str,
+) -> Result<Output, String> {
     static SEQ: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
     let n = SEQ.fetch_add(1, Ordering::SeqCst);
     let base = dir.join(format!(".run-{}-{n}", std::process::id()));
@@ -1917,10 +2160,17 @@ pub fn strip_ansi(s: &str) -> String {
 pub fn join_rendition(s: &Scratch, dir: &Path) -> PathBuf {
     let playlist = fs::read_to_string(dir.join("playlist.m3u8")).expect("media playlist");
     let mut bytes = fs::read(dir.join("init.mp4")).expect("init segment");
-    for line in playlist.lines().filter(|l| !l.starts_with('#') && !l.trim().is_empty()) {
+    for line in playlist
+        .lines()
+        .filter(|l| !l.starts_with('#') && !l.trim().is_empty())
+    {
         bytes.extend(fs::read(dir.join(line.trim())).expect("segment"));
     }
-    let name = dir.strip_prefix(&s.dir).unwrap_or(dir).to_string_lossy().replace('/', "_");
+    let name = dir
+        .strip_prefix(&s.dir)
+        .unwrap_or(dir)
+        .to_string_lossy()
+        .replace('/', "_");
     let out = s.path(&format!("joined-{}.mp4", name.trim_start_matches('_')));
     fs::write(&out, bytes).unwrap();
     out
@@ -2075,11 +2325,20 @@ pub fn rgb_of(file: &Path, pre: &[&str], filter: &str) -> Vec<u8> {
         .args(["-frames:v", "1", "-vf", filter, "-f", "rawvideo", "-"])
         .output()
         .expect("running ffmpeg");
-    assert!(out.status.success() && !out.stdout.is_empty(), "picture of {}: {}", file.display(), String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success() && !out.stdout.is_empty(),
+        "picture of {}: {}",
+        file.display(),
+        String::from_utf8_lossy(&out.stderr)
+    );
     out.stdout
 }
 
 pub fn mean_abs_diff(a: &[u8], b: &[u8]) -> f64 {
     assert_eq!(a.len(), b.len(), "pictures of different sizes");
-    a.iter().zip(b).map(|(x, y)| (*x as f64 - *y as f64).abs()).sum::<f64>() / a.len() as f64
+    a.iter()
+        .zip(b)
+        .map(|(x, y)| (*x as f64 - *y as f64).abs())
+        .sum::<f64>()
+        / a.len() as f64
 }

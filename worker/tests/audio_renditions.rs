@@ -1,0 +1,242 @@
+//! Audio renditions: one per audio stream of the source, in its order, with its language;
+//! a 5.1 rendition beside the stereo one of every stream with six channels or more.
+//!
+//! Judged with ffmpeg/ffprobe on the stored renditions and by parsing the manifests back:
+//! - each rendition carries its own stream: every stream of the fixtures beeps at its own
+//!   time, and the rendition's beep is at its stream's (so no stream went to another's
+//!   rendition), the 5.1 one on the same sample as the stereo one of its stream;
+//! - 5.1 is AAC-LC with six channels in the 5.1 layout, each source channel in its place
+//!   (the beep is in front left, right and centre only, as in the source);
+//! - HLS: one EXT-X-MEDIA per rendition, LANGUAGE (BCP 47), NAME (the language's own name,
+//!   "5.1" after the surround one), DEFAULT=YES on the first stream's stereo, CHANNELS;
+//! - DASH: an AdaptationSet per language and channel count with `lang`, `Label`, `Role`
+//!   (main for the default one) and the channel count, valid against the schema
+//!   (`common::check_dash`, run by `verify_title`).
+
+mod common;
+
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
+
+use common::*;
+
+/// One small rung: everything checked here is audio.
+const LADDER: &str = r#"
+name = "audio"
+segment_duration = 4.0
+deterministic = true
+
+[[rung]]
+codec = "h264"
+height = 144
+bitrate = 150000
+preset = "ultrafast"
+"#;
+
+fn field(name: &str) -> PathBuf {
+    static MADE: OnceLock<Result<(), String>> = OnceLock::new();
+    if let Err(e) = MADE.get_or_init(|| run_fixture_script("make-field-media.sh")) {
+        panic!("{e}");
+    }
+    let p = repo_root().join("fixtures/field").join(name);
+    assert!(p.exists(), "fixture {name} missing after fixtures/make-field-media.sh");
+    p
+}
+
+/// Packages `fixture` and checks it as every title is checked (`verify_title`: renditions,
+/// alignment, catalog, HLS, DASH with the schema). Returns the scratch and the title.
+fn package(fixture: &str) -> (Scratch, PathBuf) {
+    let stem = Path::new(fixture).file_stem().unwrap().to_string_lossy().into_owned();
+    let s = Scratch::new(&format!("audio_{stem}"));
+    let input = field(fixture);
+    let ladder = s.path("ladder.toml");
+    fs::write(&ladder, LADDER).unwrap();
+    run_ok(&[arg("transcode"), input.clone().into(), arg("--out"), s.out().into(), arg("--video-id"), arg("title"), arg("--ladder"), ladder.into()]);
+    let title = s.out().join("title");
+    verify_title(&s, &input, &title, &Expect::renditions(&["h264_144p".to_owned()]));
+    (s, title)
+}
+
+/// A rendition's samples as one file (init + segments).
+fn joined(s: &Scratch, title: &Path, id: &str) -> PathBuf {
+    join_rendition(s, &title.join(id))
+}
+
+/// Where the first beep of a file's audio starts (s): ffmpeg's silencedetect.
+fn beep_at(file: &Path) -> f64 {
+    let out = std::process::Command::new("ffmpeg")
+        .args(["-hide_banner", "-nostdin", "-i"])
+        .arg(file)
+        .args(["-af", "silencedetect=n=-40dB:d=0.05", "-f", "null", "-"])
+        .output()
+        .expect("ffmpeg (run scripts/setup.sh)");
+    let text = String::from_utf8_lossy(&out.stderr);
+    text.split("silence_end: ")
+        .nth(1)
+        .and_then(|t| t.split_whitespace().next())
+        .and_then(|t| t.parse().ok())
+        .unwrap_or_else(|| panic!("no beep in {}:\n{text}", file.display()))
+}
+
+/// Each channel's peak level (dBFS), in the file's channel order: ffmpeg's astats.
+fn channel_peaks(file: &Path) -> Vec<f64> {
+    let out = std::process::Command::new("ffmpeg")
+        .args(["-hide_banner", "-nostdin", "-i"])
+        .arg(file)
+        .args(["-af", "astats=measure_overall=none:measure_perchannel=Peak_level", "-f", "null", "-"])
+        .output()
+        .expect("ffmpeg (run scripts/setup.sh)");
+    let text = String::from_utf8_lossy(&out.stderr);
+    text.lines()
+        .filter_map(|l| l.split("Peak level dB: ").nth(1))
+        .map(|v| v.trim().parse::<f64>().unwrap_or(f64::NEG_INFINITY))
+        .collect()
+}
+
+/// (codec, profile, channels, layout) of a file's audio stream, as ffprobe says.
+fn audio_format(file: &Path) -> (String, String, u64, String) {
+    let v = probe_json(file, &["-show_streams"]);
+    let a = &v["streams"][0];
+    let text = |k: &str| a[k].as_str().unwrap_or("").to_owned();
+    (text("codec_name"), text("profile"), a["channels"].as_u64().unwrap_or(0), text("channel_layout"))
+}
+
+/// The master playlist's EXT-X-MEDIA audio entries.
+fn hls_audio(title: &Path) -> Vec<m3u8_rs::AlternativeMedia> {
+    match m3u8_rs::parse_playlist_res(&fs::read(title.join("master.m3u8")).unwrap()) {
+        Ok(m3u8_rs::Playlist::MasterPlaylist(m)) => {
+            m.alternatives.into_iter().filter(|a| a.media_type == m3u8_rs::AlternativeMediaType::Audio).collect()
+        }
+        other => panic!("master.m3u8: {other:?}"),
+    }
+}
+
+/// (lang, Label, Role, Representation ids) of an audio AdaptationSet.
+type AudioSet = (Option<String>, Option<String>, Option<String>, Vec<String>);
+
+/// (URI, NAME, LANGUAGE, DEFAULT, CHANNELS) of an EXT-X-MEDIA.
+type AudioMedia = (Option<String>, String, Option<String>, bool, Option<String>);
+
+/// Each audio AdaptationSet of the MPD.
+fn dash_audio(title: &Path) -> Vec<AudioSet> {
+    let mpd = dash_mpd_core::parse(&fs::read_to_string(title.join("manifest.mpd")).unwrap()).expect("manifest.mpd parses");
+    mpd.periods[0]
+        .adaptations
+        .iter()
+        .filter(|a| a.contentType.as_deref() == Some("audio"))
+        .map(|a| {
+            (
+                a.lang.clone(),
+                a.Label.first().map(|l| l.content.clone()),
+                a.Role.first().and_then(|r| r.value.clone()),
+                a.representations.iter().filter_map(|r| r.id.clone()).collect(),
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn each_language_is_a_rendition_with_its_own_stream_and_the_surround_one_a_5_1_beside_it() {
+    let (s, title) = package("34_three_languages.mkv");
+    // Source: English stereo AAC beeping at 3 s, German at 4 s, French 5.1 FLAC at 5 s.
+    for (id, at) in [("audio", 3.0), ("audio2", 4.0), ("audio3", 5.0), ("audio3_51", 5.0)] {
+        let file = joined(&s, &title, id);
+        let got = beep_at(&file);
+        // The source's own offset of its audio (ffmpeg's Matroska AAC priming, ~21 ms) is kept.
+        assert!((got - at).abs() < 0.05, "{id}: beep at {got:.4} s, its stream beeps at {at} s");
+    }
+    let (stereo, surround) = (beep_at(&joined(&s, &title, "audio3")), beep_at(&joined(&s, &title, "audio3_51")));
+    assert!((stereo - surround).abs() < 0.001, "the 5.1 rendition's beep is at {surround:.5} s, its stereo one's at {stereo:.5} s");
+    assert_eq!(audio_format(&joined(&s, &title, "audio3_51")), ("aac".into(), "LC".into(), 6, "5.1".into()));
+
+    let media = hls_audio(&title);
+    let got: Vec<AudioMedia> = media
+        .iter()
+        .map(|a| (a.uri.clone(), a.name.clone(), a.language.clone(), a.default, a.channels.clone()))
+        .collect();
+    let want = |uri: &str, name: &str, lang: &str, default: bool, channels: &str| {
+        (Some(uri.to_owned()), name.to_owned(), Some(lang.to_owned()), default, Some(channels.to_owned()))
+    };
+    assert_eq!(
+        got,
+        [
+            want("audio/playlist.m3u8", "English", "en", true, "2"),
+            want("audio2/playlist.m3u8", "Deutsch", "de", false, "2"),
+            want("audio3/playlist.m3u8", "Français", "fr", false, "2"),
+            want("audio3_51/playlist.m3u8", "Français 5.1", "fr", false, "6"),
+        ]
+    );
+
+    let sets = dash_audio(&title);
+    let set = |lang: &str, label: &str, role: &str, id: &str| {
+        (Some(lang.to_owned()), Some(label.to_owned()), Some(role.to_owned()), vec![id.to_owned()])
+    };
+    assert_eq!(
+        sets,
+        [
+            set("en", "English", "main", "audio"),
+            set("de", "Deutsch", "alternate", "audio2"),
+            set("fr", "Français", "alternate", "audio3"),
+            set("fr", "Français", "alternate", "audio3_51"),
+        ]
+    );
+
+    let catalog: serde_json::Value = serde_json::from_slice(&fs::read(title.join("catalog.json")).unwrap()).unwrap();
+    let languages: Vec<(String, String, u64)> = catalog["renditions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|r| r["kind"] == "audio")
+        .map(|r| (str_of(r, "id"), str_of(r, "language"), r["channels"].as_u64().unwrap()))
+        .collect();
+    assert_eq!(
+        languages,
+        [("audio".into(), "en".into(), 2), ("audio2".into(), "de".into(), 2), ("audio3".into(), "fr".into(), 2), ("audio3_51".into(), "fr".into(), 6)]
+    );
+}
+
+#[test]
+fn mp4_track_languages_are_read_from_the_media_headers() {
+    let (s, title) = package("35_two_languages.mp4");
+    let media = hls_audio(&title);
+    let got: Vec<(Option<String>, String)> = media.iter().map(|a| (a.language.clone(), a.name.clone())).collect();
+    assert_eq!(got, [(Some("en".into()), "English".into()), (Some("es".into()), "Español".into())]);
+    for (id, at) in [("audio", 3.0), ("audio2", 4.0)] {
+        let got = beep_at(&joined(&s, &title, id));
+        assert!((got - at).abs() < 0.05, "{id}: beep at {got:.4} s, its stream beeps at {at} s");
+    }
+}
+
+#[test]
+fn pcm_5_1_from_an_editor_gets_a_5_1_rendition_with_each_channel_in_its_place() {
+    let (s, title) = package("09_h264_pcm51.mov");
+    let surround = joined(&s, &title, "audio_51");
+    assert_eq!(audio_format(&surround), ("aac".into(), "LC".into(), 6, "5.1".into()));
+    // The source beeps in FL, FR and FC; LFE and the surrounds are silent.
+    let peaks = channel_peaks(&surround);
+    assert_eq!(peaks.len(), 6, "per-channel peaks: {peaks:?}");
+    for (ch, p) in peaks.iter().enumerate() {
+        let loud = ch < 3;
+        assert_eq!(*p > -20.0, loud, "channel {ch} peaks at {p} dBFS: {peaks:?}");
+    }
+    let (stereo_beep, surround_beep) = (beep_at(&joined(&s, &title, "audio")), beep_at(&surround));
+    assert!((stereo_beep - surround_beep).abs() < 0.001, "5.1 beeps at {surround_beep:.5} s, stereo at {stereo_beep:.5} s");
+    assert!((stereo_beep - 3.0).abs() < 0.01, "the beep is at {stereo_beep} s, the source's at 3 s");
+    // Stereo stays the default: the first EXT-X-MEDIA.
+    let media = hls_audio(&title);
+    assert_eq!(media[0].uri.as_deref(), Some("audio/playlist.m3u8"));
+    assert!(media[0].default && !media[1].default);
+    assert_eq!(media[1].channels.as_deref(), Some("6"));
+}
+
+#[test]
+fn a_ladder_can_turn_the_5_1_rendition_off() {
+    let s = Scratch::new("audio_no_surround");
+    let ladder = s.path("ladder.toml");
+    fs::write(&ladder, format!("{LADDER}\n[audio]\nsurround_bitrate = 0\n")).unwrap();
+    run_ok(&[arg("transcode"), field("09_h264_pcm51.mov").into(), arg("--out"), s.out().into(), arg("--video-id"), arg("title"), arg("--ladder"), ladder.into()]);
+    let files = list_files(&s.out().join("title"));
+    assert!(files.iter().any(|f| f == "audio/init.mp4"), "{files:?}");
+    assert!(!files.iter().any(|f| f.starts_with("audio_51/")), "a 5.1 rendition with surround_bitrate = 0: {files:?}");
+}
