@@ -127,6 +127,7 @@ fn title() -> Presentation {
     let p = Presentation {
         video_id: "bench-2h-title".into(),
         renditions,
+        subtitles: Vec::new(),
     };
     p.validate().expect("the bench title follows the URI layout");
     p

@@ -177,7 +177,7 @@ pub fn assemble(video_id: &str, parts: Vec<Part>) -> Result<Assembled> {
             record.last_segment = record.last_segment.min(video_segments as u32);
         }
     }
-    Ok(Assembled { presentation: Presentation { video_id: video_id.to_owned(), renditions }, thumbnails, parts: records, dropped_audio })
+    Ok(Assembled { presentation: Presentation { video_id: video_id.to_owned(), renditions, subtitles: Vec::new() }, thumbnails, parts: records, dropped_audio })
 }
 
 /// Appends `next`'s segments (from part `part`) to `have` (first seen in `first_part`).

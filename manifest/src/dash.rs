@@ -17,12 +17,13 @@
 use std::time::Duration;
 
 use dash_mpd_core::{
-    AdaptationSet, AudioChannelConfiguration, EssentialProperty, Label, MPD, Period, Representation,
-    Role, S, SegmentTemplate, SegmentTimeline, SupplementalProperty,
+    AdaptationSet, AudioChannelConfiguration, BaseURL, EssentialProperty, Label, MPD, Period,
+    Representation, Role, S, SegmentTemplate, SegmentTimeline, SupplementalProperty,
 };
 use serde::Serialize;
 
 use crate::catalog::Thumbnails;
+use crate::subtitles::SubtitleTrack;
 use crate::model::{
     Presentation, Rendition, SPRITE_COLUMNS, SPRITE_ROWS, SPRITE_TEMPLATE, TrackKind, VideoCodec, sprite_uri,
 };
@@ -109,6 +110,9 @@ pub fn mpd(p: &Presentation, thumbs: Option<&Thumbnails>) -> Result<String> {
             .collect();
         // The set of the first audio rendition (the default one) is the main one.
         adaptations.push(audio_adaptation_set(adaptations.len(), lang, i == 0, &reps, origin));
+    }
+    for t in &p.subtitles {
+        adaptations.push(subtitle_adaptation_set(adaptations.len(), t));
     }
     if let Some(set) = thumbs.and_then(|t| thumbnail_adaptation_set(adaptations.len(), t)) {
         adaptations.push(set);
@@ -229,6 +233,28 @@ fn thumbnail_adaptation_set(id: usize, t: &Thumbnails) -> Option<AdaptationSet> 
         }],
         ..Default::default()
     })
+}
+
+/// A subtitle rendition as a text AdaptationSet: its whole WebVTT file as the
+/// Representation's BaseURL (times of the Period), `lang`, a `Label` and Role `subtitle`.
+fn subtitle_adaptation_set(id: usize, t: &SubtitleTrack) -> AdaptationSet {
+    let ticks: u64 = t.segments.iter().map(|s| s.duration).sum();
+    let bits = u128::from(t.whole.size) * 8 * u128::from(t.timescale.max(1));
+    AdaptationSet {
+        id: Some(id.to_string()),
+        contentType: Some("text".to_owned()),
+        mimeType: Some("text/vtt".to_owned()),
+        lang: t.language.clone(),
+        Label: t.language.as_deref().and_then(crate::language::name).map(|name| Label { content: name.to_owned(), ..Default::default() }).into_iter().collect(),
+        Role: vec![Role { schemeIdUri: ROLE_SCHEME.to_owned(), value: Some("subtitle".to_owned()), ..Default::default() }],
+        representations: vec![Representation {
+            id: Some(t.id.clone()),
+            bandwidth: Some(u64::try_from(bits.div_ceil(u128::from(ticks.max(1)))).unwrap_or(u64::MAX).max(1)),
+            BaseURL: vec![BaseURL { base: t.whole.uri.clone(), ..Default::default() }],
+            ..Default::default()
+        }],
+        ..Default::default()
+    }
 }
 
 /// `main`: the set holds the default audio rendition (DASH Role `main`; the others are
@@ -433,15 +459,15 @@ mod tests {
         // Video at 90 kHz and audio at 48 kHz, both starting 0.1 s in (a B-frame delay).
         let video = with_timescale(rendition(&[(9000, 360_000), (369_000, 180_000)]), "v", 90_000);
         let audio = with_timescale(rendition(&[(4800, 192_000), (196_800, 96_000)]), "audio", 48_000);
-        let p = Presentation { video_id: "t".into(), renditions: vec![video.clone(), audio.clone()] };
+        let p = Presentation { video_id: "t".into(), renditions: vec![video.clone(), audio.clone()], subtitles: Vec::new() };
         assert_eq!(offsets(&p), [("v".to_owned(), Some(9000), Some(9000)), ("audio".to_owned(), Some(4800), Some(4800))]);
         // Audio 0.1 s after video: the video's start is the origin, the audio keeps its lag.
         let late_audio = with_timescale(rendition(&[(9600, 192_000)]), "audio", 48_000);
-        let p = Presentation { video_id: "t".into(), renditions: vec![video.clone(), late_audio] };
+        let p = Presentation { video_id: "t".into(), renditions: vec![video.clone(), late_audio], subtitles: Vec::new() };
         assert_eq!(offsets(&p), [("v".to_owned(), Some(9000), Some(9000)), ("audio".to_owned(), Some(4800), Some(9600))]);
         // Something starts at 0: no offset anywhere (every title without B-frames).
         let audio_at_0 = with_timescale(rendition(&[(0, 192_000)]), "audio", 48_000);
-        let p = Presentation { video_id: "t".into(), renditions: vec![video, audio_at_0] };
+        let p = Presentation { video_id: "t".into(), renditions: vec![video, audio_at_0], subtitles: Vec::new() };
         assert_eq!(offsets(&p), [("v".to_owned(), None, Some(9000)), ("audio".to_owned(), None, Some(0))]);
     }
 
@@ -450,7 +476,7 @@ mod tests {
         // 1001 ticks at 30000 Hz is 1601.6 ticks at 48 kHz: 1601, never after the audio's start.
         let video = with_timescale(rendition(&[(1001, 120_120)]), "v", 30_000);
         let audio = with_timescale(rendition(&[(1602, 192_000)]), "audio", 48_000);
-        let p = Presentation { video_id: "t".into(), renditions: vec![video, audio] };
+        let p = Presentation { video_id: "t".into(), renditions: vec![video, audio], subtitles: Vec::new() };
         assert_eq!(offsets(&p), [("v".to_owned(), Some(1001), Some(1001)), ("audio".to_owned(), Some(1601), Some(1602))]);
     }
 
@@ -483,7 +509,7 @@ mod tests {
         let mut hlg = with_timescale(rendition(&[(0, 10)]), "hlg", 90_000);
         hlg.track.video_range = Some(VideoRange::Hlg);
         let sdr = with_timescale(rendition(&[(0, 10)]), "sdr", 90_000);
-        let p = Presentation { video_id: "t".into(), renditions: vec![pq, hlg, sdr] };
+        let p = Presentation { video_id: "t".into(), renditions: vec![pq, hlg, sdr], subtitles: Vec::new() };
         let parsed = dash_mpd_core::parse(&mpd(&p, None).unwrap()).unwrap();
         type Props = Vec<(String, Option<String>)>;
         let props: Vec<(String, Props)> = parsed.periods[0].adaptations[0]
@@ -505,6 +531,7 @@ mod tests {
         let p = Presentation {
             video_id: "x".into(),
             renditions: vec![r],
+            subtitles: Vec::new(),
         };
         assert!(matches!(mpd(&p, None), Err(Error::SegmentUri { index: 1, .. })));
     }
@@ -540,7 +567,7 @@ mod tests {
             tile_width: 160,
             tile_height: 90,
         };
-        let p = Presentation { video_id: "t".into(), renditions: vec![rendition(&[(0, 90_000)])] };
+        let p = Presentation { video_id: "t".into(), renditions: vec![rendition(&[(0, 90_000)])], subtitles: Vec::new() };
         let parsed = dash_mpd_core::parse(&mpd(&p, Some(&t)).unwrap()).unwrap();
         let set = parsed.periods[0].adaptations.iter().find(|a| a.contentType.as_deref() == Some("image")).expect("an image AdaptationSet");
         assert_eq!(set.mimeType.as_deref(), Some("image/jpeg"));

@@ -121,6 +121,9 @@ pub enum Error {
     /// Parts of a title (see `chunk`) that cannot be joined.
     #[error("{part}: {reason}")]
     PartsDisagree { part: String, reason: String },
+    /// A subtitle file that cannot be read as WebVTT or SRT.
+    #[error("subtitles {file}, line {line}: {reason}")]
+    Subtitles { file: String, line: usize, reason: String },
     /// Reading one rendition's output failed.
     #[error("rendition `{rendition}`: {source}")]
     InTrack {

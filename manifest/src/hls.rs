@@ -18,6 +18,7 @@ use m3u8_rs::{
 };
 
 use crate::model::{Presentation, Rendition, Segment, TrackKind, iframe_playlist_uri, media_playlist_uri};
+use crate::subtitles::SubtitleTrack;
 
 /// EXT-X-VERSION of every playlist written here.
 ///
@@ -37,6 +38,9 @@ pub const FIRST_MEDIA_SEQUENCE: u64 = 1;
 
 /// EXT-X-MEDIA GROUP-ID of the audio renditions.
 pub const AUDIO_GROUP_ID: &str = "audio";
+
+/// EXT-X-MEDIA GROUP-ID of the subtitle renditions.
+pub const SUBTITLES_GROUP_ID: &str = "subs";
 
 /// The master playlist: EXT-X-INDEPENDENT-SEGMENTS, one EXT-X-MEDIA per audio rendition,
 /// one EXT-X-STREAM-INF per video rendition, in presentation order, then their
@@ -76,7 +80,9 @@ pub fn master_playlist(p: &Presentation) -> String {
             channels: r.track.channels.map(|c| c.to_string()),
             ..Default::default()
         })
-        .collect();
+        .collect::<Vec<_>>();
+    let mut alternatives = alternatives;
+    alternatives.extend(subtitle_media(p));
 
     let mut variants = p
         .renditions_of(TrackKind::Video)
@@ -101,6 +107,7 @@ pub fn master_playlist(p: &Presentation) -> String {
                 codecs: Some(codecs),
                 resolution: resolution(r),
                 audio: (!audio.is_empty()).then(|| AUDIO_GROUP_ID.to_owned()),
+                subtitles: (!p.subtitles.is_empty()).then(|| SUBTITLES_GROUP_ID.to_owned()),
                 other_attributes,
                 ..Default::default()
             }
@@ -142,6 +149,63 @@ fn audio_names(audio: &[&Rendition]) -> Vec<String> {
         names.push(name);
     }
     names
+}
+
+/// One EXT-X-MEDIA TYPE=SUBTITLES per subtitle rendition: its language and that language's
+/// name; none is DEFAULT (a viewer turns subtitles on), every one AUTOSELECT (a player may
+/// pick the one of the viewer's language).
+fn subtitle_media(p: &Presentation) -> Vec<AlternativeMedia> {
+    let mut names: Vec<String> = Vec::new();
+    p.subtitles
+        .iter()
+        .map(|t| {
+            let lang = t.language.as_deref();
+            let base = lang.and_then(crate::language::name).map(str::to_owned).or(lang.map(str::to_owned)).unwrap_or_else(|| "Subtitles".to_owned());
+            let mut name = base.clone();
+            let mut n = 1;
+            while names.contains(&name) {
+                n += 1;
+                name = format!("{base} {n}");
+            }
+            names.push(name.clone());
+            AlternativeMedia {
+                media_type: AlternativeMediaType::Subtitles,
+                uri: Some(media_playlist_uri(&t.id)),
+                group_id: SUBTITLES_GROUP_ID.to_owned(),
+                language: t.language.clone(),
+                name,
+                default: false,
+                autoselect: true,
+                ..Default::default()
+            }
+        })
+        .collect()
+}
+
+/// The VOD playlist of a subtitle rendition, for `<id>/playlist.m3u8`: its WebVTT segments,
+/// each as long as the video segment of its number.
+pub fn subtitle_playlist(t: &SubtitleTrack) -> String {
+    let ts = u64::from(t.timescale.max(1));
+    let folder = format!("{}/", t.id);
+    let extinf: Vec<String> = t.segments.iter().map(|s| decimal(s.duration, ts, EXTINF_DECIMALS)).collect();
+    let max_duration = t.segments.iter().map(|s| s.duration).max().unwrap_or(0);
+    let playlist = MediaPlaylist {
+        version: Some(VERSION),
+        target_duration: ((2 * u128::from(max_duration) + u128::from(ts)) / (2 * u128::from(ts))).max(1) as u64,
+        media_sequence: FIRST_MEDIA_SEQUENCE,
+        segments: t
+            .segments
+            .iter()
+            .map(|s| MediaSegment { uri: relative_to(&folder, &s.uri), duration: s.duration as f32 / ts as f32, ..Default::default() })
+            .collect(),
+        end_list: true,
+        playlist_type: Some(MediaPlaylistType::Vod),
+        independent_segments: true,
+        ..Default::default()
+    };
+    let mut out = Vec::new();
+    playlist.write_to(&mut out).expect("writing to a Vec cannot fail");
+    with_exact_extinf(&String::from_utf8(out).expect("m3u8-rs writes UTF-8 from UTF-8 input"), &extinf)
 }
 
 /// RESOLUTION of a video rendition.
@@ -341,7 +405,7 @@ mod tests {
         };
         let init = Segment { index: 0, start: 0, duration: 0, size: 800, sha256: Sha256Digest([0; 32]), uri: init_uri("v"), key_frame_bytes: None };
         let segments = key_frames.iter().enumerate().map(|(i, k)| seg(i, *k)).collect();
-        Presentation { video_id: "t".into(), renditions: vec![Rendition { track, init, segments }] }
+        Presentation { video_id: "t".into(), renditions: vec![Rendition { track, init, segments }], subtitles: Vec::new() }
     }
 
     #[test]

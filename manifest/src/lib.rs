@@ -15,6 +15,7 @@
 //! - [`hls`]: master and media playlists (m3u8-rs).
 //! - [`language`]: BCP 47 tags from container language codes, and language names.
 //! - [`dash`]: the static MPD (dash-mpd-core's types and serializer).
+//! - [`subtitles`]: sidecar WebVTT/SRT as segmented WebVTT renditions.
 //! - [`catalog`]: the versioned JSON metadata event published with a title.
 //! - [`Error`]: the one error type of the crate.
 //!
@@ -37,6 +38,7 @@ pub mod hls;
 pub mod language;
 pub mod model;
 pub mod movie;
+pub mod subtitles;
 pub mod title;
 
 pub use error::{Error, Result};

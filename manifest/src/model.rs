@@ -235,6 +235,8 @@ pub struct Presentation {
     pub video_id: String,
     /// Video renditions in ladder order (highest first), then audio.
     pub renditions: Vec<Rendition>,
+    /// Sidecar subtitle renditions (see `crate::subtitles`), in the order given.
+    pub subtitles: Vec<crate::subtitles::SubtitleTrack>,
 }
 
 /// `ceil(num / den)` without overflow for the sizes and durations media has.
@@ -517,6 +519,7 @@ mod tests {
                 rendition(30000, vec![seg(1, 0, 300_300, 1)]),
                 rendition(48000, vec![seg(1, 0, 480_256, 1)]),
             ],
+            subtitles: Vec::new(),
         };
         assert!((p.duration_seconds() - 10.01).abs() < 1e-9);
         assert_eq!(p.duration_millis(), 10_010);

@@ -191,6 +191,7 @@ fn title() -> (Presentation, BTreeMap<String, u32>) {
     let p = Presentation {
         video_id: "real-samples".into(),
         renditions,
+        subtitles: Vec::new(),
     };
     (p, expected)
 }

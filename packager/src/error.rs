@@ -58,6 +58,9 @@ pub enum Error {
     /// a fault of the store or the network, not of the upload.
     #[error("cannot read the stored source: {message}")]
     SourceRead { message: String },
+    /// A sidecar subtitle file that cannot be read as WebVTT or SRT: the upload's fault.
+    #[error("{0}")]
+    Subtitles(String),
     #[error("input {path} is empty (0 bytes)")]
     EmptyInput { path: PathBuf },
     #[error("input {path} is not a media file GStreamer can read: {reason}")]

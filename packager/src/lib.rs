@@ -35,6 +35,7 @@ pub mod range_src;
 pub mod rate;
 mod source;
 pub mod storage;
+pub mod subtitles;
 pub mod thumbs;
 mod timeline;
 
@@ -103,6 +104,8 @@ pub struct Job {
     /// names it in errors): a chunk of a title stored elsewhere. Only [`package_part`]
     /// reads through it; the rest of the API reads `input`.
     pub reader: Option<Arc<dyn RangeReader>>,
+    /// Sidecar subtitle files, each a WebVTT rendition of the title (see [`subtitles`]).
+    pub subtitles: Vec<subtitles::SubtitleFile>,
 }
 
 /// Progress of a running job.
@@ -230,6 +233,8 @@ pub async fn package(
     listener: Arc<dyn Listener>,
     cancel: Cancel,
 ) -> Result<Packaged, Error> {
+    // Subtitle files are checked before an hour of encoding, not after it.
+    subtitles::load(&job.subtitles)?;
     let source = probe_source(&job.input).await?;
     package_probed(job, source, store, listener, cancel).await
 }
@@ -382,9 +387,14 @@ pub async fn finish_title(
     for segment in &assembled.dropped_audio {
         tracing::info!(uri = %segment.uri, "{AUDIO_PAST_VIDEO}: stored but not listed");
     }
-    let (presentation, thumbs, part_records) = (assembled.presentation, assembled.thumbnails, assembled.parts);
+    let (mut presentation, thumbs, part_records) = (assembled.presentation, assembled.thumbnails, assembled.parts);
     check_complete(&presentation, source, &job.input)?;
     let mut puts = Puts { set: JoinSet::new(), store: store.clone(), stall_timeout: job.stall_timeout };
+    let (subtitle_tracks, subtitle_files) = subtitles::renditions(&subtitles::load(&job.subtitles)?, &presentation);
+    for o in subtitle_files {
+        puts.put(o).await?;
+    }
+    presentation.subtitles = subtitle_tracks;
     let source_info = catalog::SourceInfo {
         uri: match &job.source_uri {
             Some(uri) => uri.clone(),
@@ -416,6 +426,10 @@ async fn publish(presentation: &Presentation, catalog: &Catalog, puts: &mut Puts
         if let Some(iframes) = manifest::hls::iframe_playlist(r) {
             puts.put(object(iframe_playlist_uri(&r.track.id), iframes.into_bytes(), ct::HLS, Caching::Short)).await?;
         }
+    }
+    for t in &presentation.subtitles {
+        let body = manifest::hls::subtitle_playlist(t).into_bytes();
+        puts.put(object(media_playlist_uri(&t.id), body, ct::HLS, Caching::Short)).await?;
     }
     puts.drain().await?;
     let mpd = manifest::dash::mpd(presentation, Some(&catalog.thumbnails)).map_err(|source| Error::Output { rendition: "manifest.mpd".into(), source })?;

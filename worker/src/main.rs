@@ -46,6 +46,10 @@ enum Command {
         /// Chunk pipelines run at once (the audio and thumbnails are one more).
         #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u16).range(1..=64))]
         jobs: u16,
+        /// A sidecar subtitle file (WebVTT or SRT) and its language, e.g. `en=movie.en.srt`
+        /// (`FILE` alone: no language); repeatable. Each becomes a WebVTT rendition.
+        #[arg(long = "subtitles", value_name = "LANG=FILE", value_parser = transcode::parse_subtitles)]
+        subtitles: Vec<packager::subtitles::SubtitleFile>,
     },
     /// Consume transcode jobs from RabbitMQ, packaging to S3.
     Worker {
@@ -143,8 +147,8 @@ fn main() -> ExitCode {
     };
     let result = runtime.block_on(async {
         match cli.command {
-            Command::Transcode { input, out, video_id, ladder, segment_duration, stall_timeout, chunk_duration, jobs } => {
-                let args = transcode::Args { input, out, video_id, ladder, segment_duration, stall_timeout, chunk_duration, jobs };
+            Command::Transcode { input, out, video_id, ladder, segment_duration, stall_timeout, chunk_duration, jobs, subtitles } => {
+                let args = transcode::Args { input, out, video_id, ladder, segment_duration, stall_timeout, chunk_duration, jobs, subtitles };
                 transcode::run(args).await
             }
             Command::Worker { amqp_url, prefetch, grace, work_dir, stall_timeout } => {

@@ -602,6 +602,8 @@ async fn run_job(ctx: Arc<Ctx>, job: Job, cancel: Cancel) -> Result<Announcement
         chunk_duration: msg.chunk_duration.map(Duration::from_secs_f64),
         parallel_parts: 1,
         reader: None,
+        // Sidecar subtitles come only with local jobs so far (the job message has no field).
+        subtitles: Vec::new(),
     };
     // Errors name the input file: report the job's source, not the scratch copy.
     let named = |f: Failure| match f {

@@ -84,6 +84,7 @@ fn chunk_jobs_of_a_real_plan_match_their_schema() {
             chunk_duration: Some(Duration::from_secs(4)),
             parallel_parts: 1,
             reader: None,
+            subtitles: Vec::new(),
         };
         let plan = packager::plan_title(&pjob).await.expect("planning the title");
         let chunks = worker::queue::chunk_messages(&job, &plan);

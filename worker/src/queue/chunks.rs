@@ -274,6 +274,7 @@ pub(super) async fn run_chunk(ctx: Arc<Ctx>, chunk: ChunkJob, cancel: Cancel) ->
         chunk_duration: msg.job.chunk_duration.map(Duration::from_secs_f64),
         parallel_parts: 1,
         reader: Some(reader.clone()),
+        subtitles: Vec::new(),
     };
     let part = packager::package_part(&pjob, &msg.source_media, PartOf::Chunk(msg.chunk), store, Arc::new(NoListener), cancel)
         .await
