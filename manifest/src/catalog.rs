@@ -2,7 +2,7 @@
 //!
 //! [`build`] assembles it from the [`Presentation`] and what the packager learnt about the
 //! source and thumbnails; [`Catalog::to_json_pretty`] renders it. Its shape is described by
-//! `manifest/schema/catalog.v1.schema.json` (JSON Schema 2020-12); any change to the shape
+//! `manifest/schema/catalog.v2.schema.json` (JSON Schema 2020-12); any change to the shape
 //! needs a new [`SCHEMA`] version.
 //!
 //! URIs inside are relative to [`Catalog::base_uri`] except `source.uri`. Times are given both
@@ -13,12 +13,15 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use crate::model::{
-    FrameRate, Presentation, Rendition, Sha256Digest, TrackKind, media_playlist_uri,
+    FrameRate, Presentation, Rendition, Sha256Digest, TrackKind, iframe_playlist_uri, media_playlist_uri,
 };
 use crate::{Error, Result};
 
-/// The `schema` value of documents of this shape.
-pub const SCHEMA: &str = "vodpipe.catalog/v1";
+/// The `schema` value of documents of this shape (`manifest/schema/catalog.v2.schema.json`).
+/// v2 added each video rendition's `iframe_playlist` and the `subtitles`; a v1 document
+/// (`catalog.v1.schema.json`, still there for consumers of older titles) reads as v2
+/// without either.
+pub const SCHEMA: &str = "vodpipe.catalog/v2";
 /// The HLS master playlist's URI relative to the title root.
 pub const HLS_MASTER: &str = "master.m3u8";
 /// The DASH MPD's URI relative to the title root.
@@ -95,6 +98,9 @@ pub struct Catalog {
     pub manifests: Manifests,
     pub renditions: Vec<CatalogRendition>,
     pub thumbnails: Thumbnails,
+    /// Subtitle renditions (WebVTT), in the order the job gave them.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub subtitles: Vec<CatalogSubtitles>,
     /// The parts the title was made in (see `crate::chunk`): which segments each made, and
     /// which worker. Empty when the caller does not say.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
@@ -165,11 +171,30 @@ pub struct CatalogRendition {
     pub peak_bandwidth: u64,
     /// The rendition's HLS media playlist.
     pub playlist: String,
+    /// A video rendition's HLS I-frame playlist (trick play; byte ranges into its chunks).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub iframe_playlist: Option<String>,
     /// Ticks per second of every `start` and `duration` below.
     pub timescale: u32,
     /// Sum of the chunk durations, in seconds (6 decimals).
     pub duration_seconds: f64,
     pub init: InitChunk,
+    pub chunks: Vec<Chunk>,
+}
+
+/// A subtitle rendition: its HLS playlist and WebVTT segments (on the video's segments),
+/// and the whole file DASH names.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CatalogSubtitles {
+    pub id: String,
+    /// BCP 47 language tag, when known.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub language: Option<String>,
+    pub playlist: String,
+    /// Ticks per second of every `start` and `duration` below.
+    pub timescale: u32,
+    pub whole: InitChunk,
     pub chunks: Vec<Chunk>,
 }
 
@@ -316,6 +341,7 @@ pub fn build(
         },
         renditions: p.renditions.iter().map(rendition).collect(),
         thumbnails: thumbs.clone(),
+        subtitles: p.subtitles.iter().map(subtitle_rendition).collect(),
         parts: Vec::new(),
     }
 }
@@ -336,6 +362,7 @@ fn rendition(r: &Rendition) -> CatalogRendition {
         average_bandwidth: r.average_bandwidth(),
         peak_bandwidth: r.peak_bandwidth(),
         playlist: media_playlist_uri(&t.id),
+        iframe_playlist: crate::hls::iframe_playlist(r).map(|_| iframe_playlist_uri(&t.id)),
         timescale: t.timescale,
         duration_seconds: seconds(r.duration(), t.timescale),
         init: InitChunk {
@@ -343,20 +370,31 @@ fn rendition(r: &Rendition) -> CatalogRendition {
             size: r.init.size,
             sha256: r.init.sha256,
         },
-        chunks: r
-            .segments
-            .iter()
-            .map(|s| Chunk {
-                index: s.index,
-                start: s.start,
-                duration: s.duration,
-                start_seconds: seconds(s.start, t.timescale),
-                duration_seconds: seconds(s.duration, t.timescale),
-                size: s.size,
-                sha256: s.sha256,
-                uri: s.uri.clone(),
-            })
-            .collect(),
+        chunks: r.segments.iter().map(|s| chunk(s, t.timescale)).collect(),
+    }
+}
+
+fn chunk(s: &crate::model::Segment, timescale: u32) -> Chunk {
+    Chunk {
+        index: s.index,
+        start: s.start,
+        duration: s.duration,
+        start_seconds: seconds(s.start, timescale),
+        duration_seconds: seconds(s.duration, timescale),
+        size: s.size,
+        sha256: s.sha256,
+        uri: s.uri.clone(),
+    }
+}
+
+fn subtitle_rendition(t: &crate::subtitles::SubtitleTrack) -> CatalogSubtitles {
+    CatalogSubtitles {
+        id: t.id.clone(),
+        language: t.language.clone(),
+        playlist: media_playlist_uri(&t.id),
+        timescale: t.timescale,
+        whole: InitChunk { uri: t.whole.uri.clone(), size: t.whole.size, sha256: t.whole.sha256 },
+        chunks: t.segments.iter().map(|s| chunk(s, t.timescale)).collect(),
     }
 }
 

@@ -3,7 +3,8 @@
 //! mapped onto the media by `X-TIMESTAMP-MAP` (MPEGTS: where the video's first frame is,
 //! read with ffprobe: a title with B-frames starts after 0), every cue in each segment it
 //! overlaps with the file's times to the millisecond; for DASH a text AdaptationSet over
-//! the whole file; a malformed file refused before any encoding, naming its line.
+//! the whole file; the catalog (v2) lists them with their digests; a malformed file
+//! refused before any encoding, naming its line.
 //! (Playback with cues shown at their times: `browser_playback.rs`.)
 
 mod common;
@@ -136,6 +137,20 @@ fn sidecar_subtitles_are_webvtt_renditions_on_the_video_segments() {
         let whole: Vec<_> = cues(&fs::read_to_string(dir.join("whole.vtt")).unwrap()).into_iter().map(|(a, b, t)| (norm(&a), norm(&b), t)).collect();
         let want: Vec<_> = want.iter().map(|(a, b, t)| (norm(a), norm(b), t.clone())).collect();
         assert_eq!(whole, want, "{id}: whole.vtt");
+    }
+
+    // The catalog lists both, every file with its digest.
+    let catalog: serde_json::Value = serde_json::from_slice(&fs::read(title.join("catalog.json")).unwrap()).unwrap();
+    let listed = catalog["subtitles"].as_array().expect("catalog subtitles");
+    assert_eq!(listed.iter().map(|x| (str_of(x, "id"), str_of(x, "language"))).collect::<Vec<_>>(), [("subs_en".into(), "en".into()), ("subs_de".into(), "de".into())]);
+    for x in listed {
+        let id = str_of(x, "id");
+        check_file_digest(&title, &x["whole"], &id);
+        let chunks = x["chunks"].as_array().unwrap();
+        assert_eq!(chunks.len(), video.segments.len(), "{id}: catalog chunks");
+        for c in chunks {
+            check_file_digest(&title, c, &id);
+        }
     }
 
     // DASH: a text AdaptationSet per file, with its language, over whole.vtt.

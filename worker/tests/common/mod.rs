@@ -338,7 +338,7 @@ pub fn check_audio_track(t: &Track, src: &Source) {
 pub fn check_catalog(title: &Path, input: &Path, r: &Report) {
     let c: Value = serde_json::from_slice(&fs::read(title.join("catalog.json")).unwrap())
         .expect("catalog.json is not JSON");
-    assert_eq!(c["schema"], "vodpipe.catalog/v1", "catalog schema");
+    assert_eq!(c["schema"], "vodpipe.catalog/v2", "catalog schema");
     let dir_name = title.file_name().unwrap().to_string_lossy();
     assert_eq!(
         c["video_id"].as_str(),
@@ -381,6 +381,15 @@ pub fn check_catalog(title: &Path, input: &Path, r: &Report) {
             if id.starts_with("audio") { "audio" } else { "video" },
             "{id}: kind"
         );
+        // v2: every video rendition names its I-frame playlist, which is there.
+        match x["iframe_playlist"].as_str() {
+            Some(uri) => {
+                assert!(!id.starts_with("audio"), "{id}: an audio rendition with an I-frame playlist");
+                assert_eq!(uri, format!("{id}/iframes.m3u8"), "{id}: iframe_playlist");
+                assert!(title.join(uri).is_file(), "{id}: {uri} is not stored");
+            }
+            None => assert!(id.starts_with("audio"), "{id}: no iframe_playlist in the catalog"),
+        }
         let codecs = str_of(x, "codecs");
         let prefixes: &[&str] = match track.codec_name.as_str() {
             "h264" => &["avc1.", "avc3."],
