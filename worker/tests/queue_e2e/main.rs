@@ -450,6 +450,15 @@ async fn check_title(s3: &S3, bucket: &str, video_id: &str) -> Title {
             );
         }
         want.insert(r.playlist.clone(), Expect::short(ct::HLS));
+        if let Some(iframes) = &r.iframe_playlist {
+            want.insert(iframes.clone(), Expect::short(ct::HLS));
+        }
+    }
+    for t in &catalog.subtitles {
+        for c in std::iter::once((&t.whole.uri, t.whole.sha256, t.whole.size)).chain(t.chunks.iter().map(|c| (&c.uri, c.sha256, c.size))) {
+            want.insert(c.0.clone(), Expect::immutable(ct::VTT, Some((c.1, c.2))));
+        }
+        want.insert(t.playlist.clone(), Expect::short(ct::HLS));
     }
     let thumbs = &catalog.thumbnails;
     for image in std::iter::once(&thumbs.poster).chain(&thumbs.sprites) {
@@ -581,7 +590,8 @@ fn check_hls(
     let playlists: BTreeSet<String> = catalog
         .renditions
         .iter()
-        .map(|r| r.playlist.clone())
+        .flat_map(|r| std::iter::once(r.playlist.clone()).chain(r.iframe_playlist.clone()))
+        .chain(catalog.subtitles.iter().map(|t| t.playlist.clone()))
         .collect();
     if named != playlists {
         problems.push(format!(
@@ -664,6 +674,29 @@ fn check_dash(
         for set in &period.adaptations {
             for rep in &set.representations {
                 let id = rep.id.clone().unwrap_or_default();
+                // Sidecar subtitles: the whole file, by BaseURL.
+                if set.contentType.as_deref() == Some("text") {
+                    for base in &rep.BaseURL {
+                        if !listed.contains(&base.base) {
+                            problems.push(format!("{DASH_MPD}: Representation {id:?} names {}, which is not stored", base.base));
+                        }
+                    }
+                    continue;
+                }
+                // Thumbnails: one sprite sheet per @duration, numbered from startNumber.
+                if set.contentType.as_deref() == Some("image") {
+                    let tpl = rep.SegmentTemplate.as_ref().and_then(|t| t.media.clone().map(|m| (m, t.startNumber.unwrap_or(1))));
+                    let Some((media, first)) = tpl else {
+                        problems.push(format!("{DASH_MPD}: thumbnails {id:?} have no SegmentTemplate@media"));
+                        continue;
+                    };
+                    let sheets: Vec<String> = (0..catalog.thumbnails.sprites.len() as u64).map(|n| expand_template(&media, &id, first + n, 0)).collect();
+                    let stored: Vec<String> = catalog.thumbnails.sprites.iter().map(|i| i.uri.clone()).collect();
+                    if sheets != stored {
+                        problems.push(format!("{DASH_MPD}: thumbnails name {sheets:?}, the catalog's sprites are {stored:?}"));
+                    }
+                    continue;
+                }
                 let Some(tpl) = rep
                     .SegmentTemplate
                     .as_ref()
