@@ -1,6 +1,6 @@
 // Plays one vodpipe title in real browser players and reports what they saw.
 //
-//   node scripts/browser/play.mjs <title-dir>
+//   node scripts/browser/play.mjs <title-dir> [--cue-times 1.5,4.1,11.0]
 //
 // Serves <title-dir> and the player libraries (npm's hls.js, dashjs, shaka-player, pinned
 // in package.json beside this file) on 127.0.0.1, drives Debian's /usr/bin/chromium
@@ -8,9 +8,11 @@
 // master.m3u8, dash.js on manifest.mpd, Shaka on master.m3u8, Shaka on manifest.mpd. Each
 // session loads, plays, seeks to 10%, 50% and 90% of the duration (checking that
 // playback moves on after each), switches to every audio track, asks for thumbnails
-// where the player has an API for them, and plays to the end. Everything goes into one
-// JSON document on stdout, one entry per session, with the player's error events and the
-// console's errors.
+// where the player has an API for them, and plays to the end. Then it lists the subtitle
+// tracks the player offers and, for each, selects it, has it shown, and at every time of
+// --cue-times (seconds of the title; none by default) pauses there and records the cue
+// text the page has active. Everything goes into one JSON document on stdout, one entry
+// per session, with the player's error events and the console's errors.
 //
 // The harness judges nothing: worker/tests/browser_playback.rs does. The exit status is 0
 // whenever the harness itself ran, even if every player failed; non-zero (with the reason
@@ -41,6 +43,11 @@ const PLAYBACK_RATE = 2;
 // the boundary between two, so that rounding cannot pick the neighbour.
 const THUMBNAIL_POINTS = [0.15, 0.55, 0.85];
 const SEEK_POINTS = [0.1, 0.5, 0.9];
+// A paused player adds cues a little after the seek (it fetches the subtitle segment, or
+// dash.js refreshes its window of cues around the playhead): the page's active cues count
+// once they have stayed the same this long, or at the latest after TEXT_PROBE_MAX_MS.
+const TEXT_SETTLE_MS = 600;
+const TEXT_PROBE_MAX_MS = 4_000;
 
 // Each library's browser build, served under /lib/.
 const LIBRARIES = {
@@ -189,17 +196,24 @@ function startServer(titleDir) {
 /// module). Writes its findings into window.__report as it goes, so that a session cut
 /// off by the timeout still reports how far it got.
 async function sessionInPage(args) {
-    const { player, manifestUrl, titleBase, rate, seekPoints, thumbnailPoints } = args;
+    const { player, manifestUrl, titleBase, rate, seekPoints, thumbnailPoints, cueTimes, textSettleMs, textProbeMaxMs } = args;
     const report = {
         errors: [],
         steps: [],
         duration: null,
         media_duration: null,
+        // Where the element's buffered media begins once playing: the title's first frame
+        // on the clock that cue times are read against.
+        media_start: null,
         video_renditions: [],
         audio_tracks: [],
         playback: { start: null, seeks: [], end: null },
         audio_switches: [],
         thumbnails: { supported: false, reason: null, samples: [] },
+        // The subtitle tracks as the player lists them at load, then per track what the
+        // page showed at each probe time once it was selected.
+        text_tracks: [],
+        text_switches: [],
         active_video: null,
         mse: {},
         finished: false,
@@ -220,6 +234,33 @@ async function sessionInPage(args) {
     const titlePath = (url) => (typeof url === 'string' && url.startsWith(titleBase) ? url.slice(titleBase.length) : null);
     const addError = (source, fatal, message, detail) =>
         report.errors.push({ source, fatal, message: String(message), detail: detail ?? null });
+    // A cue's text as shown: markup (<i>, <c.x>, <v Name>) gone, entities decoded.
+    const cueText = (cue) => {
+        let text = null;
+        try {
+            text = cue.getCueAsHTML?.()?.textContent ?? null;
+        } catch {
+            text = null;
+        }
+        if (text === null) text = String(cue.text ?? '').replace(/<[^>]*>/g, '');
+        return text.trim();
+    };
+    const showingTracks = () => Array.from(video.textTracks).filter((x) => x.mode === 'showing');
+    const describeTrack = (x) => ({ kind: x.kind, label: x.label, language: x.language, mode: x.mode });
+    // Per page track: its active cues, and its cues that span currentTime.
+    const textState = () => {
+        const now = video.currentTime;
+        const of = (x) => ({
+            ...describeTrack(x),
+            loaded: x.cues?.length ?? 0,
+            active: Array.from(x.activeCues ?? []).map(cueText),
+            spanning: Array.from(x.cues ?? [])
+                .filter((c) => c.startTime <= now && now < c.endTime)
+                .map(cueText),
+        });
+        const all = Array.from(video.textTracks);
+        return { showing: all.filter((x) => x.mode === 'showing').map(of), others: all.filter((x) => x.mode !== 'showing').map(of) };
+    };
 
     for (const codecs of ['avc1.64001F', 'mp4a.40.2']) {
         const type = codecs.startsWith('avc') ? 'video/mp4' : 'audio/mp4';
@@ -236,12 +277,16 @@ async function sessionInPage(args) {
             if (!Hls.isSupported()) throw new Error('hls.js: Hls.isSupported() is false (no MSE?)');
             const hls = new Hls({ debug: false });
             let switched = null;
+            let subtitlesLoaded = null;
             hls.on(Hls.Events.ERROR, (_event, d) => {
                 const url = d.frag?.url ?? d.url ?? d.context?.url ?? null;
                 addError('hls.js', !!d.fatal, `${d.type}: ${d.details}${d.error ? `: ${d.error.message}` : ''}${d.reason ? ` (${d.reason})` : ''}`, url);
             });
             hls.on(Hls.Events.AUDIO_TRACK_SWITCHED, (_event, d) => {
                 switched = d.id;
+            });
+            hls.on(Hls.Events.SUBTITLE_TRACK_LOADED, (_event, d) => {
+                subtitlesLoaded = d.id;
             });
             const parsed = new Promise((resolve) => hls.once(Hls.Events.MANIFEST_PARSED, resolve));
             hls.attachMedia(video);
@@ -272,22 +317,52 @@ async function sessionInPage(args) {
                 },
                 thumbnails: null,
                 thumbnailsWhyNot: 'hls.js has no thumbnail API',
+                textTracks: () =>
+                    hls.subtitleTracks.map((t) => ({
+                        key: t.id,
+                        language: t.lang ?? null,
+                        label: t.name ?? null,
+                        kind: String(t.type ?? '').toLowerCase() || null,
+                        default: !!t.default,
+                        active: t.id === hls.subtitleTrack,
+                    })),
+                // hls.js only puts cues on the page's track when subtitleDisplay is on (it
+                // then sets the track's mode to showing); subtitleTrack starts the loading.
+                selectText: (t) => {
+                    hls.subtitleDisplay = true;
+                    hls.subtitleTrack = t.key;
+                },
+                textActive: (t) => hls.subtitleTrack === t.key && subtitlesLoaded === t.key,
                 destroy: () => hls.destroy(),
             };
         },
         'dash.js': async () => {
             const events = dashjs.MediaPlayer.events;
             const dash = dashjs.MediaPlayer().create();
+            const trackKey = (t) => `${t.id ?? ''}|${t.index ?? ''}|${t.lang ?? ''}`;
             dash.updateSettings({ debug: { logLevel: dashjs.Debug.LOG_LEVEL_WARNING } });
             dash.on(events.ERROR, (e) => {
                 const err = e.error ?? {};
                 addError('dash.js', true, `error ${err.code ?? '?'}: ${err.message ?? JSON.stringify(e)}`, err.data ? String(err.data?.url ?? '') : null);
             });
             dash.on(events.PLAYBACK_ERROR, (e) => addError('dash.js', true, `playback error: ${e.error?.message ?? e.error ?? ''}`));
+            // setTextTrack() takes an index into this list (the page's tracks, in manifest
+            // order), not a MediaInfo.
+            let textInfos = [];
+            dash.on(events.TEXT_TRACKS_ADDED, (e) => {
+                textInfos = e.tracks ?? [];
+            });
+            // The text track whose file came in last. A seek while the newly selected
+            // track's file is still on its way loses its cues for good (dash.js 5.2.1), so
+            // a switch counts as done only once the file is here.
+            let textLoaded = null;
+            dash.on(events.FRAGMENT_LOADING_COMPLETED, (e) => {
+                const info = e.request?.representation?.mediaInfo;
+                if (e.request?.mediaType === 'text' && info && !e.error) textLoaded = trackKey(info);
+            });
             const initialised = new Promise((resolve) => dash.on(events.STREAM_INITIALIZED, resolve));
             dash.initialize(video, manifestUrl, false);
             await initialised;
-            const trackKey = (t) => `${t.id ?? ''}|${t.index ?? ''}|${t.lang ?? ''}`;
             return {
                 duration: () => dash.duration(),
                 videoRenditions: () =>
@@ -318,6 +393,31 @@ async function sessionInPage(args) {
                             resolve(th ? { url: th.url, x: th.x, y: th.y, width: th.width, height: th.height } : null),
                         );
                     }),
+                textTracks: () => {
+                    const current = dash.isTextEnabled() ? dash.getCurrentTrackFor('text') : null;
+                    return dash.getTracksFor('text').map((t) => {
+                        const info = textInfos.find((x) => x.index === t.index && x.lang === t.lang);
+                        return {
+                            key: trackKey(t),
+                            language: t.lang ?? null,
+                            label: t.labels?.[0]?.text ?? null,
+                            kind: info?.kind ?? t.roles?.[0]?.value ?? null,
+                            default: (t.roles ?? []).some((r) => (r?.value ?? r) === 'main'),
+                            active: !!current && trackKey(current) === trackKey(t),
+                            _track: t,
+                        };
+                    });
+                },
+                selectText: (t) => {
+                    const idx = textInfos.findIndex((x) => x.index === t._track.index && x.lang === t._track.lang);
+                    if (idx < 0) throw new Error(`dash.js announced no page track for ${t.key} (TEXT_TRACKS_ADDED: ${textInfos.length} tracks)`);
+                    dash.enableText(true);
+                    dash.setTextTrack(idx);
+                },
+                textActive: (t) => {
+                    const current = dash.getCurrentTrackFor('text');
+                    return dash.isTextEnabled() && !!current && trackKey(current) === t.key && textLoaded === t.key;
+                },
                 destroy: () => dash.destroy(),
             };
         },
@@ -338,6 +438,13 @@ async function sessionInPage(args) {
             });
             await sp.attach(video);
             await sp.load(manifestUrl);
+            // Subtitles on from the start, as a viewer with a preferred language has them.
+            // Shaka 5.2.12 (HLS) holds back a text segment's cues until it has the media's
+            // timestamp offset, which it learns only from an audio or video append: a text
+            // track first chosen once the whole title is buffered (a short title, seconds
+            // in) never shows a cue. Switching later is fine once text has been on.
+            const firstText = sp.getTextTracks()[0];
+            if (firstText) sp.selectTextTrack(firstText);
             const trackKey = (t) => `${t.language}|${t.label ?? ''}|${t.channelsCount ?? ''}|${t.codecs ?? ''}`;
             return {
                 duration: () => {
@@ -368,9 +475,34 @@ async function sessionInPage(args) {
                 },
                 thumbnailsWhyNot: null,
                 imageTracks: () => sp.getImageTracks().length,
+                textTracks: () =>
+                    sp.getTextTracks().map((t) => ({
+                        key: t.id,
+                        language: t.language ?? null,
+                        label: t.label ?? null,
+                        kind: t.kind ?? null,
+                        default: !!t.primary,
+                        active: !!t.active,
+                        _track: t,
+                    })),
+                // Shaka 5 shows the track it selects (setTextTrackVisibility became private);
+                // Shaka 4 needs the call.
+                selectText: (t) => {
+                    sp.selectTextTrack(t._track);
+                    sp.setTextTrackVisibility?.(true);
+                },
+                textActive: (t) => sp.getTextTracks().some((x) => x.active && x.id === t.key),
                 destroy: () => sp.destroy(),
             };
         },
+    };
+
+    // Pauses, seeks and waits for `seeked`: whether it came.
+    const seekPaused = async (time) => {
+        video.pause();
+        const seeked = new Promise((resolve) => video.addEventListener('seeked', () => resolve(true), { once: true }));
+        a.seek(time);
+        return Promise.race([seeked, sleep(8_000).then(() => false)]);
     };
 
     // Playback has moved on from where it is now, with data to keep going.
@@ -401,6 +533,7 @@ async function sessionInPage(args) {
         report.video_renditions = a.videoRenditions();
         const strip = (tracks) => tracks.map(({ _track, key, ...rest }) => rest);
         report.audio_tracks = strip(a.audioTracks());
+        report.text_tracks = strip(a.textTracks());
         const duration = report.duration ?? report.media_duration;
 
         step('play');
@@ -408,6 +541,7 @@ async function sessionInPage(args) {
         await video.play();
         video.playbackRate = rate;
         report.playback.start = await advances('start');
+        report.media_start = video.buffered.length > 0 ? Number(video.buffered.start(0).toFixed(6)) : null;
 
         for (const point of seekPoints) {
             const target = Number((duration * point).toFixed(3));
@@ -473,6 +607,83 @@ async function sessionInPage(args) {
         } else {
             report.thumbnails.reason = a.thumbnailsWhyNot ?? 'the player found no image track in this manifest';
         }
+
+        // Every subtitle track in turn, shown, and read paused at each probe time.
+        for (const t of a.textTracks()) {
+            step(`text ${t.key}`);
+            const sw = {
+                language: t.language,
+                label: t.label,
+                kind: t.kind,
+                was_active: t.active,
+                active: false,
+                active_in_list: false,
+                showing: [],
+                shown_by_harness: false,
+                samples: [],
+                cues: [],
+                error: null,
+            };
+            report.text_switches.push(sw);
+            try {
+                video.pause();
+                a.selectText(t);
+                sw.active = await waitFor(() => a.textActive(t), 8_000);
+                sw.active_in_list = !!a.textTracks().find((x) => x.key === t.key)?.active;
+                await waitFor(() => showingTracks().length > 0, 3_000);
+                // The player should have shown it; an app would otherwise show the page's
+                // track of that language itself, and so does this, saying so.
+                if (showingTracks().length === 0) {
+                    const own = Array.from(video.textTracks).find((x) => x.mode !== 'disabled' && x.language === t.language);
+                    if (own) {
+                        own.mode = 'showing';
+                        sw.shown_by_harness = true;
+                    }
+                }
+                sw.showing = showingTracks().map(describeTrack);
+                for (const [n, time] of cueTimes.entries()) {
+                    step(`text ${t.key} at ${time}`);
+                    const didSeek = await seekPaused(time);
+                    const t0 = performance.now();
+                    // The first probe also waits for the track's first cues (its playlist
+                    // and segments, or the whole file, loading).
+                    if (n === 0) await waitFor(() => showingTracks().some((x) => (x.cues?.length ?? 0) > 0), 6_000);
+                    let last = JSON.stringify(textState());
+                    let since = performance.now();
+                    while (performance.now() - since < textSettleMs && performance.now() - t0 < textProbeMaxMs) {
+                        await sleep(50);
+                        const now = JSON.stringify(textState());
+                        if (now !== last) {
+                            last = now;
+                            since = performance.now();
+                        }
+                    }
+                    const state = textState();
+                    sw.samples.push({
+                        time,
+                        seeked: didSeek,
+                        current_time: Number(video.currentTime.toFixed(3)),
+                        paused: video.paused,
+                        ready_state: video.readyState,
+                        settled: performance.now() - since >= textSettleMs,
+                        waited_ms: Math.round(performance.now() - t0),
+                        // What the page shows: the active cues of its showing track(s).
+                        cues: state.showing.flatMap((x) => x.active),
+                        // The same tracks' cues whose span holds currentTime, in case the
+                        // page's activeCues lags behind the cue list.
+                        spanning: state.showing.flatMap((x) => x.spanning),
+                        other_tracks: state.others.filter((x) => x.active.length > 0),
+                    });
+                }
+                sw.cues = showingTracks()
+                    .flatMap((x) => Array.from(x.cues ?? []))
+                    .slice(0, 100)
+                    .map((c) => ({ start: Number(c.startTime.toFixed(6)), end: Number(c.endTime.toFixed(6)), text: cueText(c) }));
+            } catch (e) {
+                sw.error = `${e?.message ?? e}`;
+                addError('harness', true, `subtitles ${t.label ?? t.language ?? t.key}: ${sw.error}`, e?.stack ?? null);
+            }
+        }
         report.finished = true;
         step('done');
     } catch (e) {
@@ -489,7 +700,7 @@ async function sessionInPage(args) {
 
 // --- Sessions -----------------------------------------------------------------------
 
-async function runSession(browser, server, session) {
+async function runSession(browser, server, session, cueTimes) {
     const started = Date.now();
     const consoleErrors = [];
     const consoleWarnings = [];
@@ -517,6 +728,9 @@ async function runSession(browser, server, session) {
                 rate: PLAYBACK_RATE,
                 seekPoints: SEEK_POINTS,
                 thumbnailPoints: THUMBNAIL_POINTS,
+                cueTimes,
+                textSettleMs: TEXT_SETTLE_MS,
+                textProbeMaxMs: TEXT_PROBE_MAX_MS,
             });
         })();
         const deadline = new Promise((resolve) => {
@@ -551,9 +765,43 @@ async function runSession(browser, server, session) {
     };
 }
 
+/// The command line: the title folder and the probe times of --cue-times (or
+/// --cue-times=...), seconds of the title, in the order given.
+function parseArgs(argv) {
+    const usage = 'usage: node scripts/browser/play.mjs <title-dir> [--cue-times 1.5,4.1,11.0]';
+    let titleArg = null;
+    let cueTimes = [];
+    for (let i = 0; i < argv.length; i++) {
+        const a = argv[i];
+        let list = null;
+        if (a === '--cue-times') {
+            if (i + 1 >= argv.length) fail(`--cue-times needs a value\n${usage}`);
+            list = argv[++i];
+        } else if (a.startsWith('--cue-times=')) {
+            list = a.slice('--cue-times='.length);
+        } else if (a.startsWith('-') || titleArg !== null) {
+            fail(usage);
+        } else {
+            titleArg = a;
+        }
+        if (list !== null) {
+            cueTimes = list
+                .split(',')
+                .map((x) => x.trim())
+                .filter((x) => x !== '')
+                .map((x) => {
+                    const v = Number(x);
+                    if (!Number.isFinite(v) || v < 0) fail(`--cue-times: ${JSON.stringify(x)} is not a time in seconds`);
+                    return v;
+                });
+        }
+    }
+    if (titleArg === null) fail(usage);
+    return { titleArg, cueTimes };
+}
+
 async function main() {
-    const titleArg = process.argv[2];
-    if (!titleArg || process.argv.length > 3) fail('usage: node scripts/browser/play.mjs <title-dir>');
+    const { titleArg, cueTimes } = parseArgs(process.argv.slice(2));
     const titleDir = path.resolve(titleArg);
     for (const f of ['master.m3u8', 'manifest.mpd']) {
         if (!fs.existsSync(path.join(titleDir, f))) fail(`${titleDir} has no ${f}: not a vodpipe title folder`);
@@ -590,12 +838,13 @@ async function main() {
             playwright_core: packageVersion('playwright-core'),
             playback_rate: PLAYBACK_RATE,
             session_timeout_s: SESSION_TIMEOUT_MS / 1000,
+            cue_times: cueTimes,
         },
         sessions: [],
     };
     for (const session of SESSIONS) {
         process.stderr.write(`play.mjs: ${session.name} on ${session.manifest}\n`);
-        const result = await runSession(browser, server, session);
+        const result = await runSession(browser, server, session, cueTimes);
         process.stderr.write(`play.mjs: ${session.name}: ${result.finished ? 'finished' : 'did not finish'}, ${result.errors.length} error(s), ${(result.elapsed_ms / 1000).toFixed(1)} s\n`);
         out.sessions.push(result);
     }
