@@ -17,7 +17,6 @@ mod common;
 
 use std::fs;
 use std::path::{Path, PathBuf};
-use std::sync::OnceLock;
 
 use common::*;
 
@@ -34,22 +33,12 @@ bitrate = 150000
 preset = "ultrafast"
 "#;
 
-fn field(name: &str) -> PathBuf {
-    static MADE: OnceLock<Result<(), String>> = OnceLock::new();
-    if let Err(e) = MADE.get_or_init(|| run_fixture_script("make-field-media.sh")) {
-        panic!("{e}");
-    }
-    let p = repo_root().join("fixtures/field").join(name);
-    assert!(p.exists(), "fixture {name} missing after fixtures/make-field-media.sh");
-    p
-}
-
 /// Packages `fixture` and checks it as every title is checked (`verify_title`: renditions,
 /// alignment, catalog, HLS, DASH with the schema). Returns the scratch and the title.
 fn package(fixture: &str) -> (Scratch, PathBuf) {
     let stem = Path::new(fixture).file_stem().unwrap().to_string_lossy().into_owned();
     let s = Scratch::new(&format!("audio_{stem}"));
-    let input = field(fixture);
+    let input = field_media(fixture);
     let ladder = s.path("ladder.toml");
     fs::write(&ladder, LADDER).unwrap();
     run_ok(&[arg("transcode"), input.clone().into(), arg("--out"), s.out().into(), arg("--video-id"), arg("title"), arg("--ladder"), ladder.into()]);
@@ -235,7 +224,7 @@ fn a_ladder_can_turn_the_5_1_rendition_off() {
     let s = Scratch::new("audio_no_surround");
     let ladder = s.path("ladder.toml");
     fs::write(&ladder, format!("{LADDER}\n[audio]\nsurround_bitrate = 0\n")).unwrap();
-    run_ok(&[arg("transcode"), field("09_h264_pcm51.mov").into(), arg("--out"), s.out().into(), arg("--video-id"), arg("title"), arg("--ladder"), ladder.into()]);
+    run_ok(&[arg("transcode"), field_media("09_h264_pcm51.mov").into(), arg("--out"), s.out().into(), arg("--video-id"), arg("title"), arg("--ladder"), ladder.into()]);
     let files = list_files(&s.out().join("title"));
     assert!(files.iter().any(|f| f == "audio/init.mp4"), "{files:?}");
     assert!(!files.iter().any(|f| f.starts_with("audio_51/")), "a 5.1 rendition with surround_bitrate = 0: {files:?}");

@@ -57,7 +57,7 @@ fn hls_js_dash_js_and_shaka_play_our_title_in_chromium() {
 /// lists the four, starts with English (the default), and plays each once switched to.
 #[test]
 fn the_players_list_and_switch_every_language_and_the_5_1() {
-    play_in_browsers("browser_languages", &field_fixture("34_three_languages.mkv"));
+    play_in_browsers("browser_languages", &field_media("34_three_languages.mkv"));
 }
 
 /// Sidecar subtitles on a title whose media does not start at presentation time 0: with
@@ -462,15 +462,6 @@ fn make_bframe_source(out: &Path, seconds: u32) {
         .status()
         .expect("ffmpeg not found: run scripts/setup.sh");
     assert!(status.success(), "ffmpeg could not make {}", out.display());
-}
-
-/// A fixture of fixtures/make-field-media.sh (made if missing).
-fn field_fixture(name: &str) -> std::path::PathBuf {
-    static MADE: std::sync::OnceLock<Result<(), String>> = std::sync::OnceLock::new();
-    if let Err(e) = MADE.get_or_init(|| run_fixture_script("make-field-media.sh")) {
-        panic!("{e}");
-    }
-    repo_root().join("fixtures/field").join(name)
 }
 
 /// Packages `input` with the default ladder and has the four sessions play it.

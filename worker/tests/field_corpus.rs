@@ -30,7 +30,6 @@ mod common;
 use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::Command;
-use std::sync::OnceLock;
 
 use serde_json::Value;
 
@@ -66,24 +65,11 @@ enum Frames {
     Resampled,
 }
 
-/// The corpus, made once per test binary if any file is missing.
-fn field(name: &str) -> PathBuf {
-    static MADE: OnceLock<Result<(), String>> = OnceLock::new();
-    let dir = repo_root().join("fixtures/field");
-    let made = MADE.get_or_init(|| run_fixture_script("make-field-media.sh"));
-    if let Err(e) = made {
-        panic!("{e}");
-    }
-    let p = dir.join(name);
-    assert!(p.exists(), "fixture {name} missing after fixtures/make-field-media.sh");
-    p
-}
-
 /// Packages one fixture with [`FIELD_LADDER`]; returns the scratch, input and title folder.
 fn package(fixture: &str) -> (Scratch, PathBuf, PathBuf) {
     let stem = Path::new(fixture).file_stem().unwrap().to_string_lossy().into_owned();
     let s = Scratch::new(&format!("field_{stem}"));
-    let input = field(fixture);
+    let input = field_media(fixture);
     let ladder = s.path("ladder.toml");
     fs::write(&ladder, FIELD_LADDER).unwrap();
     run_ok(&[
@@ -408,7 +394,7 @@ fn check_field(fixture: &str, frames: Frames) {
 #[test]
 fn a_source_under_every_rung_is_published_at_its_own_size() {
     let s = Scratch::new("field_qcif_default_ladder");
-    let input = field("23_phone_h263.3gp");
+    let input = field_media("23_phone_h263.3gp");
     run_ok(&[arg("transcode"), input.clone().into(), arg("--out"), s.out().into(), arg("--video-id"), arg("title")]);
     let title = s.out().join("title");
     let master = fs::read_to_string(title.join("master.m3u8")).unwrap();

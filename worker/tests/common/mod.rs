@@ -1953,6 +1953,18 @@ pub fn media(name: &str) -> PathBuf {
     p
 }
 
+/// A fixture of the field corpus (fixtures/make-field-media.sh), the script run first
+/// (once per test binary; it makes only what is missing).
+pub fn field_media(name: &str) -> PathBuf {
+    static MADE: OnceLock<Result<(), String>> = OnceLock::new();
+    if let Err(e) = MADE.get_or_init(|| run_fixture_script("make-field-media.sh")) {
+        panic!("{e}");
+    }
+    let p = repo_root().join("fixtures/field").join(name);
+    assert!(p.exists(), "fixture {name} missing after fixtures/make-field-media.sh");
+    p
+}
+
 pub fn default_ladder_heights() -> Vec<u32> {
     let text = fs::read_to_string(repo_root().join("ladders/default.toml")).unwrap();
     text.lines()
