@@ -22,7 +22,10 @@ cd "$root"
 PROFILE_FLAG=(--release)
 
 log_dir="$(mktemp -d "${TMPDIR:-/tmp}/vodpipe-test.XXXXXX")"
-trap 'rm -rf "$log_dir"' EXIT
+# The tests start SeaweedFS from this checkout's .tools (scripts/services.sh); it is stopped
+# at the end, or it would hold 127.0.0.1:8333 against the next clone's run. services.sh
+# stops only what this checkout started (a RabbitMQ it did not start is left running).
+trap 'bash scripts/services.sh stop >/dev/null 2>&1 || true; rm -rf "$log_dir"' EXIT
 
 failures=()
 passed=0
