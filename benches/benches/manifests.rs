@@ -104,6 +104,7 @@ fn title() -> Presentation {
                 channels: None,
                 sample_rate: None,
                 language: None,
+                role: Default::default(),
                 video_range: None,
             };
             rendition(track, &video_durations, bitrate)
@@ -121,6 +122,7 @@ fn title() -> Presentation {
         channels: Some(2),
         sample_rate: Some(AUDIO_TIMESCALE),
         language: Some("en".into()),
+        role: Default::default(),
         video_range: None,
     };
     renditions.push(rendition(audio, &audio_durations(count), 128_000));

@@ -13,7 +13,7 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use crate::model::{
-    FrameRate, Presentation, Rendition, Sha256Digest, TrackKind, iframe_playlist_uri, media_playlist_uri,
+    AudioRole, FrameRate, Presentation, Rendition, Sha256Digest, TrackKind, iframe_playlist_uri, media_playlist_uri,
 };
 use crate::{Error, Result};
 
@@ -165,6 +165,13 @@ pub struct CatalogRendition {
     /// BCP 47 language tag, when known.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub language: Option<String>,
+    /// An audio rendition's purpose when it is not the programme's sound: `commentary` or
+    /// `description`.
+    #[serde(default, skip_serializing_if = "AudioRole::is_main")]
+    pub role: AudioRole,
+    /// The audio rendition a player starts with (HLS `DEFAULT=YES`, DASH Role `main`).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub default: bool,
     /// Bits per second over the whole rendition (rounded up).
     pub average_bandwidth: u64,
     /// Bits per second of the most demanding segment (rounded up).
@@ -339,15 +346,16 @@ pub fn build(
             hls: HLS_MASTER.to_owned(),
             dash: DASH_MPD.to_owned(),
         },
-        renditions: p.renditions.iter().map(rendition).collect(),
+        renditions: p.renditions.iter().map(|r| rendition(r, p)).collect(),
         thumbnails: thumbs.clone(),
         subtitles: p.subtitles.iter().map(subtitle_rendition).collect(),
         parts: Vec::new(),
     }
 }
 
-fn rendition(r: &Rendition) -> CatalogRendition {
+fn rendition(r: &Rendition, p: &Presentation) -> CatalogRendition {
     let t = &r.track;
+    let default = t.kind == TrackKind::Audio && p.renditions_of(TrackKind::Audio).next().is_some_and(|first| first.track.id == t.id);
     CatalogRendition {
         id: t.id.clone(),
         kind: t.kind,
@@ -359,6 +367,8 @@ fn rendition(r: &Rendition) -> CatalogRendition {
         channels: t.channels,
         sample_rate: t.sample_rate,
         language: t.language.clone(),
+        role: t.role,
+        default,
         average_bandwidth: r.average_bandwidth(),
         peak_bandwidth: r.peak_bandwidth(),
         playlist: media_playlist_uri(&t.id),

@@ -19,6 +19,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::catalog::Thumbnails;
 use crate::model::{Presentation, Rendition, Segment, TrackKind};
+use crate::subtitles::TextStream;
 use crate::{Error, Result};
 
 /// One chunk of the title's video: `segments` whole segments from `first_segment` (1-based),
@@ -89,6 +90,10 @@ pub struct Part {
     pub thumbnails: Option<Thumbnails>,
     /// Who made it, when the caller says.
     pub worker: Option<Worker>,
+    /// The cues of the source's text streams, from the part that read them (the title's
+    /// whole, or its audio-and-thumbnails part).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub text: Vec<TextStream>,
 }
 
 /// A worker process: its host's name and its process id.
@@ -119,6 +124,8 @@ pub struct Assembled {
     pub thumbnails: Thumbnails,
     pub parts: Vec<PartRecord>,
     pub dropped_audio: Vec<Segment>,
+    /// The source's text streams, as the part that read them found them.
+    pub text: Vec<TextStream>,
 }
 
 /// Builds the title from its parts, in the order given (chunks in order; the audio part
@@ -127,7 +134,14 @@ pub fn assemble(video_id: &str, parts: Vec<Part>) -> Result<Assembled> {
     let mut renditions: Vec<(Rendition, String)> = Vec::new();
     let mut thumbnails = None;
     let mut records = Vec::new();
+    let mut text = Vec::new();
     for part in parts {
+        if !part.text.is_empty() {
+            if !text.is_empty() {
+                return Err(Error::PartsDisagree { part: part.name, reason: "a second part read the text streams".into() });
+            }
+            text = part.text;
+        }
         let made = part.renditions.iter().find(|r| r.track.kind == TrackKind::Video).or(part.renditions.first());
         if let Some((first, last)) = made.and_then(|r| Some((r.segments.first()?.index, r.segments.last()?.index))) {
             records.push(PartRecord { part: part.name.clone(), first_segment: first, last_segment: last, worker: part.worker.clone() });
@@ -177,7 +191,7 @@ pub fn assemble(video_id: &str, parts: Vec<Part>) -> Result<Assembled> {
             record.last_segment = record.last_segment.min(video_segments as u32);
         }
     }
-    Ok(Assembled { presentation: Presentation { video_id: video_id.to_owned(), renditions, subtitles: Vec::new() }, thumbnails, parts: records, dropped_audio })
+    Ok(Assembled { presentation: Presentation { video_id: video_id.to_owned(), renditions, subtitles: Vec::new() }, thumbnails, parts: records, dropped_audio, text })
 }
 
 /// Appends `next`'s segments (from part `part`) to `have` (first seen in `first_part`).

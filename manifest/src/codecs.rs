@@ -72,6 +72,7 @@ impl InitInfo {
             channels: self.channels,
             sample_rate: self.sample_rate,
             language,
+            role: Default::default(),
             video_range: None,
         }
     }

@@ -17,7 +17,7 @@
 use std::time::Duration;
 
 use dash_mpd_core::{
-    AdaptationSet, AudioChannelConfiguration, BaseURL, EssentialProperty, Label, MPD, Period,
+    Accessibility, AdaptationSet, AudioChannelConfiguration, BaseURL, EssentialProperty, Label, MPD, Period,
     Representation, Role, S, SegmentTemplate, SegmentTimeline, SupplementalProperty,
 };
 use serde::Serialize;
@@ -25,7 +25,7 @@ use serde::Serialize;
 use crate::catalog::Thumbnails;
 use crate::subtitles::SubtitleTrack;
 use crate::model::{
-    Presentation, Rendition, SPRITE_COLUMNS, SPRITE_ROWS, SPRITE_TEMPLATE, TrackKind, VideoCodec, sprite_uri,
+    AudioRole, Presentation, Rendition, SPRITE_COLUMNS, SPRITE_ROWS, SPRITE_TEMPLATE, TrackKind, VideoCodec, sprite_uri,
 };
 use crate::{Error, Result};
 
@@ -44,6 +44,11 @@ pub const CHANNEL_CONFIGURATION_SCHEME: &str =
 pub const CICP_TRANSFER_SCHEME: &str = "urn:mpeg:mpegB:cicp:TransferCharacteristics";
 /// `Role@schemeIdUri` of the roles ISO/IEC 23009-1 5.8.5.5 defines (`main`, `alternate`, ...).
 pub const ROLE_SCHEME: &str = "urn:mpeg:dash:role:2011";
+/// `Accessibility@schemeIdUri` of an audio set's purpose (TV-Anytime AudioPurposeCS, as
+/// DVB-DASH and DASH-IF IOP signal audio description); `@value` 1 is "for the visually
+/// impaired".
+pub const AUDIO_PURPOSE_SCHEME: &str = "urn:tva:metadata:cs:AudioPurposeCS:2007";
+const AUDIO_PURPOSE_VISUALLY_IMPAIRED: &str = "1";
 /// `EssentialProperty@schemeIdUri` of a thumbnail Representation, `@value` its tile grid
 /// `COLSxROWS` (DASH-IF IOP 4.3, 6.2.6).
 pub const THUMBNAIL_TILE_SCHEME: &str = "http://dashif.org/thumbnail_tile";
@@ -96,20 +101,18 @@ pub fn mpd(p: &Presentation, thumbs: Option<&Thumbnails>) -> Result<String> {
     }
     // One set per language and channel count: a player switches among a set's
     // Representations for bandwidth, and must not go from 5.1 to stereo doing so.
-    let mut sets: Vec<(Option<&str>, Option<u32>)> = Vec::new();
+    // Commentary and description are sets of their own too.
+    let set_of = |r: &Rendition| (r.track.language.clone(), r.track.channels, r.track.role);
+    let mut sets = Vec::new();
     for r in p.renditions_of(TrackKind::Audio) {
-        let key = (r.track.language.as_deref(), r.track.channels);
-        if !sets.contains(&key) {
-            sets.push(key);
+        if !sets.contains(&set_of(r)) {
+            sets.push(set_of(r));
         }
     }
-    for (i, (lang, channels)) in sets.into_iter().enumerate() {
-        let reps: Vec<&Rendition> = p
-            .renditions_of(TrackKind::Audio)
-            .filter(|r| (r.track.language.as_deref(), r.track.channels) == (lang, channels))
-            .collect();
+    for (i, key) in sets.iter().enumerate() {
+        let reps: Vec<&Rendition> = p.renditions_of(TrackKind::Audio).filter(|r| set_of(r) == *key).collect();
         // The set of the first audio rendition (the default one) is the main one.
-        adaptations.push(audio_adaptation_set(adaptations.len(), lang, i == 0, &reps, origin));
+        adaptations.push(audio_adaptation_set(adaptations.len(), key.0.as_deref(), key.2, i == 0, &reps, origin));
     }
     for t in &p.subtitles {
         adaptations.push(subtitle_adaptation_set(adaptations.len(), t));
@@ -257,9 +260,30 @@ fn subtitle_adaptation_set(id: usize, t: &SubtitleTrack) -> AdaptationSet {
     }
 }
 
+/// An audio set's Roles: `main` for the default one, its purpose for commentary and
+/// description, `alternate` for the other languages and channel counts.
+fn audio_roles(role: AudioRole, main: bool) -> Vec<Role> {
+    let mut values = Vec::new();
+    if main {
+        values.push("main");
+    }
+    match role {
+        AudioRole::Main if !main => values.push("alternate"),
+        AudioRole::Main => {}
+        AudioRole::Commentary => values.push("commentary"),
+        AudioRole::Description => values.push("description"),
+    }
+    values
+        .into_iter()
+        .map(|v| Role { schemeIdUri: ROLE_SCHEME.to_owned(), value: Some(v.to_owned()), ..Default::default() })
+        .collect()
+}
+
 /// `main`: the set holds the default audio rendition (DASH Role `main`; the others are
-/// `alternate`). A set with a language is labelled with its name.
-fn audio_adaptation_set(id: usize, lang: Option<&str>, main: bool, reps: &[&Rendition], origin: Origin) -> AdaptationSet {
+/// `alternate`), and `role` its purpose (Role `commentary` or `description`, the latter with
+/// the audio-purpose Accessibility descriptor of visually impaired viewers). A set with a
+/// language is labelled with its name.
+fn audio_adaptation_set(id: usize, lang: Option<&str>, role: AudioRole, main: bool, reps: &[&Rendition], origin: Origin) -> AdaptationSet {
     let channel_config = |channels: u32| AudioChannelConfiguration {
         schemeIdUri: CHANNEL_CONFIGURATION_SCHEME.to_owned(),
         value: Some(channels.to_string()),
@@ -286,11 +310,15 @@ fn audio_adaptation_set(id: usize, lang: Option<&str>, main: bool, reps: &[&Rend
             .map(|name| Label { content: name.to_owned(), ..Default::default() })
             .into_iter()
             .collect(),
-        Role: vec![Role {
-            schemeIdUri: ROLE_SCHEME.to_owned(),
-            value: Some(if main { "main" } else { "alternate" }.to_owned()),
-            ..Default::default()
-        }],
+        Role: audio_roles(role, main),
+        Accessibility: (role == AudioRole::Description)
+            .then(|| Accessibility {
+                schemeIdUri: AUDIO_PURPOSE_SCHEME.to_owned(),
+                value: Some(AUDIO_PURPOSE_VISUALLY_IMPAIRED.to_owned()),
+                ..Default::default()
+            })
+            .into_iter()
+            .collect(),
         representations: reps
             .iter()
             .map(|r| Representation {
@@ -405,6 +433,7 @@ mod tests {
                 channels: Some(2),
                 sample_rate: Some(48000),
                 language: None,
+                role: Default::default(),
                 video_range: None,
             },
             init: seg(0, 0, 0),
@@ -543,7 +572,7 @@ mod tests {
         surround.track.channels = Some(6);
         stereo.track.language = Some("de".into());
         surround.track.language = Some("de".into());
-        let set = audio_adaptation_set(0, Some("de"), true, &[&stereo, &surround], Origin { ticks: 0, timescale: 1 });
+        let set = audio_adaptation_set(0, Some("de"), AudioRole::Main, true, &[&stereo, &surround], Origin { ticks: 0, timescale: 1 });
         assert!(set.AudioChannelConfiguration.is_empty());
         let values: Vec<_> = set
             .representations

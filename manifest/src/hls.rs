@@ -17,7 +17,7 @@ use m3u8_rs::{
     MediaPlaylistType, MediaSegment, QuotedOrUnquoted, Resolution, VariantStream,
 };
 
-use crate::model::{Presentation, Rendition, Segment, TrackKind, iframe_playlist_uri, media_playlist_uri};
+use crate::model::{AudioRole, Presentation, Rendition, Segment, TrackKind, iframe_playlist_uri, media_playlist_uri};
 use crate::subtitles::SubtitleTrack;
 
 /// EXT-X-VERSION of every playlist written here.
@@ -76,7 +76,10 @@ pub fn master_playlist(p: &Presentation) -> String {
             name,
             // The first audio rendition is what a client plays unless told otherwise.
             default: i == 0,
-            autoselect: true,
+            // A player picks among the autoselect ones by the viewer's language (and
+            // accessibility settings); commentary only when chosen.
+            autoselect: i == 0 || r.track.role != AudioRole::Commentary,
+            characteristics: characteristics(r.track.role).map(str::to_owned),
             channels: r.track.channels.map(|c| c.to_string()),
             ..Default::default()
         })
@@ -140,6 +143,11 @@ fn audio_names(audio: &[&Rendition]) -> Vec<String> {
         if r.track.channels == Some(6) {
             base.push_str(" 5.1");
         }
+        match r.track.role {
+            AudioRole::Main => {}
+            AudioRole::Commentary => base.push_str(" (commentary)"),
+            AudioRole::Description => base.push_str(" (audio description)"),
+        }
         let mut name = base.clone();
         let mut n = 1;
         while names.contains(&name) {
@@ -149,6 +157,17 @@ fn audio_names(audio: &[&Rendition]) -> Vec<String> {
         names.push(name);
     }
     names
+}
+
+/// EXT-X-MEDIA CHARACTERISTICS of an audio rendition: the media characteristic tags of
+/// Apple's HLS authoring specification (described video for audio description, auxiliary
+/// content for commentary).
+fn characteristics(role: AudioRole) -> Option<&'static str> {
+    match role {
+        AudioRole::Main => None,
+        AudioRole::Commentary => Some("public.auxiliary-content"),
+        AudioRole::Description => Some("public.accessibility.describes-video"),
+    }
 }
 
 /// One EXT-X-MEDIA TYPE=SUBTITLES per subtitle rendition: its language and that language's
@@ -401,6 +420,7 @@ mod tests {
             channels: None,
             sample_rate: None,
             language: None,
+            role: Default::default(),
             video_range: None,
         };
         let init = Segment { index: 0, start: 0, duration: 0, size: 800, sha256: Sha256Digest([0; 32]), uri: init_uri("v"), key_frame_bytes: None };

@@ -165,9 +165,56 @@ pub struct TrackInfo {
     pub sample_rate: Option<u32>,
     /// EXT-X-MEDIA LANGUAGE / `AdaptationSet@lang` (audio), BCP 47, when known.
     pub language: Option<String>,
+    /// What an audio rendition is for (DASH `Role`, HLS `CHARACTERISTICS`); the
+    /// programme's own sound unless a job says otherwise.
+    #[serde(default, skip_serializing_if = "AudioRole::is_main")]
+    pub role: AudioRole,
     /// EXT-X-STREAM-INF VIDEO-RANGE (video only): `None` for SDR, which is the default
     /// there and left unwritten.
     pub video_range: Option<VideoRange>,
+}
+
+/// What an audio rendition carries beside (or instead of) the programme's sound, as a
+/// job states it: players offer commentary and audio description apart from the
+/// languages, and pick description for viewers who asked for it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum AudioRole {
+    /// The programme's sound, in some language.
+    #[default]
+    Main,
+    /// Talk over the programme (a director's commentary).
+    Commentary,
+    /// The programme's sound with a narration of what is seen, for blind and partially
+    /// sighted viewers.
+    Description,
+}
+
+impl AudioRole {
+    pub fn is_main(&self) -> bool {
+        *self == AudioRole::Main
+    }
+
+    /// The word a job and the catalog use.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AudioRole::Main => "main",
+            AudioRole::Commentary => "commentary",
+            AudioRole::Description => "description",
+        }
+    }
+}
+
+impl std::str::FromStr for AudioRole {
+    type Err = String;
+    fn from_str(s: &str) -> std::result::Result<Self, String> {
+        match s {
+            "main" => Ok(AudioRole::Main),
+            "commentary" => Ok(AudioRole::Commentary),
+            "description" => Ok(AudioRole::Description),
+            other => Err(format!("{other:?} is not an audio role (main, commentary, description)")),
+        }
+    }
 }
 
 /// The transfer a video rendition is coded with, as HLS names it.
@@ -442,6 +489,7 @@ mod tests {
                 channels: None,
                 sample_rate: None,
                 language: None,
+                role: Default::default(),
                 video_range: None,
             },
             init: Segment {

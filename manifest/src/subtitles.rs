@@ -1,5 +1,7 @@
-//! Sidecar subtitles (WebVTT or SRT) as WebVTT renditions of a title: parsed into cues,
-//! cut on the video's segment boundaries for HLS, and whole for DASH.
+//! Subtitles as WebVTT renditions of a title: sidecar files (WebVTT or SRT) parsed into
+//! cues, and the source's own text streams (read by the pipeline as [`TimedCue`]s) put on
+//! the title's clock; either cut on the video's segment boundaries for HLS, and whole for
+//! DASH.
 //!
 //! Cue times are the title's: 0 is its first frame, as a player shows the source. Each HLS
 //! segment `seg-NNNNN.vtt` covers video segment N's time and holds every cue that overlaps
@@ -9,6 +11,8 @@
 //! gets the whole file (`whole.vtt`), whose times are the Period's.
 
 use std::fmt::Write as _;
+
+use serde::{Deserialize, Serialize};
 
 use crate::model::{Segment, Sha256Digest};
 use crate::{Error, Result};
@@ -21,6 +25,91 @@ pub struct Cue {
     pub end_ms: u64,
     pub settings: String,
     pub text: String,
+}
+
+/// A cue of a text stream of the source, as the pipeline read it: times in nanoseconds of
+/// the title's media (the presentation times the picture it goes with has in the output),
+/// its text as WebVTT cue text.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TimedCue {
+    pub start_ns: u64,
+    pub end_ns: u64,
+    pub text: String,
+}
+
+/// The cues of one text stream of the source (`stream`: its position among the source's
+/// text streams, from 0).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TextStream {
+    pub stream: usize,
+    pub cues: Vec<TimedCue>,
+}
+
+/// A text stream's cues on the title's clock: milliseconds from `origin_ns` (where the title's
+/// first frame is presented), to the nearest. A cue that ends before the title starts is
+/// left out; one that starts before it starts at 0. Empty cues are left out too.
+pub fn title_cues(cues: &[TimedCue], origin_ns: u64) -> Vec<Cue> {
+    let ms = |ns: u64| (ns.saturating_sub(origin_ns) + 500_000) / 1_000_000;
+    let mut out: Vec<Cue> = cues
+        .iter()
+        .filter(|c| c.end_ns > origin_ns && !c.text.trim().is_empty())
+        .map(|c| Cue { start_ms: ms(c.start_ns), end_ms: ms(c.end_ns), settings: String::new(), text: c.text.trim_end().to_owned() })
+        .filter(|c| c.end_ms > c.start_ms)
+        .collect();
+    out.sort_by_key(|c| (c.start_ms, c.end_ms));
+    out
+}
+
+/// WebVTT cue text from Pango markup, the form GStreamer gives text streams in (from SRT,
+/// ASS/SSA and MP4 timed text): `<b>`, `<i>` and `<u>` are WebVTT's too and stay; other
+/// tags (`<span>`, fonts, colours) go, keeping their text; entities stay as they are
+/// (WebVTT reads `&amp;` `&lt;` `&gt;`), and a bare `&`, `<` or `>` is escaped. No line is
+/// left blank (a blank line would end the cue).
+pub fn from_pango_markup(markup: &str) -> String {
+    let mut out = String::with_capacity(markup.len());
+    let mut rest = markup;
+    while let Some(c) = rest.chars().next() {
+        match c {
+            '<' => match rest.find('>') {
+                Some(end) => {
+                    let tag = &rest[1..end];
+                    let name = tag.trim_start_matches('/').split(|c: char| c.is_whitespace()).next().unwrap_or("");
+                    if ["b", "i", "u"].contains(&name.to_ascii_lowercase().as_str()) && !tag.contains(char::is_whitespace) {
+                        out.push('<');
+                        out.push_str(&tag.to_ascii_lowercase());
+                        out.push('>');
+                    }
+                    rest = &rest[end + 1..];
+                    continue;
+                }
+                None => out.push_str("&lt;"),
+            },
+            '&' => {
+                let entity = rest[1..].find(';').map(|end| &rest[1..=end]).filter(|e| e.len() <= 8 && e.chars().all(|c| c.is_ascii_alphanumeric() || c == '#'));
+                match entity {
+                    Some(e) => {
+                        out.push('&');
+                        out.push_str(e);
+                        out.push(';');
+                        rest = &rest[e.len() + 2..];
+                        continue;
+                    }
+                    None => out.push_str("&amp;"),
+                }
+            }
+            '>' => out.push_str("&gt;"),
+            c => out.push(c),
+        }
+        rest = &rest[c.len_utf8()..];
+    }
+    out.lines().map(str::trim_end).filter(|l| !l.trim().is_empty()).collect::<Vec<_>>().join("\n")
+}
+
+/// Plain UTF-8 text (a text stream without markup) as WebVTT cue text: `&`, `<`, `>` escaped,
+/// no blank lines.
+pub fn from_plain_text(text: &str) -> String {
+    let escaped = text.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;");
+    escaped.lines().map(str::trim_end).filter(|l| !l.trim().is_empty()).collect::<Vec<_>>().join("\n")
 }
 
 /// A subtitle rendition as the manifests name it.
@@ -181,6 +270,23 @@ mod tests {
         assert_eq!((a[1].start_ms, a[1].end_ms), (60_250, 61_000));
         assert_eq!(a.iter().map(|c| (c.start_ms, c.end_ms, &c.text)).collect::<Vec<_>>(), b.iter().map(|c| (c.start_ms, c.end_ms, &c.text)).collect::<Vec<_>>());
         assert_eq!(b[0].settings, "line:90%");
+    }
+
+    #[test]
+    fn pango_markup_becomes_webvtt_cue_text() {
+        assert_eq!(from_pango_markup("<i>Hello</i> <span foreground=\"red\">there</span>"), "<i>Hello</i> there");
+        assert_eq!(from_pango_markup("<B>loud</B>\n\nTom &amp; Jerry &lt;3"), "<b>loud</b>\nTom &amp; Jerry &lt;3");
+        assert_eq!(from_pango_markup("a & b > c"), "a &amp; b &gt; c");
+        assert_eq!(from_pango_markup("1 < 2"), "1 &lt; 2");
+        assert_eq!(from_plain_text("<not a tag> & more\r\n\r\nend"), "&lt;not a tag&gt; &amp; more\nend");
+    }
+
+    #[test]
+    fn text_stream_cues_are_put_on_the_titles_clock() {
+        let cue = |start_ns: u64, end_ns: u64, text: &str| TimedCue { start_ns, end_ns, text: text.into() };
+        let cues = [cue(2_021_000_000, 3_521_400_000, "b"), cue(0, 10_000_000, "before"), cue(15_000_000, 1_021_000_000, "a"), cue(4_000_000_000, 5_000_000_000, " ")];
+        let got: Vec<(u64, u64, String)> = title_cues(&cues, 21_000_000).into_iter().map(|c| (c.start_ms, c.end_ms, c.text)).collect();
+        assert_eq!(got, [(0, 1000, "a".to_owned()), (2000, 3500, "b".to_owned())]);
     }
 
     #[test]

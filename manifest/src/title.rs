@@ -20,6 +20,7 @@ use std::collections::VecDeque;
 
 use crate::catalog::{Image, Thumbnails};
 use crate::chunk::{self, Part};
+use crate::subtitles::{TextStream, TimedCue};
 use crate::codecs::{self, InitInfo};
 use crate::model::{
     init_uri, media_segment_uri, Presentation, Rendition, Segment, Sha256Digest, TrackInfo,
@@ -91,6 +92,8 @@ pub struct TitleBuilder<B> {
     poster: Option<Image>,
     sprites: Vec<Image>,
     sprite_index: Option<SpriteIndex>,
+    /// The cues of the source's text streams read so far.
+    text: Vec<TextStream>,
 }
 
 /// What the title became: the presentation, its thumbnails, and how many audio fragments
@@ -116,6 +119,15 @@ impl<B: AsRef<[u8]>> TitleBuilder<B> {
             poster: None,
             sprites: Vec::new(),
             sprite_index: None,
+            text: Vec::new(),
+        }
+    }
+
+    /// A cue of the source's text stream `stream`, in the order the stream gives them.
+    pub fn on_text_cue(&mut self, stream: usize, cue: TimedCue) {
+        match self.text.iter_mut().find(|t| t.stream == stream) {
+            Some(t) => t.cues.push(cue),
+            None => self.text.push(TextStream { stream, cues: vec![cue] }),
         }
     }
 
@@ -276,7 +288,7 @@ impl<B: AsRef<[u8]>> TitleBuilder<B> {
                 _ => return Err(Error::NoSegments { rendition: t.plan.id }),
             }
         }
-        Ok(FinishedPart { last, part: Part { name: name.to_owned(), renditions, thumbnails, worker: None }, dropped_audio })
+        Ok(FinishedPart { last, part: Part { name: name.to_owned(), renditions, thumbnails, worker: None, text: self.text }, dropped_audio })
     }
 }
 

@@ -72,6 +72,7 @@ fn track(id: &str, kind: TrackKind) -> TrackInfo {
         channels: None,
         sample_rate: None,
         language: None,
+        role: Default::default(),
         video_range: None,
     }
 }
@@ -111,6 +112,7 @@ fn chunk(n: u32, first: u32, segments: u32) -> Part {
         renditions: vec![rendition("h264_360p", TrackKind::Video, 1, first, segments, 360_000)],
         thumbnails: None,
         worker: Some(Worker { host: "encoder-a".into(), pid: 100 + n }),
+        text: Vec::new(),
     }
 }
 
@@ -120,6 +122,7 @@ fn audio(segments: u32) -> Part {
         renditions: vec![rendition("audio", TrackKind::Audio, 2, 1, segments, 192_000)],
         thumbnails: Some(thumbnails()),
         worker: None,
+        text: Vec::new(),
     }
 }
 

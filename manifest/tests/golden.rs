@@ -98,6 +98,7 @@ fn video(
         channels: None,
         sample_rate: None,
         language: None,
+        role: Default::default(),
         video_range: None,
     }
 }
@@ -162,6 +163,7 @@ fn basic() -> Case {
         channels: Some(2),
         sample_rate: Some(48000),
         language: Some("en".into()),
+        role: Default::default(),
         video_range: None,
     };
     Case {

@@ -37,6 +37,7 @@ fn describe(plan: &PlannedTrack, info: &InitInfo) -> TrackInfo {
         channels: info.channels,
         sample_rate: info.sample_rate,
         language: None,
+        role: Default::default(),
         video_range: None,
     }
 }

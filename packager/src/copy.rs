@@ -149,6 +149,7 @@ mod tests {
             },
             audio_stream: None,
             audio_streams: Vec::new(),
+            text_streams: Vec::new(),
         }
     }
 

@@ -22,6 +22,7 @@
 //! The title being built (segment numbers, held audio, thumbnails) is `manifest::title`'s
 //! pure builder: this crate feeds it the pipeline's output and stores what it releases.
 
+pub mod audio_labels;
 pub mod copy;
 mod decode_errors;
 pub mod downmix;
@@ -52,6 +53,7 @@ use sha2::{Digest, Sha256};
 use tokio::sync::mpsc;
 use tokio::task::JoinSet;
 
+pub use audio_labels::AudioLabel;
 pub use error::{Error, StoreError};
 pub use ladder::Ladder;
 pub use storage::{Caching, Object, Storage};
@@ -106,6 +108,8 @@ pub struct Job {
     pub reader: Option<Arc<dyn RangeReader>>,
     /// Sidecar subtitle files, each a WebVTT rendition of the title (see [`subtitles`]).
     pub subtitles: Vec<subtitles::SubtitleFile>,
+    /// What the job states about the source's audio streams (see [`audio_labels`]).
+    pub audio: Vec<AudioLabel>,
 }
 
 /// Progress of a running job.
@@ -301,10 +305,11 @@ fn title_tracks(job: &Job, source: &probe::SourceMedia, allow_copy: bool) -> Res
     );
     let mut tracks: Vec<TrackPlan> = plan.into_iter().map(TrackPlan::Video).collect();
     if source.has_audio {
+        audio_labels::check(&job.audio, source, &job.input)?;
         // Each stream in stereo, and in 5.1 beside it when it has 6 channels or more (stereo
-        // first: the default rendition, for devices that pick the first). A copy is of
-        // the first stream only, which is stereo then.
-        for stream in 0..source.audio_streams.len().max(1) {
+        // first: the default rendition, for devices that pick the first), the default
+        // stream first. A copy is of the source's first stream only, which is stereo then.
+        for stream in audio_labels::stream_order(&job.audio, source.audio_streams.len().max(1)) {
             let copy = stream == 0 && audio_copy;
             tracks.push(TrackPlan::Audio { copy, stream, surround: false });
             let channels = source.audio_streams.get(stream).map_or(0, |a| a.channels);
@@ -388,9 +393,12 @@ pub async fn finish_title(
         tracing::info!(uri = %segment.uri, "{AUDIO_PAST_VIDEO}: stored but not listed");
     }
     let (mut presentation, thumbs, part_records) = (assembled.presentation, assembled.thumbnails, assembled.parts);
+    let text = assembled.text;
     check_complete(&presentation, source, &job.input)?;
     let mut puts = Puts { set: JoinSet::new(), store: store.clone(), stall_timeout: job.stall_timeout };
-    let (subtitle_tracks, subtitle_files) = subtitles::renditions(&subtitles::load(&job.subtitles)?, &presentation);
+    let mut loaded = subtitles::embedded(&text, source);
+    loaded.extend(subtitles::load(&job.subtitles)?);
+    let (subtitle_tracks, subtitle_files) = subtitles::renditions(&loaded, &presentation);
     for o in subtitle_files {
         puts.put(o).await?;
     }
@@ -729,7 +737,7 @@ async fn consume(
                 manifest::cmaf::pin_creation_times(&mut bytes, PINNED_MP4_TIME)
                     .map_err(|source| Error::Output { rendition: title.track(track).id.clone(), source })?;
                 let digest = sha256(&bytes);
-                let outcome = title.on_init(track, &bytes, digest, |plan, info| track_info(plan, info, source));
+                let outcome = title.on_init(track, &bytes, digest, |plan, info| track_info(plan, info, source, &job.audio));
                 if let InitOutcome::Store(seg) = outcome.map_err(|e| title_error(e, job))? {
                     let info = title.track_info(track).expect("set by on_init");
                     listener.on_media_start(info);
@@ -766,6 +774,7 @@ async fn consume(
                 title.on_sprites_done(SpriteIndex { vtt_uri: o.key.clone(), tile_width, tile_height, interval_ns });
                 puts.put(o).await?;
             }
+            Msg::Cue { stream, cue } => title.on_text_cue(stream, cue),
             Msg::Failed(e) => return Err(e),
             Msg::SinkEos => sink_eos += 1,
             Msg::Eos => break,
@@ -795,8 +804,11 @@ fn title_error(e: manifest::Error, job: &Job) -> Error {
     }
 }
 
-fn track_info(plan: &PlannedTrack, info: &manifest::codecs::InitInfo, source: &probe::SourceMedia) -> TrackInfo {
+fn track_info(plan: &PlannedTrack, info: &manifest::codecs::InitInfo, source: &probe::SourceMedia, labels: &[AudioLabel]) -> TrackInfo {
     let video = plan.kind == TrackKind::Video;
+    // An audio rendition is of one source stream: its language and purpose are that stream's.
+    let stream = (0..source.audio_streams.len().max(1))
+        .find(|&s| !video && [false, true].iter().any(|&surround| TrackPlan::audio_id(s, surround) == plan.id));
     TrackInfo {
         id: plan.id.clone(),
         kind: plan.kind,
@@ -808,10 +820,8 @@ fn track_info(plan: &PlannedTrack, info: &manifest::codecs::InitInfo, source: &p
         frame_rate: video.then_some(source.frame_rate),
         channels: info.channels,
         sample_rate: info.sample_rate,
-        // An audio rendition's language is its source stream's.
-        language: (0..source.audio_streams.len())
-            .find(|&s| !video && [false, true].iter().any(|&surround| TrackPlan::audio_id(s, surround) == plan.id))
-            .and_then(|s| source.audio_streams[s].language.clone()),
+        language: stream.and_then(|s| audio_labels::language(labels, source, s)),
+        role: stream.map_or_else(Default::default, |s| audio_labels::role(labels, s)),
         video_range: if video { source.video_range } else { None },
     }
 }

@@ -60,6 +60,8 @@ pub(crate) enum Msg {
     Sprite(Sheet),
     SpritesDone { vtt: String, tile_width: u32, tile_height: u32, interval_ns: u64 },
     Failed(Error),
+    /// A cue of the source's text stream `stream`.
+    Cue { stream: usize, cue: manifest::subtitles::TimedCue },
     /// One appsink saw EOS.
     SinkEos,
     /// The bus saw EOS: every sink is done.
@@ -1028,7 +1030,57 @@ struct LinkedStreams {
     video: bool,
     /// The source's audio streams (their index) linked so far.
     audio: Vec<usize>,
+    /// The source's text streams (their index) linked so far.
+    text: Vec<usize>,
 }
+
+/// Which of the source's text streams `pad` carries: the one with its stream id, else the
+/// first not linked yet; `None` once each has its branch.
+fn text_stream_of(plan: &Plan, pad: &gst::Pad, linked: &LinkedStreams) -> Option<usize> {
+    let streams = &plan.source.text_streams;
+    let by_id = pad.stream_id().and_then(|id| streams.iter().position(|t| !t.stream_id.is_empty() && t.stream_id == id.as_str()));
+    let stream = by_id.or_else(|| (0..streams.len()).find(|i| !linked.text.contains(i)))?;
+    (stream < streams.len() && !linked.text.contains(&stream)).then_some(stream)
+}
+
+/// A decoded text stream's branch: every buffer is one cue, handed to the title as WebVTT
+/// cue text ([`Msg::Cue`]) with the times the picture shown with it has in the output (its
+/// running time, plus the delay every track gets; see [`Plan::delay_frames`]).
+fn build_text(pipeline: &gst::Pipeline, plan: &Plan, stream: usize) -> Result<gst::Element, Error> {
+    let rate = plan.source.frame_rate;
+    let delay_ns = (u128::from(plan.delay_frames) * 1_000_000_000 * u128::from(rate.den) / u128::from(rate.num.max(1))) as u64;
+    let tx = plan.tx.clone();
+    let sink = gst_app::AppSink::builder()
+        .sync(false)
+        // Sparse: a cue may come minutes after the last, and nothing waits for it.
+        .property("async", false)
+        .callbacks(
+            gst_app::AppSinkCallbacks::builder()
+                .new_sample(move |sink| {
+                    let sample = sink.pull_sample().map_err(|_| gst::FlowError::Eos)?;
+                    let (Some(buf), Some(segment)) = (sample.buffer(), sample.segment()) else { return Ok(gst::FlowSuccess::Ok) };
+                    let Some(start) = segment.downcast_ref::<gst::ClockTime>().and_then(|s| s.to_running_time(buf.pts())) else {
+                        return Ok(gst::FlowSuccess::Ok);
+                    };
+                    let markup = sample.caps().and_then(|c| c.structure(0)?.get::<String>("format").ok()).is_some_and(|f| f == "pango-markup");
+                    let map = buf.map_readable().map_err(|_| gst::FlowError::Error)?;
+                    let raw = String::from_utf8_lossy(&map);
+                    let raw = raw.trim_end_matches('\0');
+                    let text = if markup { manifest::subtitles::from_pango_markup(raw) } else { manifest::subtitles::from_plain_text(raw) };
+                    let start_ns = start.nseconds() + delay_ns;
+                    let end_ns = start_ns + buf.duration().map_or(TEXT_CUE_WITHOUT_DURATION_NS, |d| d.nseconds());
+                    send(&tx, Msg::Cue { stream, cue: manifest::subtitles::TimedCue { start_ns, end_ns, text } })
+                })
+                .build(),
+        )
+        .build();
+    let q = queue(4)?;
+    add_chain(pipeline, &[q.clone(), sink.upcast()])?;
+    Ok(q)
+}
+
+/// How long a cue whose buffer states no duration is shown.
+const TEXT_CUE_WITHOUT_DURATION_NS: u64 = 3_000_000_000;
 
 type Linked = Arc<Mutex<LinkedStreams>>;
 
@@ -1072,18 +1124,23 @@ fn build_audio_renditions(pipeline: &gst::Pipeline, plan: &Plan, tracks: &[(usiz
 }
 
 /// A decoded stream: the first video one feeds the rungs and thumbnails, each audio one
-/// its rendition; anything else is discarded.
+/// its rendition, each text one its cues (not in a chunk: its part makes only video);
+/// anything else is discarded.
 fn on_decoded_pad(pipeline: &gst::Pipeline, plan: &Plan, linked: &Linked, pad: &gst::Pad) {
     let caps = pad.current_caps().unwrap_or_else(|| pad.query_caps(None));
     let name = caps.structure(0).map(|s| s.name().to_string()).unwrap_or_default();
     let mut linked = linked.lock().unwrap();
     let audio_stream = name.starts_with("audio/x-raw").then(|| audio_stream_of(plan, pad, &linked)).flatten();
+    let text_stream = (name == "text/x-raw" && plan.part.range.is_none()).then(|| text_stream_of(plan, pad, &linked)).flatten();
     let result = if name.starts_with("video/x-raw") && !linked.video {
         linked.video = true;
         build_video(pipeline, plan, &caps)
     } else if let Some(stream) = audio_stream {
         linked.audio.push(stream);
         build_audio_renditions(pipeline, plan, &audio_tracks(plan, stream), &caps)
+    } else if let Some(stream) = text_stream {
+        linked.text.push(stream);
+        build_text(pipeline, plan, stream)
     } else if plan.part.range.is_some() {
         ended_at_once(pipeline)
     } else {
@@ -1396,12 +1453,16 @@ pub(crate) fn build(
             seen.audio.push(stream);
             Some(stream)
         });
+        let text = crate::probe::TEXT_CAPS.contains(&name.as_str()) && !plan.source.text_streams.is_empty();
         let result = if name.starts_with("video/") && !video_seen.swap(true, Ordering::SeqCst) {
             if copy_video || keyframes_for_thumbnails {
                 copy_mode_video(&pipeline, &plan, &linked, &caps)
             } else {
                 inner_decodebin(&pipeline, &plan, &linked, None)
             }
+        } else if text {
+            // Decoded (SSA/ASS to Pango markup) and taken by `on_decoded_pad`.
+            inner_decodebin(&pipeline, &plan, &linked, None)
         } else if let Some(Some(stream)) = audio_stream {
             match audio_tracks(&plan, stream)[..] {
                 [] => fakesink(&pipeline),

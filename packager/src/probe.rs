@@ -63,6 +63,10 @@ pub struct SourceMedia {
     /// Every audio stream, in the container's order: each becomes an audio rendition.
     #[serde(default)]
     pub audio_streams: Vec<SourceAudio>,
+    /// Every subtitle stream, in the container's order: each text one becomes a WebVTT
+    /// rendition (bitmap ones are left out).
+    #[serde(default)]
+    pub text_streams: Vec<SourceText>,
 }
 
 /// One audio stream of the source.
@@ -88,6 +92,40 @@ impl SourceAudio {
         }
     }
 }
+
+/// One text (subtitle) stream of the source.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+pub struct SourceText {
+    /// GStreamer's stream id, which the pad of this stream carries.
+    pub stream_id: String,
+    /// BCP 47, from the container's language code (`None`: not stated, or `und`).
+    pub language: Option<String>,
+    /// Caps name as demuxed, e.g. `text/x-raw` (SRT, MP4 timed text) or `application/x-ass`.
+    pub caps_name: String,
+}
+
+impl SourceText {
+    fn from_info(t: &gst_pbutils::DiscovererSubtitleInfo) -> Self {
+        let code = t
+            .language()
+            .map(|l| l.to_string())
+            .or_else(|| t.tags().and_then(|tags| tags.get::<gst::tags::LanguageCode>().map(|v| v.get().to_owned())));
+        SourceText {
+            stream_id: t.stream_id().map(|s| s.to_string()).unwrap_or_default(),
+            language: code.as_deref().and_then(manifest::language::bcp47),
+            caps_name: t.caps().and_then(|c| c.structure(0).map(|s| s.name().to_string())).unwrap_or_default(),
+        }
+    }
+
+    /// A stream the pipeline turns into WebVTT: text, not pictures (DVD/DVB/PGS bitmaps).
+    pub fn is_text(&self) -> bool {
+        TEXT_CAPS.iter().any(|c| self.caps_name == *c)
+    }
+}
+
+/// Caps of the text streams the pipeline reads (as demuxed; decodebin turns SSA/ASS into
+/// Pango markup): SRT and MP4 timed text (`text/x-raw`), SSA/ASS, WebVTT in Matroska.
+pub const TEXT_CAPS: [&str; 4] = ["text/x-raw", "application/x-ssa", "application/x-ass", "application/x-subtitle-vtt"];
 
 /// The source's video stream as encoded.
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
@@ -286,6 +324,7 @@ pub fn probe(path: &Path) -> Result<SourceMedia, Error> {
         },
         audio_stream: audio.as_ref().map(EncodedAudio::from_info),
         audio_streams: audio_streams.iter().map(SourceAudio::from_info).collect(),
+        text_streams: info.subtitle_streams().iter().map(SourceText::from_info).collect(),
     })
 }
 

@@ -1,12 +1,13 @@
 //! Admin and batch entry points: `vodpipe submit` and `vodpipe enqueue`.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result, bail};
 use sha2::{Digest, Sha256};
 
 use crate::ids::{id_from_path, validate_video_id};
-use crate::job::{JOB_SCHEMA_V1, Job, JobMessage};
+use crate::extras::{Extras, SubtitleArg};
+use crate::job::{JOB_SCHEMA_V1, Job, JobMessage, SubtitleSource};
 use crate::{queue, s3};
 
 fn short_hash(parts: &[&str]) -> String {
@@ -40,27 +41,35 @@ async fn publish(amqp_url: &str, jobs: &[JobMessage]) -> Result<()> {
     Ok(())
 }
 
-/// Uploads the raw file and queues its job; returns the job id.
-pub async fn submit(
-    amqp_url: &str,
-    file: &Path,
-    video_id: &str,
-    ladder: &str,
-    title: Option<String>,
-    description: Option<String>,
-    chunk_duration: Option<f64>,
-) -> Result<String> {
+/// What `vodpipe submit` is asked to queue.
+pub struct Submission {
+    pub file: PathBuf,
+    pub video_id: String,
+    pub ladder: String,
+    pub title: Option<String>,
+    pub description: Option<String>,
+    pub chunk_duration: Option<f64>,
+    pub extras: Extras,
+}
+
+/// Uploads the raw file (and its subtitle files, beside it) and queues its job; returns
+/// the job id.
+pub async fn submit(amqp_url: &str, s: Submission) -> Result<String> {
+    let video_id = s.video_id.as_str();
     validate_video_id(video_id).context("invalid --video-id")?;
+    let file = s.file.as_path();
     let meta = std::fs::metadata(file).with_context(|| format!("cannot read {}", file.display()))?;
     if !meta.is_file() || meta.len() == 0 {
         bail!("{} is empty or not a regular file", file.display());
     }
+    let audio = s.extras.audio_labels()?;
+    // A subtitle file the worker would refuse is refused here, before anything is uploaded.
+    packager::subtitles::check(&s.extras.subtitle_files())?;
     let name = id_from_path(file).unwrap_or_else(|_| "source".into());
     let ext = file.extension().and_then(|e| e.to_str()).unwrap_or("bin").to_ascii_lowercase();
     let key = format!("{video_id}/{name}.{ext}");
     let cfg = s3::S3Config::from_env().await?;
-    let client = s3::client(&cfg).await;
-    s3::ensure_bucket(&client, &cfg.upload_bucket).await?;
+    let subtitle_keys: Vec<String> = s.extras.subtitles.iter().enumerate().map(|(i, sub)| subtitle_key(video_id, i, sub)).collect();
     let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH)?.as_nanos().to_string();
     let job_id = format!("job-{}", short_hash(&[video_id, &nanos, &std::process::id().to_string()]));
     let message = JobMessage {
@@ -68,18 +77,41 @@ pub async fn submit(
         job_id: job_id.clone(),
         video_id: video_id.into(),
         source: format!("s3://{}/{key}", cfg.upload_bucket),
-        ladder: ladder.into(),
+        ladder: s.ladder,
         output_prefix: None,
-        title,
-        description,
-        chunk_duration,
+        title: s.title,
+        description: s.description,
+        chunk_duration: s.chunk_duration,
+        audio,
+        subtitles: s
+            .extras
+            .subtitles
+            .iter()
+            .zip(&subtitle_keys)
+            .map(|(sub, k)| SubtitleSource { source: format!("s3://{}/{k}", cfg.upload_bucket), language: sub.language.clone() })
+            .collect(),
     };
     // Refuse a bad job before spending the upload on it.
     Job::validate(message.clone())?;
+    let client = s3::client(&cfg).await;
+    s3::ensure_bucket(&client, &cfg.upload_bucket).await?;
+    for (sub, k) in s.extras.subtitles.iter().zip(&subtitle_keys) {
+        s3::upload_file(&client, &cfg.upload_bucket, k, &sub.path, "text/plain; charset=utf-8").await?;
+    }
     let digest = s3::upload_file(&client, &cfg.upload_bucket, &key, file, content_type_for(file)).await?;
     tracing::info!(%digest, "uploaded s3://{}/{key}", cfg.upload_bucket);
     publish(amqp_url, &[message]).await?;
     Ok(job_id)
+}
+
+/// Where the `n`th subtitle file of a submitted title is uploaded: beside its source.
+fn subtitle_key(video_id: &str, n: usize, sub: &SubtitleArg) -> String {
+    let ext = match sub.path.extension().and_then(|e| e.to_str()).map(str::to_ascii_lowercase).as_deref() {
+        Some("srt") => "srt",
+        _ => "vtt",
+    };
+    let lang = sub.language.as_deref().and_then(manifest::language::bcp47).unwrap_or_else(|| "und".into());
+    format!("{video_id}/subtitles/{}.{lang}.{ext}", n + 1)
 }
 
 /// One job per object under `s3://bucket/prefix`. Job ids derive from the
@@ -110,6 +142,8 @@ pub async fn enqueue(amqp_url: &str, prefix_uri: &str, ladder: &str) -> Result<V
             title: None,
             description: None,
             chunk_duration: None,
+            audio: Vec::new(),
+            subtitles: Vec::new(),
         };
         Job::validate(message.clone()).with_context(|| format!("s3://{bucket}/{key}"))?;
         jobs.push(message);

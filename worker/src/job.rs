@@ -5,6 +5,8 @@
 use serde::{Deserialize, Serialize};
 use thiserror::Error;
 
+use manifest::model::AudioRole;
+
 use crate::ids::validate_video_id;
 
 pub const JOB_SCHEMA_V1: &str = "vodpipe.job/v1";
@@ -41,7 +43,45 @@ pub struct JobMessage {
     /// the ladder's `chunk_duration`. A title shorter than two chunks is one job.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub chunk_duration: Option<f64>,
+    /// What the job states about the source's audio streams (language, purpose, default).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub audio: Vec<AudioStreamLabel>,
+    /// Sidecar subtitle files, each a WebVTT rendition of the title.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub subtitles: Vec<SubtitleSource>,
 }
+
+/// A job's label of one of the source's audio streams.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AudioStreamLabel {
+    /// Which audio stream of the source, counted from 1 in the container's order.
+    pub stream: u32,
+    /// Its language (BCP 47 or an ISO 639 code), over the container's.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub language: Option<String>,
+    /// `commentary` or `description` (audio description); `main` (the programme's sound)
+    /// when absent.
+    #[serde(default, skip_serializing_if = "AudioRole::is_main")]
+    pub role: AudioRole,
+    /// The stream a player starts with (at most one); the source's first when none is.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub default: bool,
+}
+
+/// A sidecar subtitle file of a job: WebVTT or SRT, stored beside the upload.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SubtitleSource {
+    /// `s3://bucket/key` of the file.
+    pub source: String,
+    /// Its language (BCP 47 or an ISO 639 code).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub language: Option<String>,
+}
+
+/// The most audio labels or subtitle files a job may carry.
+pub const MAX_LABELS: usize = 32;
 
 fn default_ladder() -> String {
     "default".into()
@@ -69,6 +109,10 @@ pub enum InvalidJob {
     Text { field: &'static str },
     #[error("chunk_duration {0} must be 0 (off) or between 1 and {MAX_CHUNK_SECONDS} seconds")]
     ChunkDuration(f64),
+    #[error("audio: {0}")]
+    Audio(String),
+    #[error("subtitles: {0}")]
+    Subtitles(String),
     #[error("unsupported chunk schema {0:?} (expected {CHUNK_SCHEMA_V1})")]
     ChunkSchema(String),
 }
@@ -189,8 +233,70 @@ impl Job {
         {
             return Err(InvalidJob::ChunkDuration(d));
         }
+        check_audio(&message.audio)?;
+        check_subtitles(&message.subtitles)?;
         Ok(Job { message, source_bucket, source_key, output_prefix, ladder_toml })
     }
+
+    /// The job's audio labels as the packager takes them (languages as BCP 47).
+    pub fn audio_labels(&self) -> Vec<packager::AudioLabel> {
+        audio_labels(&self.message.audio)
+    }
+}
+
+/// Streams counted from 1, each labelled once, languages known, at most one default.
+pub fn check_audio(labels: &[AudioStreamLabel]) -> Result<(), InvalidJob> {
+    let bad = |m: String| Err(InvalidJob::Audio(m));
+    if labels.len() > MAX_LABELS {
+        return bad(format!("{} labels (at most {MAX_LABELS})", labels.len()));
+    }
+    for (i, l) in labels.iter().enumerate() {
+        if l.stream == 0 || l.stream as usize > MAX_LABELS {
+            return bad(format!("stream {} (streams are counted from 1, up to {MAX_LABELS})", l.stream));
+        }
+        if labels[..i].iter().any(|o| o.stream == l.stream) {
+            return bad(format!("stream {} is labelled twice", l.stream));
+        }
+        if let Some(lang) = &l.language
+            && manifest::language::bcp47(lang).is_none()
+        {
+            return bad(format!("{lang:?} (stream {}) is not a language tag (en, de, pt-BR, eng...)", l.stream));
+        }
+    }
+    if labels.iter().filter(|l| l.default).count() > 1 {
+        return bad("more than one stream is the default".into());
+    }
+    Ok(())
+}
+
+/// Checked labels as the packager takes them.
+pub fn audio_labels(labels: &[AudioStreamLabel]) -> Vec<packager::AudioLabel> {
+    labels
+        .iter()
+        .map(|l| packager::AudioLabel {
+            stream: l.stream as usize - 1,
+            language: l.language.as_deref().and_then(manifest::language::bcp47),
+            role: l.role,
+            default: l.default,
+        })
+        .collect()
+}
+
+fn check_subtitles(files: &[SubtitleSource]) -> Result<(), InvalidJob> {
+    if files.len() > MAX_LABELS {
+        return Err(InvalidJob::Subtitles(format!("{} files (at most {MAX_LABELS})", files.len())));
+    }
+    for f in files {
+        if parse_s3_uri(&f.source).is_none() {
+            return Err(InvalidJob::Subtitles(format!("{:?} is not an s3://bucket/key URI", f.source)));
+        }
+        if let Some(lang) = &f.language
+            && manifest::language::bcp47(lang).is_none()
+        {
+            return Err(InvalidJob::Subtitles(format!("{lang:?} is not a language tag (en, de, pt-BR, eng...)")));
+        }
+    }
+    Ok(())
 }
 
 #[cfg(test)]
@@ -229,6 +335,14 @@ mod tests {
             (msg(r#","chunk_duration":0.5"#), |e| matches!(e, InvalidJob::ChunkDuration(_))),
             (msg(r#","chunk_duration":-60"#), |e| matches!(e, InvalidJob::ChunkDuration(_))),
             (msg(r#","chunk_duration":"60""#), |e| matches!(e, InvalidJob::Malformed(_))),
+            (msg(r#","audio":[{"stream":0}]"#), |e| matches!(e, InvalidJob::Audio(_))),
+            (msg(r#","audio":[{"stream":1},{"stream":1,"language":"de"}]"#), |e| matches!(e, InvalidJob::Audio(_))),
+            (msg(r#","audio":[{"stream":1,"language":"klingon!"}]"#), |e| matches!(e, InvalidJob::Audio(_))),
+            (msg(r#","audio":[{"stream":1,"default":true},{"stream":2,"default":true}]"#), |e| matches!(e, InvalidJob::Audio(_))),
+            (msg(r#","audio":[{"stream":1,"role":"karaoke"}]"#), |e| matches!(e, InvalidJob::Malformed(_))),
+            (msg(r#","audio":[{"stream":1,"lang":"de"}]"#), |e| matches!(e, InvalidJob::Malformed(_))),
+            (msg(r#","subtitles":[{"source":"/tmp/en.srt"}]"#), |e| matches!(e, InvalidJob::Subtitles(_))),
+            (msg(r#","subtitles":[{"source":"s3://subs/en.srt","language":"?"}]"#), |e| matches!(e, InvalidJob::Subtitles(_))),
         ];
         for (text, check) in cases {
             match Job::parse(text.as_bytes()) {
@@ -237,6 +351,13 @@ mod tests {
             }
         }
         assert!(matches!(Job::parse(&vec![b' '; MAX_MESSAGE_BYTES + 1]), Err(InvalidJob::TooLarge(_))));
+    }
+
+    #[test]
+    fn audio_labels_reach_the_packager_counted_from_0_with_bcp47_languages() {
+        let j = Job::parse(msg(r#","audio":[{"stream":2,"language":"ger","role":"commentary","default":true}]"#).as_bytes()).unwrap();
+        let expected = packager::AudioLabel { stream: 1, language: Some("de".into()), role: AudioRole::Commentary, default: true };
+        assert_eq!(j.audio_labels(), vec![expected]);
     }
 
     #[test]

@@ -2,6 +2,8 @@
 //!
 //! Layout:
 //! - `transcode`: the embedded default (one file to a local folder).
+//! - `admin`: `submit` and `enqueue`.
+//! - `extras`: the options for subtitles and audio labels `transcode` and `submit` share.
 //! - `fs_store`: the local-folder storage.
 //! - `ids`: video id validation.
 //! - `job`: the versioned job message.
@@ -9,6 +11,7 @@
 //! - `s3`: the S3 storage, source download, presigned URLs.
 
 pub mod admin;
+pub mod extras;
 pub mod fs_store;
 pub mod ids;
 pub mod job;

@@ -4,6 +4,7 @@
 use std::time::Duration;
 
 use anyhow::{Context, Result};
+use worker::extras::Extras;
 use worker::{admin, queue, s3, transcode};
 
 use std::path::PathBuf;
@@ -46,10 +47,8 @@ enum Command {
         /// Chunk pipelines run at once (the audio and thumbnails are one more).
         #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u16).range(1..=64))]
         jobs: u16,
-        /// A sidecar subtitle file (WebVTT or SRT) and its language, e.g. `en=movie.en.srt`
-        /// (`FILE` alone: no language); repeatable. Each becomes a WebVTT rendition.
-        #[arg(long = "subtitles", value_name = "LANG=FILE", value_parser = transcode::parse_subtitles)]
-        subtitles: Vec<packager::subtitles::SubtitleFile>,
+        #[command(flatten)]
+        extras: Extras,
     },
     /// Consume transcode jobs from RabbitMQ, packaging to S3.
     Worker {
@@ -83,6 +82,8 @@ enum Command {
         /// (whole segments); 0 turns chunking off. Defaults to the ladder's `chunk_duration`.
         #[arg(long)]
         chunk_duration: Option<f64>,
+        #[command(flatten)]
+        extras: Extras,
         #[arg(long, env = "AMQP_URL", default_value = queue::DEFAULT_AMQP_URL)]
         amqp_url: String,
     },
@@ -147,15 +148,16 @@ fn main() -> ExitCode {
     };
     let result = runtime.block_on(async {
         match cli.command {
-            Command::Transcode { input, out, video_id, ladder, segment_duration, stall_timeout, chunk_duration, jobs, subtitles } => {
-                let args = transcode::Args { input, out, video_id, ladder, segment_duration, stall_timeout, chunk_duration, jobs, subtitles };
+            Command::Transcode { input, out, video_id, ladder, segment_duration, stall_timeout, chunk_duration, jobs, extras } => {
+                let args = transcode::Args { input, out, video_id, ladder, segment_duration, stall_timeout, chunk_duration, jobs, extras };
                 transcode::run(args).await
             }
             Command::Worker { amqp_url, prefetch, grace, work_dir, stall_timeout } => {
                 run_worker(amqp_url, prefetch, grace, work_dir, stall_timeout).await
             }
-            Command::Submit { file, video_id, title, description, ladder, chunk_duration, amqp_url } => {
-                let job_id = admin::submit(&amqp_url, &file, &video_id, &ladder, title, description, chunk_duration).await?;
+            Command::Submit { file, video_id, title, description, ladder, chunk_duration, extras, amqp_url } => {
+                let submission = admin::Submission { file, video_id, ladder, title, description, chunk_duration, extras };
+                let job_id = admin::submit(&amqp_url, submission).await?;
                 println!("{job_id}");
                 Ok(())
             }

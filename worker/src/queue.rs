@@ -589,6 +589,7 @@ async fn run_job(ctx: Arc<Ctx>, job: Job, cancel: Cancel) -> Result<Announcement
     let dir = path.parent().expect("job dir").to_owned();
     tokio::fs::create_dir_all(&dir).await.map_err(|e| Failure::Retryable(e.into()))?;
     let _cleanup = RemoveOnDrop(dir);
+    let subtitles = fetch_subtitles(&ctx, &job, path.parent().expect("job dir")).await?;
     let (_, source_sha) = s3::download(&ctx.s3, &job.source_bucket, &job.source_key, &path).await.map_err(Failure::Retryable)?;
     let store = Arc::new(S3Store::new(ctx.s3.clone(), ctx.cfg.output_bucket.clone(), job.output_prefix.clone()));
     let pjob = packager::Job {
@@ -602,8 +603,8 @@ async fn run_job(ctx: Arc<Ctx>, job: Job, cancel: Cancel) -> Result<Announcement
         chunk_duration: msg.chunk_duration.map(Duration::from_secs_f64),
         parallel_parts: 1,
         reader: None,
-        // Sidecar subtitles come only with local jobs so far (the job message has no field).
-        subtitles: Vec::new(),
+        subtitles,
+        audio: job.audio_labels(),
     };
     // Errors name the input file: report the job's source, not the scratch copy.
     let named = |f: Failure| match f {
@@ -653,6 +654,34 @@ async fn run_job(ctx: Arc<Ctx>, job: Job, cancel: Cancel) -> Result<Announcement
     };
     tracing::info!(job_id = %msg.job_id, seconds = started.elapsed().as_secs_f64(), %fingerprint, "packaged");
     Ok(Announcement { job_id: msg.job_id.clone(), event, marker, fingerprint })
+}
+
+/// Downloads the job's subtitle files beside its source and reads them, before the
+/// source: a missing or malformed file fails the job before anything is encoded.
+async fn fetch_subtitles(ctx: &Ctx, job: &Job, dir: &Path) -> Result<Vec<packager::subtitles::SubtitleFile>, Failure> {
+    let mut files = Vec::new();
+    for (i, sub) in job.message.subtitles.iter().enumerate() {
+        let (bucket, key) = crate::job::parse_s3_uri(&sub.source).expect("checked by Job::validate");
+        match object_exists(&ctx.s3, &bucket, &key).await {
+            Ok(true) => {}
+            Ok(false) => {
+                return Err(Failure::Permanent { kind: "bad-input", error: anyhow!("subtitle file {} does not exist", sub.source) });
+            }
+            Err(e) => return Err(Failure::Retryable(e)),
+        }
+        let path = dir.join(format!("subtitles-{}.txt", i + 1));
+        s3::download(&ctx.s3, &bucket, &key, &path).await.map_err(Failure::Retryable)?;
+        files.push(packager::subtitles::SubtitleFile { language: sub.language.clone(), path });
+    }
+    // Errors name the stored file, not the scratch copy.
+    packager::subtitles::check(&files).map_err(|e| {
+        let mut text = e.to_string();
+        for (f, sub) in files.iter().zip(&job.message.subtitles) {
+            text = text.replace(&f.path.display().to_string(), &sub.source);
+        }
+        Failure::Permanent { kind: "bad-input", error: anyhow!("{text}") }
+    })?;
+    Ok(files)
 }
 
 /// `video.progress` events of a job made in one piece, at most every [`PROGRESS_EVERY`];

@@ -27,26 +27,8 @@ pub struct Args {
     pub chunk_duration: Option<f64>,
     /// Chunk pipelines at once.
     pub jobs: u16,
-    /// `--subtitles LANG=FILE`.
-    pub subtitles: Vec<packager::subtitles::SubtitleFile>,
-}
-
-/// `--subtitles LANG=FILE` (or `FILE`): the language is checked here, the file when the
-/// job starts.
-pub fn parse_subtitles(arg: &str) -> std::result::Result<packager::subtitles::SubtitleFile, String> {
-    let (language, path) = match arg.split_once('=') {
-        Some((lang, path)) => (Some(lang), path),
-        None => (None, arg),
-    };
-    if let Some(lang) = language
-        && manifest::language::bcp47(lang).is_none()
-    {
-        return Err(format!("{lang:?} is not a language tag (en, de, pt-BR, eng...)"));
-    }
-    if path.is_empty() {
-        return Err("no file after LANG=".into());
-    }
-    Ok(packager::subtitles::SubtitleFile { language: language.map(str::to_owned), path: path.into() })
+    /// Subtitles and audio labels (`--subtitles`, `--audio`, `--default-audio`).
+    pub extras: crate::extras::Extras,
 }
 
 /// `--chunk-duration`: seconds, 0 for off.
@@ -99,6 +81,7 @@ impl Listener for ProgressReport {
 pub async fn run(args: Args) -> Result<()> {
     // Check everything cheap before decoding anything.
     let ladder = load_ladder(args.ladder.as_deref(), args.segment_duration)?;
+    let audio = crate::job::audio_labels(&args.extras.audio_labels()?);
     let video_id = match args.video_id {
         Some(id) => {
             ids::validate_video_id(&id).context("invalid --video-id")?;
@@ -132,7 +115,8 @@ pub async fn run(args: Args) -> Result<()> {
         chunk_duration: args.chunk_duration.map(chunk_duration).transpose()?,
         parallel_parts: usize::from(args.jobs),
         reader: None,
-        subtitles: args.subtitles.clone(),
+        subtitles: args.extras.subtitle_files(),
+        audio,
     };
     let cancel = Cancel::default();
     let on_signal = cancel.clone();

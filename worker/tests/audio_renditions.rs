@@ -11,7 +11,11 @@
 //!   "5.1" after the surround one), DEFAULT=YES on the first stream's stereo, CHANNELS;
 //! - DASH: an AdaptationSet per language and channel count with `lang`, `Label`, `Role`
 //!   (main for the default one) and the channel count, valid against the schema
-//!   (`common::check_dash`, run by `verify_title`).
+//!   (`common::check_dash`, run by `verify_title`);
+//! - a job's labels (`--audio N=LANG,ROLE`, `--default-audio N`) over the container's:
+//!   languages corrected, commentary and audio description marked (HLS CHARACTERISTICS,
+//!   DASH Role and Accessibility), the default stream first; a label of a stream the
+//!   source lacks fails the job before anything is stored.
 
 mod common;
 
@@ -228,4 +232,80 @@ fn a_ladder_can_turn_the_5_1_rendition_off() {
     let files = list_files(&s.out().join("title"));
     assert!(files.iter().any(|f| f == "audio/init.mp4"), "{files:?}");
     assert!(!files.iter().any(|f| f.starts_with("audio_51/")), "a 5.1 rendition with surround_bitrate = 0: {files:?}");
+}
+
+#[test]
+fn a_job_states_languages_purposes_and_the_default_over_the_containers() {
+    // Source: English (beeps at 3 s) and Spanish (4 s). The job says the second stream is
+    // French audio description and the default, and the first is a commentary.
+    let s = Scratch::new("audio_labels");
+    let input = field_media("35_two_languages.mp4");
+    let ladder = s.path("ladder.toml");
+    fs::write(&ladder, LADDER).unwrap();
+    run_ok(&[
+        arg("transcode"), input.clone().into(), arg("--out"), s.out().into(), arg("--video-id"), arg("title"), arg("--ladder"), ladder.into(),
+        arg("--audio"), arg("2=fra,description"), arg("--audio"), arg("1=,commentary"), arg("--default-audio"), arg("2"),
+    ]);
+    let title = s.out().join("title");
+    verify_title(&s, &input, &title, &Expect::renditions(&["h264_144p".to_owned()]));
+    // The renditions keep their streams: only the order and the labels change.
+    for (id, at) in [("audio", 3.0), ("audio2", 4.0)] {
+        let got = beep_at(&joined(&s, &title, id));
+        assert!((got - at).abs() < 0.05, "{id}: beep at {got:.4} s, its stream beeps at {at} s");
+    }
+
+    let got: Vec<_> = hls_audio(&title)
+        .into_iter()
+        .map(|a| (a.uri.unwrap_or_default(), a.name, a.language, a.default, a.autoselect, a.characteristics))
+        .collect();
+    let describes = Some("public.accessibility.describes-video".to_owned());
+    let auxiliary = Some("public.auxiliary-content".to_owned());
+    assert_eq!(
+        got,
+        [
+            ("audio2/playlist.m3u8".to_owned(), "Français (audio description)".to_owned(), Some("fr".to_owned()), true, true, describes),
+            ("audio/playlist.m3u8".to_owned(), "English (commentary)".to_owned(), Some("en".to_owned()), false, false, auxiliary),
+        ]
+    );
+
+    let mpd = dash_mpd_core::parse(&fs::read_to_string(title.join("manifest.mpd")).unwrap()).expect("manifest.mpd parses");
+    let sets: Vec<_> = mpd.periods[0]
+        .adaptations
+        .iter()
+        .filter(|a| a.contentType.as_deref() == Some("audio"))
+        .map(|a| {
+            let roles: Vec<String> = a.Role.iter().filter_map(|r| r.value.clone()).collect();
+            let access: Vec<(String, Option<String>)> = a.Accessibility.iter().map(|x| (x.schemeIdUri.clone(), x.value.clone())).collect();
+            (a.lang.clone(), roles, access, a.representations.iter().filter_map(|r| r.id.clone()).collect::<Vec<_>>())
+        })
+        .collect();
+    let audio_purpose = ("urn:tva:metadata:cs:AudioPurposeCS:2007".to_owned(), Some("1".to_owned()));
+    assert_eq!(
+        sets,
+        [
+            (Some("fr".to_owned()), vec!["main".to_owned(), "description".to_owned()], vec![audio_purpose], vec!["audio2".to_owned()]),
+            (Some("en".to_owned()), vec!["commentary".to_owned()], vec![], vec!["audio".to_owned()]),
+        ]
+    );
+
+    let catalog: serde_json::Value = serde_json::from_slice(&fs::read(title.join("catalog.json")).unwrap()).unwrap();
+    let audio: Vec<(String, String, String, bool)> = catalog["renditions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|r| r["kind"] == "audio")
+        .map(|r| (str_of(r, "id"), str_of(r, "language"), r["role"].as_str().unwrap_or("main").to_owned(), r["default"] == true))
+        .collect();
+    assert_eq!(audio, [("audio2".into(), "fr".into(), "description".into(), true), ("audio".into(), "en".into(), "commentary".into(), false)]);
+}
+
+#[test]
+fn a_job_labelling_a_stream_the_source_lacks_fails_before_anything_is_stored() {
+    let s = Scratch::new("audio_label_missing");
+    let out = run_vodpipe(&[arg("transcode"), field_media("35_two_languages.mp4").into(), arg("--out"), s.out().into(), arg("--video-id"), arg("title"), arg("--audio"), arg("3=de")]);
+    assert!(!out.status.success(), "labelling audio stream 3 of a two-stream source succeeded");
+    let stderr = strip_ansi(&String::from_utf8_lossy(&out.stderr));
+    assert!(stderr.contains("the job labels audio stream 3, but the source has 2 audio stream(s)"), "{stderr}");
+    let files = list_files(&s.out().join("title"));
+    assert!(files.is_empty(), "stored for a refused job: {files:?}");
 }

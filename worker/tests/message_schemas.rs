@@ -7,7 +7,8 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Duration;
 
-use worker::job::{JOB_SCHEMA_V1, Job, JobMessage};
+use manifest::model::AudioRole;
+use worker::job::{AudioStreamLabel, JOB_SCHEMA_V1, Job, JobMessage, SubtitleSource};
 
 fn repo() -> &'static Path {
     Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("the workspace root")
@@ -71,6 +72,9 @@ fn chunk_jobs_of_a_real_plan_match_their_schema() {
             title: Some("Schema check".into()),
             description: None,
             chunk_duration: Some(4.0),
+            // The fixture has one audio stream: label it, and name a subtitle file.
+            audio: vec![AudioStreamLabel { stream: 1, language: Some("ger".into()), role: AudioRole::Description, default: true }],
+            subtitles: vec![SubtitleSource { source: "s3://vodpipe-uploads/schema-check/subtitles/1.en.srt".into(), language: Some("en".into()) }],
         };
         let job = Job::validate(message).expect("a valid job");
         let pjob = packager::Job {
@@ -85,6 +89,7 @@ fn chunk_jobs_of_a_real_plan_match_their_schema() {
             parallel_parts: 1,
             reader: None,
             subtitles: Vec::new(),
+            audio: job.audio_labels(),
         };
         let plan = packager::plan_title(&pjob).await.expect("planning the title");
         let chunks = worker::queue::chunk_messages(&job, &plan);
@@ -101,11 +106,20 @@ fn chunk_jobs_of_a_real_plan_match_their_schema() {
         bad_span["chunk"]["first_segment"] = 0.into();
         let mut half_second = documents[2].clone();
         half_second["job"]["chunk_duration"] = 0.5.into();
-        documents = vec![unknown, bad_span, half_second];
+        let mut karaoke = documents[3].clone();
+        karaoke["job"]["audio"][0]["role"] = "karaoke".into();
+        let mut stream_0 = documents[0].clone();
+        stream_0["job"]["audio"][0]["stream"] = 0.into();
+        let mut local_subtitles = documents[1].clone();
+        local_subtitles["job"]["subtitles"][0]["source"] = "/tmp/en.srt".into();
+        documents = vec![unknown, bad_span, half_second, karaoke, stream_0, local_subtitles];
         for (doc, verdict) in documents.iter().zip(validate_chunks(&documents)) {
             assert!(verdict.is_some(), "the schema accepts a message the worker refuses: {doc}");
         }
         assert!(worker::job::ChunkJob::parse(documents[0].to_string().as_bytes()).is_err(), "the worker accepts an unknown job field");
         assert!(worker::job::ChunkJob::parse(documents[2].to_string().as_bytes()).is_err(), "the worker accepts chunk_duration 0.5");
+        for doc in &documents[3..] {
+            assert!(worker::job::ChunkJob::parse(doc.to_string().as_bytes()).is_err(), "the worker accepts {doc}");
+        }
     });
 }

@@ -4,7 +4,9 @@
 //! read with ffprobe: a title with B-frames starts after 0), every cue in each segment it
 //! overlaps with the file's times to the millisecond; for DASH a text AdaptationSet over
 //! the whole file; the catalog (v2) lists them with their digests; a malformed file
-//! refused before any encoding, naming its line.
+//! refused before any encoding, naming its line. The source's own text streams (MP4
+//! timed text, Matroska SRT and ASS) become renditions the same way, each cue at the time
+//! ffprobe reads from the container, to the millisecond, against the picture.
 //! (Playback with cues shown at their times: `browser_playback.rs`.)
 
 mod common;
@@ -83,7 +85,6 @@ fn sidecar_subtitles_are_webvtt_renditions_on_the_video_segments() {
     let video = &report.video["h264_240p"];
     let first = video.segments[0].start;
     assert!(first > 0.01, "the B-frame rung should start after 0 (ffprobe: {first} s): nothing here would test the mapping");
-    let mpegts = (first * 90_000.0).round() as i64;
 
     // HLS master: both renditions in one group, named by their language, on every variant.
     let master = fs::read_to_string(title.join("master.m3u8")).unwrap();
@@ -109,34 +110,9 @@ fn sidecar_subtitles_are_webvtt_renditions_on_the_video_segments() {
         assert_eq!(v.subtitles.as_ref(), Some(group), "{}: SUBTITLES", v.uri);
     }
 
-    let video_extinf = extinf(&title.join("h264_240p/playlist.m3u8"));
-    // Title-time span of each video segment (ffprobe), in ms.
-    let starts: Vec<f64> = video.segments.iter().map(|g| (g.start - first) * 1000.0).collect();
-    let span = |i: usize| (starts[i], starts.get(i + 1).copied().unwrap_or(f64::MAX));
     for (id, source) in [("subs_en", ENGLISH_SRT.replace("\r\n", "\n").replace(',', ".")), ("subs_de", GERMAN_VTT.to_owned())] {
-        let dir = title.join(id);
-        assert_eq!(extinf(&dir.join("playlist.m3u8")), video_extinf, "{id}: EXTINF differ from the video's");
         let want = cues(&format!("WEBVTT\n\n{source}"));
-        assert!(!want.is_empty());
-        for (i, _) in video.segments.iter().enumerate() {
-            let doc = fs::read_to_string(dir.join(format!("seg-{:05}.vtt", i + 1))).unwrap();
-            let mut lines = doc.lines();
-            assert_eq!(lines.next(), Some("WEBVTT"), "{id} segment {}", i + 1);
-            let map = lines.next().unwrap_or("");
-            assert_eq!(map, format!("X-TIMESTAMP-MAP=MPEGTS:{mpegts},LOCAL:00:00:00.000"), "{id} segment {}: the video starts at {first} s", i + 1);
-            let (from, to) = span(i);
-            // Exactly the file's cues that overlap this segment, with their own times.
-            let expected: Vec<_> = want
-                .iter()
-                .filter(|(a, b, _)| ms(a) < to && ms(b) > from)
-                .map(|(a, b, t)| (norm(a), norm(b), t.clone()))
-                .collect();
-            let got: Vec<_> = cues(&doc).into_iter().map(|(a, b, t)| (norm(&a), norm(&b), t)).collect();
-            assert_eq!(got, expected, "{id} segment {} ({from:.0}..{to:.0} ms)", i + 1);
-        }
-        let whole: Vec<_> = cues(&fs::read_to_string(dir.join("whole.vtt")).unwrap()).into_iter().map(|(a, b, t)| (norm(&a), norm(&b), t)).collect();
-        let want: Vec<_> = want.iter().map(|(a, b, t)| (norm(a), norm(b), t.clone())).collect();
-        assert_eq!(whole, want, "{id}: whole.vtt");
+        check_rendition(&title, id, &want, video);
     }
 
     // The catalog lists both, every file with its digest.
@@ -162,6 +138,36 @@ fn sidecar_subtitles_are_webvtt_renditions_on_the_video_segments() {
         .map(|a| (a.lang.clone(), a.representations[0].BaseURL[0].base.clone()))
         .collect();
     assert_eq!(text, [(Some("en".into()), "subs_en/whole.vtt".into()), (Some("de".into()), "subs_de/whole.vtt".into())]);
+}
+
+/// Checks subtitle rendition `id` of `title` against the cues it must hold (`want`: start,
+/// end, text as WebVTT writes them): its EXTINF are the video's; each HLS segment maps
+/// LOCAL 0 onto the video's first frame (ffprobe) and holds exactly the cues overlapping
+/// its video segment, with their own times; whole.vtt holds every cue.
+fn check_rendition(title: &Path, id: &str, want: &[(String, String, String)], video: &Track) {
+    assert!(!want.is_empty());
+    let first = video.segments[0].start;
+    let mpegts = (first * 90_000.0).round() as i64;
+    let video_extinf = extinf(&title.join(format!("{}/playlist.m3u8", video.id)));
+    // Title-time span of each video segment (ffprobe), in ms.
+    let starts: Vec<f64> = video.segments.iter().map(|g| (g.start - first) * 1000.0).collect();
+    let span = |i: usize| (starts[i], starts.get(i + 1).copied().unwrap_or(f64::MAX));
+    let dir = title.join(id);
+    assert_eq!(extinf(&dir.join("playlist.m3u8")), video_extinf, "{id}: EXTINF differ from the video's");
+    for (i, _) in video.segments.iter().enumerate() {
+        let doc = fs::read_to_string(dir.join(format!("seg-{:05}.vtt", i + 1))).unwrap();
+        let mut lines = doc.lines();
+        assert_eq!(lines.next(), Some("WEBVTT"), "{id} segment {}", i + 1);
+        let map = lines.next().unwrap_or("");
+        assert_eq!(map, format!("X-TIMESTAMP-MAP=MPEGTS:{mpegts},LOCAL:00:00:00.000"), "{id} segment {}: the video starts at {first} s", i + 1);
+        let (from, to) = span(i);
+        let expected: Vec<_> = want.iter().filter(|(a, b, _)| ms(a) < to && ms(b) > from).map(|(a, b, t)| (norm(a), norm(b), t.clone())).collect();
+        let got: Vec<_> = cues(&doc).into_iter().map(|(a, b, t)| (norm(&a), norm(&b), t)).collect();
+        assert_eq!(got, expected, "{id} segment {} ({from:.0}..{to:.0} ms)", i + 1);
+    }
+    let whole: Vec<_> = cues(&fs::read_to_string(dir.join("whole.vtt")).unwrap()).into_iter().map(|(a, b, t)| (norm(&a), norm(&b), t)).collect();
+    let want: Vec<_> = want.iter().map(|(a, b, t)| (norm(a), norm(b), t.clone())).collect();
+    assert_eq!(whole, want, "{id}: whole.vtt");
 }
 
 /// A cue time as milliseconds text, whatever form it was written in (`00:01.000`).
@@ -192,4 +198,116 @@ fn a_malformed_subtitle_file_is_refused_before_encoding_naming_its_line() {
     let out = run_vodpipe(&[arg("transcode"), media("grainy_16s.mp4").into(), arg("--out"), s.out().into(), arg("--subtitles"), arg("e1=x.srt")]);
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("not a language tag"), "{}", String::from_utf8_lossy(&out.stderr));
+}
+
+/// The cues of subtitle stream `index` (0: the first) of `file` as ffprobe reads its packets,
+/// on the title's clock (from the video's first frame), as WebVTT times: (start, end).
+/// Empty samples (MP4 timed text fills gaps with them: two bytes, no text) are left out.
+fn source_cue_times(file: &Path, index: usize) -> Vec<(String, String)> {
+    let video_start = probe_json(file, &["-select_streams", "v:0", "-show_entries", "stream=start_time"])["streams"][0]["start_time"]
+        .as_str()
+        .and_then(|t| t.parse::<f64>().ok())
+        .expect("the video's start_time");
+    let packets = probe_json(file, &["-select_streams", &format!("s:{index}"), "-show_entries", "packet=pts_time,duration_time,size"]);
+    let t = |p: &serde_json::Value, k: &str| p[k].as_str().and_then(|v| v.parse::<f64>().ok()).unwrap_or_else(|| panic!("{k} in {p}"));
+    let vtt = |ms: f64| format!("{:02}:{:02}:{:02}.{:03}", (ms as u64) / 3_600_000, (ms as u64) / 60_000 % 60, (ms as u64) / 1000 % 60, (ms as u64) % 1000);
+    packets["packets"]
+        .as_array()
+        .expect("packets")
+        .iter()
+        .filter(|p| p["size"].as_str().and_then(|v| v.parse::<u64>().ok()).unwrap_or(0) > 2)
+        .map(|p| {
+            let start = ((t(p, "pts_time") - video_start) * 1000.0).round();
+            (vtt(start), vtt(start + (t(p, "duration_time") * 1000.0).round()))
+        })
+        .collect()
+}
+
+/// Packages a field fixture with the B-frame ladder (and `extra` arguments) and returns the
+/// scratch, the title and its video rendition as ffprobe reads it.
+fn package_field(name: &str, fixture: &str, segment_seconds: f64, extra: &[&str]) -> (Scratch, std::path::PathBuf, Report) {
+    let s = Scratch::new(name);
+    let ladder = s.path("ladder.toml");
+    fs::write(&ladder, LADDER).unwrap();
+    let input = field_media(fixture);
+    let mut args = vec![arg("transcode"), input.clone().into(), arg("--out"), s.out().into(), arg("--video-id"), arg("title"), arg("--ladder"), ladder.into()];
+    args.extend(extra.iter().map(|a| arg(a)));
+    run_ok(&args);
+    let title = s.out().join("title");
+    let report = verify_title(&s, &input, &title, &Expect { segment_seconds, ..Expect::renditions(&["h264_240p"]) });
+    (s, title, report)
+}
+
+/// The subtitle EXT-X-MEDIA of a title's master playlist: (URI, LANGUAGE, NAME).
+fn hls_subtitles(title: &Path) -> Vec<(String, Option<String>, String)> {
+    match m3u8_rs::parse_playlist_res(&fs::read(title.join("master.m3u8")).unwrap()) {
+        Ok(m3u8_rs::Playlist::MasterPlaylist(m)) => m
+            .alternatives
+            .into_iter()
+            .filter(|a| a.media_type == m3u8_rs::AlternativeMediaType::Subtitles)
+            .map(|a| (a.uri.unwrap_or_default(), a.language, a.name))
+            .collect(),
+        other => panic!("master.m3u8: {other:?}"),
+    }
+}
+
+/// Zips cue times with their expected texts.
+fn with_texts(times: Vec<(String, String)>, texts: &[&str]) -> Vec<(String, String, String)> {
+    assert_eq!(times.len(), texts.len(), "cues in the source: {times:?}");
+    times.into_iter().zip(texts).map(|((a, b), t)| (a, b, (*t).to_owned())).collect()
+}
+
+#[test]
+fn matroska_srt_and_ass_streams_become_webvtt_renditions_at_the_sources_times() {
+    // ffmpeg's Matroska starts the video (and the subtitles) 21 ms late: the cues keep their
+    // place against the picture. ASS override tags ({\i1}) are dropped (GStreamer's
+    // ssaparse), its \N line breaks kept; SRT's <i> is kept and a bare & escaped.
+    let (_s, title, report) = package_field("subtitles_mkv", "37_mkv_srt_ass.mkv", 4.0, &[]);
+    let input = field_media("37_mkv_srt_ass.mkv");
+    assert_eq!(
+        hls_subtitles(&title),
+        [
+            ("subs_en/playlist.m3u8".to_owned(), Some("en".to_owned()), "English".to_owned()),
+            ("subs_de/playlist.m3u8".to_owned(), Some("de".to_owned()), "Deutsch".to_owned()),
+        ]
+    );
+    let video = &report.video["h264_240p"];
+    let english = with_texts(source_cue_times(&input, 0), &["First cue", "<i>Second</i> cue &amp; more", "Across the 4 s boundary\non two lines"]);
+    check_rendition(&title, "subs_en", &english, video);
+    let german = with_texts(source_cue_times(&input, 1), &["Guten Tag", "Zweite Zeile\nzwei Zeilen"]);
+    check_rendition(&title, "subs_de", &german, video);
+    // And the times are the cue files' own (the container moved both video and cues).
+    assert_eq!(english[0].0, "00:00:01.000");
+    assert_eq!(german[1].0, "00:00:04.200");
+}
+
+#[test]
+fn mp4_timed_text_becomes_a_webvtt_rendition_beside_sidecar_files_in_a_chunked_title() {
+    // tx3g cannot overlap: ffmpeg cut the second cue where the third starts (3.900 s), and
+    // filled the gaps with empty samples, which make no cue. Made in 2 s chunks: the text is
+    // read by the audio-and-thumbnails part.
+    let s = Scratch::new("subtitles_tx3g_sidecar");
+    let sidecar = s.path("extra.fr.vtt");
+    fs::write(&sidecar, "WEBVTT\n\n00:00:02.000 --> 00:00:03.000\nBonjour\n").unwrap();
+    let sidecar_arg = format!("fr={}", sidecar.display());
+    let (_s, title, report) = package_field(
+        "subtitles_tx3g",
+        "36_mov_text.mp4",
+        2.0,
+        &["--segment-duration", "2", "--chunk-duration", "2", "--jobs", "2", "--subtitles", &sidecar_arg],
+    );
+    let catalog: serde_json::Value = serde_json::from_slice(&fs::read(title.join("catalog.json")).unwrap()).unwrap();
+    assert!(catalog["parts"].as_array().is_some_and(|p| p.len() > 2), "not made in chunks: {}", catalog["parts"]);
+    assert_eq!(
+        hls_subtitles(&title),
+        [
+            ("subs_en/playlist.m3u8".to_owned(), Some("en".to_owned()), "English".to_owned()),
+            ("subs_fr/playlist.m3u8".to_owned(), Some("fr".to_owned()), "Français".to_owned()),
+        ]
+    );
+    let video = &report.video["h264_240p"];
+    let english = with_texts(source_cue_times(&field_media("36_mov_text.mp4"), 0), &["First cue", "Second cue &amp; more", "Across the 4 s boundary\non two lines"]);
+    assert_eq!(english[1].1, "00:00:03.900");
+    check_rendition(&title, "subs_en", &english, video);
+    check_rendition(&title, "subs_fr", &[("00:00:02.000".into(), "00:00:03.000".into(), "Bonjour".into())], video);
 }

@@ -274,7 +274,9 @@ pub(super) async fn run_chunk(ctx: Arc<Ctx>, chunk: ChunkJob, cancel: Cancel) ->
         chunk_duration: msg.job.chunk_duration.map(Duration::from_secs_f64),
         parallel_parts: 1,
         reader: Some(reader.clone()),
+        // The title's worker makes the subtitles; a chunk is video only.
         subtitles: Vec::new(),
+        audio: title.audio_labels(),
     };
     let part = packager::package_part(&pjob, &msg.source_media, PartOf::Chunk(msg.chunk), store, Arc::new(NoListener), cancel)
         .await

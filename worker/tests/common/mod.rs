@@ -573,11 +573,12 @@ pub fn check_hls(title: &Path, r: &Report) {
         Some(_) => {
             let ids = r.audio_ids();
             assert_eq!(audio_groups.len(), ids.len(), "one EXT-X-MEDIA TYPE=AUDIO per audio rendition expected");
-            assert_eq!(
-                audio_groups[0].uri.as_deref(),
-                Some("audio/playlist.m3u8"),
-                "the first EXT-X-MEDIA is the first stream's stereo"
-            );
+            // The default stream (the source's first unless the job said otherwise, as the
+            // catalog records) leads, in stereo: devices that take the first take it.
+            let default = default_audio(title);
+            let playlist = str_of(&default, "playlist");
+            assert_eq!(audio_groups[0].uri.as_deref(), Some(playlist.as_str()), "the first EXT-X-MEDIA is the default rendition");
+            assert!(!playlist.contains("_51/"), "the default rendition is 5.1: {playlist}");
             assert!(audio_groups[0].default, "the first EXT-X-MEDIA is not DEFAULT=YES");
             assert_eq!(audio_groups.iter().filter(|a| a.default).count(), 1, "DEFAULT=YES on one audio rendition");
             let names: BTreeSet<&str> = audio_groups.iter().map(|a| a.name.as_str()).collect();
@@ -842,6 +843,21 @@ pub fn check_media_playlist(title: &Path, t: &Track) {
 // DASH
 // ---------------------------------------------------------------------------------------
 
+/// The catalog's one default audio rendition (the source's first stream unless the job said
+/// otherwise).
+pub fn default_audio(title: &Path) -> Value {
+    let catalog: Value = serde_json::from_slice(&fs::read(title.join("catalog.json")).unwrap()).unwrap();
+    let default: Vec<Value> = catalog["renditions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|x| x["default"] == true)
+        .cloned()
+        .collect();
+    assert_eq!(default.len(), 1, "one default audio rendition in catalog.json: {default:?}");
+    default.into_iter().next().unwrap()
+}
+
 pub fn check_dash(title: &Path, r: &Report) {
     let path = title.join("manifest.mpd");
     validate_mpd_schema(&path);
@@ -877,6 +893,7 @@ pub fn check_dash(title: &Path, r: &Report) {
     assert_eq!(mpd.periods.len(), 1, "one Period");
     let period = &mpd.periods[0];
 
+    let default_id = if r.audio.is_some() { str_of(&default_audio(title), "id") } else { String::new() };
     let mut seen = BTreeSet::new();
     // (id, first segment's time in the Period, first segment's time in the media (ffprobe)).
     let mut starts: Vec<(String, f64, f64)> = Vec::new();
@@ -910,9 +927,18 @@ pub fn check_dash(title: &Path, r: &Report) {
                     Some(t.channels.to_string().as_str()),
                     "{id}: AudioChannelConfiguration"
                 );
-                assert_eq!(set.Role.len(), 1, "{id}: the audio set has no Role");
-                let main = set.Role[0].value.as_deref() == Some("main");
-                assert_eq!(main, id == "audio", "{id}: Role main is the default rendition's set, only");
+                // DASH-IF roles: `main` marks the default stream's set only; a set may add its
+                // purpose (commentary, description) beside main or alternate.
+                let roles: Vec<&str> = set.Role.iter().filter_map(|r| r.value.as_deref()).collect();
+                assert!(!roles.is_empty(), "{id}: the audio set has no Role");
+                for role in &roles {
+                    assert!(
+                        ["main", "alternate", "commentary", "description"].contains(role),
+                        "{id}: Role {role} is not one a player knows"
+                    );
+                }
+                let is_default_set = set.representations.iter().any(|rep| rep.id.as_deref() == Some(default_id.as_str()));
+                assert_eq!(roles.contains(&"main"), is_default_set, "{id}: Role main is the default rendition's set, only ({roles:?})");
             } else {
                 assert_eq!(
                     rep.width.or(set.width),

@@ -123,6 +123,10 @@ fn every_bad_input_is_dead_lettered_with_a_reason() {
         let mut unknown_field = job(&unknown_job, &vid, &fine_source);
         unknown_field["colour"] = json!("red");
         let missing_job = format!("job-missing-{}", stamp());
+        // A good upload for the jobs whose subtitles or audio labels are wrong.
+        let good_source = format!("s3://{upload}/{vid}/short.mp4");
+        case.s3.put(&upload, &format!("{vid}/short.mp4"), fs::read(media("short.mp4")).expect("fixture")).await;
+        case.s3.put(&upload, &format!("{vid}/broken.srt"), b"1\n00:00:01,000 -> 00:00:02,000\nno arrow\n".to_vec()).await;
         // (what it is, body, job id the event names, dead-letter kind, words the reason has)
         type BadMessage<'a> = (&'a str, Vec<u8>, Option<String>, &'a str, &'a [&'a str]);
         let messages: Vec<BadMessage> = vec![
@@ -169,6 +173,39 @@ fn every_bad_input_is_dead_lettered_with_a_reason() {
                 &["schema"],
             ),
             ("a JSON array", b"[1,2,3]".to_vec(), None, "invalid-job", &["JSON"]),
+            (
+                "subtitle file that does not exist",
+                {
+                    let mut j = job(&format!("job-nosubs-{}", stamp()), &vid, &good_source);
+                    j["subtitles"] = json!([{"source": format!("s3://{upload}/{vid}/never-uploaded.srt"), "language": "en"}]);
+                    j.to_string().into_bytes()
+                },
+                Some(format!("job-nosubs-{}", stamp())),
+                "bad-input",
+                &["subtitle file", "never-uploaded.srt", "does not exist"],
+            ),
+            (
+                "malformed subtitle file",
+                {
+                    let mut j = job(&format!("job-badsubs-{}", stamp()), &vid, &good_source);
+                    j["subtitles"] = json!([{"source": format!("s3://{upload}/{vid}/broken.srt")}]);
+                    j.to_string().into_bytes()
+                },
+                Some(format!("job-badsubs-{}", stamp())),
+                "bad-input",
+                &["broken.srt", "line 2"],
+            ),
+            (
+                "audio label of a stream the source lacks",
+                {
+                    let mut j = job(&format!("job-audio3-{}", stamp()), &vid, &good_source);
+                    j["audio"] = json!([{"stream": 3, "language": "de"}]);
+                    j.to_string().into_bytes()
+                },
+                Some(format!("job-audio3-{}", stamp())),
+                "bad-input",
+                &["audio stream 3", "1 audio stream"],
+            ),
         ];
         for (what, body, job_id, kind, reason_has) in messages {
             bad.push(Bad { what, body, job_id, kind, reason_has });

@@ -153,6 +153,53 @@ fn submitted_job_is_stored_with_headers_digests_and_one_event() {
     });
 }
 
+/// `vodpipe submit --subtitles LANG=FILE --audio N=LANG,ROLE`: the subtitle file is
+/// uploaded beside the source and named in the job, the worker makes its WebVTT rendition
+/// (stored, with the same cue text) and labels the audio as the job says.
+#[test]
+fn submitted_subtitles_and_audio_labels_reach_the_title() {
+    serial(async {
+        let mut case = Case::new("extras").await;
+        let worker = Worker::start(&case, "extras", &case.bucket);
+        let vid = case.id("extras");
+        let srt = scratch("extras").join("english.srt");
+        fs::write(&srt, "1\n00:00:00,500 --> 00:00:01,750\nHello from the queue\n\n2\n00:00:02,000 --> 00:00:03,000\nSecond <i>cue</i>\n").unwrap();
+        let subtitles = format!("en={}", srt.display());
+        let job = case.submit_with(&media("short.mp4"), &vid, &["--subtitles", &subtitles, "--audio", "1=ger,description"]).await;
+        case.events
+            .wait_until("the job's video.packaged", SHORT_JOB, &[&worker], |ev| ev.count("video.packaged", &job) > 0)
+            .await;
+        case.s3.wait_for_key(&case.bucket, &marker(&job), AFTER_EVENT).await;
+        // Beside the source in the uploads bucket, as the job names it.
+        let uploaded = case.s3.get(&case.s3.cfg.upload_bucket, &format!("{vid}/subtitles/1.en.srt")).await;
+        assert_eq!(uploaded, fs::read(&srt).unwrap(), "the uploaded subtitle file");
+
+        let title = check_title(&case.s3, &case.bucket, &vid).await;
+        let subs: Vec<(String, Option<String>)> = title.catalog.subtitles.iter().map(|t| (t.id.clone(), t.language.clone())).collect();
+        assert_eq!(subs, [("subs_en".to_owned(), Some("en".to_owned()))]);
+        let whole = String::from_utf8(case.s3.get(&case.bucket, &format!("{vid}/{}", title.catalog.subtitles[0].whole.uri)).await).unwrap();
+        assert!(
+            whole.contains("00:00:00.500 --> 00:00:01.750\nHello from the queue") && whole.contains("00:00:02.000 --> 00:00:03.000\nSecond <i>cue</i>"),
+            "whole.vtt:\n{whole}"
+        );
+        let audio: Vec<(Option<String>, String)> = title
+            .catalog
+            .renditions
+            .iter()
+            .filter(|r| r.kind == TrackKind::Audio)
+            .map(|r| (r.language.clone(), r.role.as_str().to_owned()))
+            .collect();
+        assert_eq!(audio, [(Some("de".to_owned()), "description".to_owned())]);
+        let master = String::from_utf8(case.s3.get(&case.bucket, &format!("{vid}/{HLS_MASTER}")).await).unwrap();
+        assert!(master.contains("CHARACTERISTICS=\"public.accessibility.describes-video\""), "{master}");
+        assert!(master.contains("TYPE=SUBTITLES"), "{master}");
+
+        worker.wait_for_log("job done", 1, AFTER_EVENT).await;
+        drop(worker);
+        case.finish().await;
+    });
+}
+
 /// Two workers on one queue: four jobs, each packaged once, nothing dead-lettered, and
 /// both workers took part.
 #[test]
