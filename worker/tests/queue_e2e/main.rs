@@ -162,7 +162,7 @@ fn submitted_subtitles_and_audio_labels_reach_the_title() {
         let mut case = Case::new("extras").await;
         let worker = Worker::start(&case, "extras", &case.bucket);
         let vid = case.id("extras");
-        let srt = scratch("extras").join("english.srt");
+        let srt = scratch("extras-subtitles").join("english.srt");
         fs::write(&srt, "1\n00:00:00,500 --> 00:00:01,750\nHello from the queue\n\n2\n00:00:02,000 --> 00:00:03,000\nSecond <i>cue</i>\n").unwrap();
         let subtitles = format!("en={}", srt.display());
         let job = case.submit_with(&media("short.mp4"), &vid, &["--subtitles", &subtitles, "--audio", "1=ger,description"]).await;
