@@ -56,6 +56,10 @@ PACKAGES=(
     nodejs
     # Installs the players and playwright-core pinned in scripts/browser/package-lock.json.
     npm
+    # The Prometheus server worker/tests/queue_e2e/metrics.rs starts (on a loopback port
+    # of its own) to scrape a worker's /metrics. The package's own service is not wanted:
+    # see below.
+    prometheus
 )
 
 if [ "$(id -u)" -eq 0 ]; then
@@ -98,6 +102,13 @@ else
     "${SUDO[@]}" env DEBIAN_FRONTEND=noninteractive \
         apt-get install -y -q --no-install-recommends "${missing[@]}"
     echo "setup: installed ${missing[*]}"
+    # Debian's prometheus package enables a system service listening on every interface
+    # (:9090). The tests run their own on loopback; leave the machine as it was.
+    if [[ " ${missing[*]} " == *" prometheus "* ]] && command -v systemctl >/dev/null 2>&1 \
+        && [ -d /run/systemd/system ]; then
+        "${SUDO[@]}" systemctl disable --now prometheus >/dev/null 2>&1 || true
+        echo "setup: disabled the prometheus system service (the tests start their own on 127.0.0.1)"
+    fi
 fi
 
 # The browser players for worker/tests/browser_playback.rs, exactly as the lock file pins

@@ -71,10 +71,14 @@ pub enum Error {
     BadSource { path: PathBuf, reason: String },
     #[error("no ladder rung fits a {source_height}p source (lowest rung is {lowest}p; rungs above the source are never upscaled)")]
     NoUsableRung { source_height: u32, lowest: u32 },
+    /// `cause` is read from the error's GStreamer domain (see [`Cause::of_gst_error`]).
     #[error("GStreamer element {element} failed: {error} ({debug})")]
-    Pipeline { element: String, error: String, debug: String },
-    #[error("GStreamer element {factory} is not available (missing plugin package?)")]
+    Pipeline { element: String, error: String, debug: String, cause: Cause },
+    #[error("GStreamer element {factory} is not available: install {}", crate::doctor::package_of(factory))]
     MissingElement { factory: &'static str },
+    /// The source is in a format GStreamer decodes with a plugin this machine lacks.
+    #[error("this machine lacks the decoder the source needs ({what}): GStreamer element {element} is missing (install {package})")]
+    MissingDecoder { what: String, element: &'static str, package: &'static str },
     #[error("pipeline setup failed: {0}")]
     Setup(String),
     /// The parts of a chunked title do not join (see `manifest::chunk::assemble`): a fault
@@ -101,15 +105,76 @@ pub enum Error {
     Cancelled,
 }
 
+/// Whose fault an error is, which decides what becomes of the job.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Cause {
+    /// The upload or the job: running it again gives the same error.
+    Upload,
+    /// This machine cannot run the job (missing plugin, full disk, refused storage
+    /// credentials, a broken ladder file): another machine may, this one should stop.
+    Machine,
+    /// Our own bug (an invariant of the pipeline or the packaging broke).
+    Internal,
+    /// A passing fault of the store, the network or a stuck pipeline: try again.
+    Transient,
+}
+
+impl Cause {
+    /// The cause of a GStreamer error message, from its domain and code: resources (files,
+    /// disk) are the machine's, a missing plugin too; a stream that cannot be demuxed or
+    /// decoded is the upload's, one that cannot be encoded or muxed ours; core and library
+    /// errors are ours.
+    pub fn of_gst_error(err: &gst::glib::Error) -> Cause {
+        if let Some(code) = err.kind::<gst::StreamError>() {
+            return match code {
+                gst::StreamError::Encode | gst::StreamError::Mux | gst::StreamError::Failed => Cause::Internal,
+                gst::StreamError::CodecNotFound => Cause::Machine,
+                _ => Cause::Upload,
+            };
+        }
+        if err.kind::<gst::ResourceError>().is_some() {
+            return Cause::Machine;
+        }
+        if err.kind::<gst::CoreError>() == Some(gst::CoreError::MissingPlugin) {
+            return Cause::Machine;
+        }
+        Cause::Internal
+    }
+}
+
 impl Error {
+    /// Whose fault this is: the upload's, the machine's, ours, or nobody's for long.
+    pub fn cause(&self) -> Cause {
+        match self {
+            Error::Subtitles(_)
+            | Error::EmptyInput { .. }
+            | Error::NotMedia { .. }
+            | Error::NoVideo { .. }
+            | Error::BadSource { .. }
+            | Error::NoUsableRung { .. }
+            | Error::DecodeError { .. }
+            | Error::NoSegments { .. }
+            | Error::CopyRefused { .. } => Cause::Upload,
+            Error::LadderRead { .. }
+            | Error::Ladder { .. }
+            | Error::InputRead { .. }
+            | Error::MissingElement { .. }
+            | Error::MissingDecoder { .. } => Cause::Machine,
+            Error::Store { source, .. } if source.retryable => Cause::Transient,
+            // A store that refuses for good (full disk, denied credentials) is the machine's.
+            Error::Store { .. } => Cause::Machine,
+            Error::Pipeline { cause, .. } => *cause,
+            Error::Setup(_) | Error::Assembly(_) | Error::Output { .. } | Error::Thumbnail(_) => Cause::Internal,
+            Error::Stalled { .. } | Error::StoreStalled { .. } | Error::SourceRead { .. } | Error::Cancelled => {
+                Cause::Transient
+            }
+        }
+    }
+
     /// Whether running the same job again may succeed: storage hiccups yes,
     /// bad input or a bad ladder never.
     pub fn is_retryable(&self) -> bool {
-        match self {
-            Error::Store { source, .. } => source.retryable,
-            Error::Stalled { .. } | Error::StoreStalled { .. } | Error::SourceRead { .. } | Error::Cancelled => true,
-            _ => false,
-        }
+        self.cause() == Cause::Transient
     }
 }
 

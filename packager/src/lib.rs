@@ -17,7 +17,8 @@
 //! - `source`: the element that reads the upload (with qtdemux's edit-list workaround).
 //! - `range_src`: reading an upload by ranges (a worker's chunk of a title in S3).
 //! - `storage`: the trait the worker implements (folder, S3).
-//! - `error`: the crate's error type.
+//! - `error`: the crate's error type, and whose fault each error is (`Cause`).
+//! - `doctor`: the GStreamer elements a ladder needs, and the Debian package of each.
 //!
 //! The title being built (segment numbers, held audio, thumbnails) is `manifest::title`'s
 //! pure builder: this crate feeds it the pipeline's output and stores what it releases.
@@ -25,6 +26,7 @@
 pub mod audio_labels;
 pub mod copy;
 mod decode_errors;
+pub mod doctor;
 pub mod downmix;
 pub mod encode;
 pub mod error;
@@ -54,7 +56,7 @@ use tokio::sync::mpsc;
 use tokio::task::JoinSet;
 
 pub use audio_labels::AudioLabel;
-pub use error::{Error, StoreError};
+pub use error::{Cause, Error, StoreError};
 pub use ladder::Ladder;
 pub use storage::{Caching, Object, Storage};
 pub use range_src::RangeReader;
@@ -210,10 +212,12 @@ impl Puts {
             self.next_done().await.expect("non-empty")?;
         }
         let store = self.store.clone();
-        self.set.spawn(async move {
+        let put = async move {
             let key = object.key.clone();
             store.put(object).await.map_err(|source| Error::Store { key, source })
-        });
+        };
+        // The store's log lines carry the job's fields (job id, video id).
+        self.set.spawn(tracing::Instrument::in_current_span(put));
         Ok(())
     }
 
@@ -637,7 +641,10 @@ fn spawn_bus_watch(
     let pipeline = graph.pipeline.clone();
     let position = graph.position_ns.clone();
     let source_position = graph.source_position_ns.clone();
+    let span = tracing::Span::current();
     tokio::task::spawn_blocking(move || {
+        // The bus's log lines carry the job's fields (job id, video id).
+        let _job = span.enter();
         let mut last = (u64::MAX, Instant::now());
         while !watch.done.load(Ordering::Relaxed) {
             if watch.cancel.is_cancelled() || watch.abort.is_cancelled() {
@@ -681,6 +688,7 @@ fn spawn_bus_watch(
                     let element = msg.src().map(|s| s.path_string().to_string()).unwrap_or_else(|| "pipeline".into());
                     let _ = fail.send(Error::Pipeline {
                         element,
+                        cause: error::Cause::of_gst_error(&err.error()),
                         error: err.error().to_string(),
                         debug: err.debug().map(|d| d.to_string()).unwrap_or_default(),
                     });

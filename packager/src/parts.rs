@@ -48,7 +48,7 @@ pub(crate) async fn run(run: &Arc<TitleRun>, tracks: Vec<TrackPlan>) -> Result<V
     // Chunks wait for one of `parallel_parts` permits; the audio part (`limit` None) does not.
     let mut spawn = |position: usize, part: PartJob, limit: Option<Arc<Semaphore>>| {
         let run = run.clone();
-        set.spawn(async move {
+        set.spawn(tracing::Instrument::in_current_span(async move {
             let _permit = match limit {
                 Some(limit) => Some(limit.acquire_owned().await.expect("never closed")),
                 None => None,
@@ -65,7 +65,7 @@ pub(crate) async fn run(run: &Arc<TitleRun>, tracks: Vec<TrackPlan>) -> Result<V
                 run.abort.cancel();
             }
             (position, part)
-        });
+        }));
     };
     // The audio and thumbnails span the whole title: started first, they end near the last chunk.
     spawn(spans.len(), audio_part(run, audio), None);

@@ -216,6 +216,27 @@ fn gcd(a: u32, b: u32) -> u32 {
     if b == 0 { a.max(1) } else { gcd(b, a % b) }
 }
 
+/// A source GStreamer found no decoder for, from the installer details of what is missing
+/// (`gstreamer|1.0|app|Theora video decoder|decoder-video/x-theora`): a format uploads come
+/// in is this machine's fault, its decoder named; any other the upload's.
+fn missing_decoder(path: &Path, details: &[String]) -> Error {
+    let mut described = Vec::new();
+    for d in details {
+        let fields: Vec<&str> = d.split('|').collect();
+        let description = fields.get(3).copied().unwrap_or(d.as_str());
+        let caps = fields.get(4).and_then(|f| f.strip_prefix("decoder-"));
+        if let Some(element) = caps.and_then(crate::doctor::decoder_for) {
+            return Error::MissingDecoder {
+                what: description.to_owned(),
+                element,
+                package: crate::doctor::package_of(element),
+            };
+        }
+        described.push(description.to_owned());
+    }
+    Error::NotMedia { path: path.to_owned(), reason: format!("no decoder for its {}", described.join(", ")) }
+}
+
 pub fn probe(path: &Path) -> Result<SourceMedia, Error> {
     let meta = std::fs::metadata(path).map_err(|source| Error::InputRead { path: path.to_owned(), source })?;
     if !meta.is_file() {
@@ -233,8 +254,8 @@ pub fn probe(path: &Path) -> Result<SourceMedia, Error> {
     match info.result() {
         gst_pbutils::DiscovererResult::Ok => {}
         gst_pbutils::DiscovererResult::MissingPlugins => {
-            let missing = info.missing_elements_installer_details().join(", ");
-            return Err(Error::NotMedia { path: path.to_owned(), reason: format!("missing decoder plugins: {missing}") });
+            let details: Vec<String> = info.missing_elements_installer_details().iter().map(|d| d.to_string()).collect();
+            return Err(missing_decoder(path, &details));
         }
         other => {
             return Err(Error::NotMedia { path: path.to_owned(), reason: format!("{other:?}") });
@@ -464,6 +485,24 @@ mod tests {
         assert!(check_decode_work(3840, 2160, FrameRate { num: 60, den: 1 }, 3 * hour).is_ok());
         let e = check_decode_work(7680, 4320, fps30, 12 * hour).unwrap_err();
         assert!(e.contains("7680x4320") && e.contains("limit"), "{e}");
+    }
+
+    #[test]
+    fn a_missing_decoder_of_a_known_format_is_the_machines_and_of_another_the_uploads() {
+        let p = Path::new("in.mkv");
+        let theora = ["gstreamer|1.0|vodpipe|Theora video decoder|decoder-video/x-theora".to_owned()];
+        match missing_decoder(p, &theora) {
+            e @ Error::MissingDecoder { element: "theoradec", package: "gstreamer1.0-plugins-base", .. } => {
+                assert_eq!(e.cause(), crate::Cause::Machine);
+                assert!(e.to_string().contains("Theora video decoder"), "{e}");
+            }
+            other => panic!("{other:?}"),
+        }
+        let odd = ["gstreamer|1.0|vodpipe|Cinepak video decoder|decoder-video/x-cinepak".to_owned()];
+        let e = missing_decoder(p, &odd);
+        assert!(matches!(e, Error::NotMedia { .. }), "{e:?}");
+        assert_eq!(e.cause(), crate::Cause::Upload);
+        assert!(e.to_string().contains("no decoder for its Cinepak video decoder"), "{e}");
     }
 
     #[test]

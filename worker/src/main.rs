@@ -15,8 +15,18 @@ use clap::{Parser, Subcommand};
 #[derive(Parser)]
 #[command(name = "vodpipe", version, about = "Transcode and package uploads into HLS + DASH (CMAF)")]
 struct Cli {
+    /// Log lines as text (plain unless stderr is a terminal) or as one JSON object each,
+    /// for log shippers.
+    #[arg(long, global = true, env = "VODPIPE_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
+    log_format: LogFormat,
     #[command(subcommand)]
     command: Command,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum LogFormat {
+    Text,
+    Json,
 }
 
 #[derive(Subcommand)]
@@ -66,6 +76,9 @@ enum Command {
         /// Watchdog: fail a job whose pipeline has made no progress for this many seconds.
         #[arg(long, env = "VODPIPE_STALL_TIMEOUT", default_value_t = packager::STALL_TIMEOUT.as_secs_f64())]
         stall_timeout: f64,
+        /// Serve Prometheus metrics at /metrics, and /healthz and /readyz, on HOST:PORT.
+        #[arg(long, env = "VODPIPE_METRICS_ADDR")]
+        metrics_addr: Option<std::net::SocketAddr>,
     },
     /// Upload a file to the uploads bucket and queue a job for it; prints the job id.
     Submit {
@@ -95,6 +108,9 @@ enum Command {
         #[arg(long, env = "AMQP_URL", default_value = queue::DEFAULT_AMQP_URL)]
         amqp_url: String,
     },
+    /// Check that this machine has every GStreamer element the ladders need, naming the
+    /// Debian package of each one missing; exits non-zero when any is.
+    Doctor,
     /// Print a time-limited GET URL for an object of the output bucket.
     Presign {
         /// Key in the output bucket, e.g. my-video/master.m3u8.
@@ -106,9 +122,23 @@ enum Command {
     },
 }
 
-async fn run_worker(amqp_url: String, prefetch: u16, grace: u64, work_dir: PathBuf, stall_timeout: f64) -> Result<()> {
+async fn run_worker(
+    amqp_url: String,
+    prefetch: u16,
+    grace: u64,
+    work_dir: PathBuf,
+    stall_timeout: f64,
+    metrics_addr: Option<std::net::SocketAddr>,
+) -> Result<()> {
     let stall_timeout = transcode::stall_timeout(stall_timeout)?;
+    if let Some(addr) = metrics_addr {
+        worker::metrics::serve(addr).await?;
+    }
     packager::init()?;
+    // A worker that cannot make what its ladders ask takes no job: another machine will.
+    if let Some(missing) = worker::doctor::unfit(&worker::doctor::check_ladders()) {
+        return Err(queue::Unfit(missing).into());
+    }
     let (tx, rx) = tokio::sync::watch::channel(false);
     tokio::spawn(async move {
         let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).expect("SIGTERM handler");
@@ -130,15 +160,22 @@ async fn run_worker(amqp_url: String, prefetch: u16, grace: u64, work_dir: PathB
     queue::run(settings, rx).await.context("worker")
 }
 
-fn init_logging() {
+/// Logs to stderr, filtered by `VODPIPE_LOG` (default `info`). Colour only on a terminal.
+/// A job's lines carry its `job_id` and `video_id` (its span's fields).
+fn init_logging(format: LogFormat) {
+    use std::io::IsTerminal;
     use tracing_subscriber::EnvFilter;
     let filter = EnvFilter::try_from_env("VODPIPE_LOG").unwrap_or_else(|_| EnvFilter::new("info"));
-    tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).with_target(false).init();
+    let fmt = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).with_target(false);
+    match format {
+        LogFormat::Text => fmt.with_ansi(std::io::stderr().is_terminal()).init(),
+        LogFormat::Json => fmt.json().flatten_event(true).with_current_span(true).with_span_list(false).init(),
+    }
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    init_logging();
+    init_logging(cli.log_format);
     let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(r) => r,
         Err(e) => {
@@ -152,8 +189,8 @@ fn main() -> ExitCode {
                 let args = transcode::Args { input, out, video_id, ladder, segment_duration, stall_timeout, chunk_duration, jobs, extras };
                 transcode::run(args).await
             }
-            Command::Worker { amqp_url, prefetch, grace, work_dir, stall_timeout } => {
-                run_worker(amqp_url, prefetch, grace, work_dir, stall_timeout).await
+            Command::Worker { amqp_url, prefetch, grace, work_dir, stall_timeout, metrics_addr } => {
+                run_worker(amqp_url, prefetch, grace, work_dir, stall_timeout, metrics_addr).await
             }
             Command::Submit { file, video_id, title, description, ladder, chunk_duration, extras, amqp_url } => {
                 let submission = admin::Submission { file, video_id, ladder, title, description, chunk_duration, extras };
@@ -168,6 +205,15 @@ fn main() -> ExitCode {
                 }
                 tracing::info!("queued {} jobs", ids.len());
                 Ok(())
+            }
+            Command::Doctor => {
+                packager::init()?;
+                let checks = worker::doctor::check_ladders();
+                print!("{}", worker::doctor::report(&checks));
+                match worker::doctor::unfit(&checks) {
+                    Some(missing) => Err(queue::Unfit(missing).into()),
+                    None => Ok(()),
+                }
             }
             Command::Presign { key, bucket, expires } => {
                 let cfg = s3::S3Config::from_env().await?;
@@ -184,7 +230,9 @@ fn main() -> ExitCode {
             // One line: the chain of causes joined, for logs and for people.
             let msg = format!("{e:#}").replace('\n', " ");
             eprintln!("error: {msg}");
-            ExitCode::FAILURE
+            // A machine that lacks what jobs need: 69 (EX_UNAVAILABLE), so a supervisor
+            // can tell it from a crash.
+            if e.downcast_ref::<queue::Unfit>().is_some() { ExitCode::from(69) } else { ExitCode::FAILURE }
         }
     }
 }

@@ -31,8 +31,10 @@ use lapin::{BasicProperties, Channel, Connection, ConnectionProperties, Exchange
 use packager::{Cancel, Listener, Progress};
 use serde_json::json;
 use tokio::sync::{mpsc, watch};
+use tracing::Instrument;
 
 use crate::job::{ChunkJob, InvalidJob, Job, JobMessage};
+use crate::metrics::{self, CHUNKS, TITLES};
 use crate::s3::{self, S3Store};
 
 mod chunks;
@@ -157,11 +159,23 @@ pub async fn publish_job(ch: &Channel, job: &JobMessage) -> Result<()> {
 /// How a job ended, for ack / retry / dead-letter.
 #[derive(Debug)]
 enum Failure {
-    /// Will never succeed: dead-letter with the reason.
+    /// The upload or the job: will never succeed. Dead-letter with the reason.
     Permanent { kind: &'static str, error: anyhow::Error },
     /// May succeed later (storage, network): retry, then let the broker redeliver.
     Retryable(anyhow::Error),
+    /// This machine cannot run it (missing plugin, full disk, refused credentials): the
+    /// job goes back to the queue as it came, its delivery budget untouched, and this
+    /// worker stops taking jobs.
+    Machine(anyhow::Error),
+    /// Our own bug: queued again once (with [`INTERNAL_FAILURES_HEADER`]), then
+    /// dead-lettered as `internal`.
+    Internal(anyhow::Error),
 }
+
+/// Counts a job's internal failures on the copy put back in the queue.
+pub const INTERNAL_FAILURES_HEADER: &str = "x-vodpipe-internal-failures";
+/// Internal failures of one job before it is dead-lettered as `internal`.
+const INTERNAL_FAILURES_ALLOWED: i64 = 1;
 
 impl From<InvalidJob> for Failure {
     fn from(e: InvalidJob) -> Self {
@@ -171,13 +185,70 @@ impl From<InvalidJob> for Failure {
 
 impl From<packager::Error> for Failure {
     fn from(e: packager::Error) -> Self {
-        if e.is_retryable() {
-            Failure::Retryable(e.into())
-        } else {
-            Failure::Permanent { kind: "bad-input", error: e.into() }
+        match e.cause() {
+            packager::Cause::Transient => Failure::Retryable(e.into()),
+            packager::Cause::Upload => Failure::Permanent { kind: "bad-input", error: e.into() },
+            packager::Cause::Machine => Failure::Machine(e.into()),
+            packager::Cause::Internal => Failure::Internal(e.into()),
         }
     }
 }
+
+impl Failure {
+    /// The kind a dead-lettered job is filed under, and why.
+    fn kind_and_error(&self) -> (&'static str, &anyhow::Error) {
+        match self {
+            Failure::Permanent { kind, error } => (kind, error),
+            Failure::Retryable(error) => ("retries-exhausted", error),
+            Failure::Machine(error) => ("machine", error),
+            Failure::Internal(error) => ("internal", error),
+        }
+    }
+
+    fn into_error(self) -> anyhow::Error {
+        match self {
+            Failure::Permanent { error, .. } | Failure::Retryable(error) | Failure::Machine(error) | Failure::Internal(error) => error,
+        }
+    }
+
+    /// The same failure with its message rewritten (the scratch copy's path made the
+    /// job's source URI).
+    fn map_message(self, f: impl Fn(String) -> String) -> Failure {
+        let redo = |e: anyhow::Error| anyhow!("{}", f(format!("{e:#}")));
+        match self {
+            Failure::Permanent { kind, error } => Failure::Permanent { kind, error: redo(error) },
+            Failure::Retryable(e) => Failure::Retryable(redo(e)),
+            Failure::Machine(e) => Failure::Machine(redo(e)),
+            Failure::Internal(e) => Failure::Internal(redo(e)),
+        }
+    }
+}
+
+/// Why this worker stopped taking jobs: what its machine lacks. Once set, the worker's
+/// consumers end and `run` returns [`Unfit`].
+struct Health {
+    unfit: std::sync::Mutex<Option<String>>,
+    stop: watch::Sender<bool>,
+}
+
+impl Health {
+    fn declare_unfit(&self, reason: String) {
+        tracing::error!("this machine cannot run jobs, stopping: {reason}");
+        metrics::state().set_unfit(&reason);
+        self.unfit.lock().expect("health lock").get_or_insert(reason);
+        let _ = self.stop.send(true);
+    }
+
+    fn unfit(&self) -> Option<String> {
+        self.unfit.lock().expect("health lock").clone()
+    }
+}
+
+/// The worker stopped because its machine cannot run jobs (see [`Failure::Machine`]); the
+/// jobs it met went back to the queue for other machines.
+#[derive(Debug, thiserror::Error)]
+#[error("this machine cannot run vodpipe jobs: {0}")]
+pub struct Unfit(pub String);
 
 pub struct WorkerSettings {
     pub amqp_url: String,
@@ -197,6 +268,7 @@ struct Ctx {
     events: Channel,
     work_dir: PathBuf,
     stall_timeout: Duration,
+    health: Arc<Health>,
 }
 
 /// Sends `video.progress` at most every few seconds, never blocking the pipeline.
@@ -211,18 +283,27 @@ impl Listener for ProgressEvents {
 }
 
 /// Consumes jobs until `shutdown` turns true; reconnects when the broker goes away.
+/// Ends with [`Unfit`] when a job found that this machine cannot run jobs.
 pub async fn run(settings: WorkerSettings, mut shutdown: watch::Receiver<bool>) -> Result<()> {
     let client = s3::client(&settings.s3).await;
     s3::ensure_bucket(&client, &settings.s3.output_bucket).await?;
     std::fs::create_dir_all(&settings.work_dir)
         .with_context(|| format!("cannot create work dir {}", settings.work_dir.display()))?;
     let mut backoff = Duration::from_millis(500);
+    let mut sessions = 0u64;
     loop {
         if *shutdown.borrow() {
             return Ok(());
         }
-        match consume_session(&settings, &client, &mut shutdown).await {
-            Ok(()) => return Ok(()),
+        if sessions > 0 {
+            metrics::get().broker_reconnects.inc();
+        }
+        sessions += 1;
+        let session = consume_session(&settings, &client, &mut shutdown).await;
+        metrics::state().set_connected(false);
+        match session {
+            Ok(None) => return Ok(()),
+            Ok(Some(unfit)) => return Err(Unfit(unfit).into()),
             Err(e) => {
                 tracing::warn!("broker session ended: {e:#}; reconnecting in {backoff:?}");
                 tokio::select! {
@@ -239,20 +320,50 @@ async fn consume_session(
     settings: &WorkerSettings,
     client: &aws_sdk_s3::Client,
     shutdown: &mut watch::Receiver<bool>,
-) -> Result<()> {
+) -> Result<Option<String>> {
     let conn = connect(&settings.amqp_url).await?;
     let setup = conn.create_channel().await?;
     declare_topology(&setup).await?;
     let _ = setup.close(200, s("topology declared")).await;
     let events = confirm_channel(&conn).await?;
-    let ctx = Arc::new(Ctx { s3: client.clone(), cfg: settings.s3.clone(), events, work_dir: settings.work_dir.clone(), stall_timeout: settings.stall_timeout });
+    metrics::state().set_connected(true);
+    // The consumers stop on a signal, or when a job finds this machine unfit.
+    let (stop_tx, stop) = watch::channel(*shutdown.borrow());
+    let health = Arc::new(Health { unfit: Default::default(), stop: stop_tx.clone() });
+    let ctx = Arc::new(Ctx {
+        s3: client.clone(),
+        cfg: settings.s3.clone(),
+        events,
+        work_dir: settings.work_dir.clone(),
+        stall_timeout: settings.stall_timeout,
+        health: health.clone(),
+    });
+    let mut signal = shutdown.clone();
+    let forward = async move {
+        while signal.changed().await.is_ok() {
+            if *signal.borrow() {
+                let _ = stop_tx.send(true);
+            }
+        }
+        std::future::pending::<()>().await
+    };
     // Every worker makes chunks while it waits on the chunks of a title it took.
-    let (titles, chunks, dead) = tokio::join!(
-        consume_queue(&ctx, &conn, Queue::Titles, settings.prefetch, shutdown.clone(), settings.grace),
-        consume_queue(&ctx, &conn, Queue::Chunks, 1, shutdown.clone(), settings.grace),
-        consume_queue(&ctx, &conn, Queue::DeadChunks, 1, shutdown.clone(), settings.grace),
-    );
-    titles.and(chunks).and(dead)
+    let consumers = async {
+        tokio::join!(
+            consume_queue(&ctx, &conn, Queue::Titles, settings.prefetch, stop.clone(), settings.grace),
+            consume_queue(&ctx, &conn, Queue::Chunks, 1, stop.clone(), settings.grace),
+            consume_queue(&ctx, &conn, Queue::DeadChunks, 1, stop.clone(), settings.grace),
+        )
+    };
+    let (titles, chunks, dead) = tokio::select! {
+        r = consumers => r,
+        _ = forward => unreachable!("forwarding signals never ends"),
+    };
+    // A machine found unfit says so, whatever else ended the session meanwhile.
+    match ctx.health.unfit() {
+        Some(reason) => Ok(Some(reason)),
+        None => titles.and(chunks).and(dead).map(|()| None),
+    }
 }
 
 /// The queues a worker consumes.
@@ -292,10 +403,14 @@ async fn consume_queue(
     let mut consumer =
         ch.basic_consume(s(queue.name()), s(&tag), BasicConsumeOptions::default(), FieldTable::default()).await?;
     tracing::info!(queue = queue.name(), prefetch, "waiting for jobs");
+    if queue == Queue::Titles {
+        metrics::state().set_consuming(true);
+    }
     loop {
         let delivery = tokio::select! {
             d = consumer.next() => d,
             _ = shutdown.changed() => {
+                metrics::state().set_consuming(false);
                 let _ = ch.basic_cancel(s(&tag), BasicCancelOptions::default()).await;
                 return Ok(());
             }
@@ -306,14 +421,15 @@ async fn consume_queue(
             None => return Err(anyhow!("consumer of {} cancelled by the broker", queue.name())),
         };
         let stop = match queue {
-            Queue::Titles => handle(ctx, &ch, &delivery, &mut shutdown, grace).await?,
-            Queue::Chunks => handle_chunk(ctx, &ch, &delivery, &mut shutdown, grace).await?,
+            Queue::Titles => handle(ctx, &ch, &tag, &delivery, &mut shutdown, grace).await?,
+            Queue::Chunks => handle_chunk(ctx, &ch, &tag, &delivery, &mut shutdown, grace).await?,
             Queue::DeadChunks => {
                 chunks::handle_dead(ctx, &delivery).await?;
                 false
             }
         };
         if stop {
+            metrics::state().set_consuming(false);
             let _ = ch.basic_cancel(s(&tag), BasicCancelOptions::default()).await;
             return Ok(());
         }
@@ -382,6 +498,7 @@ where
             Some(Err(Failure::Retryable(e))) if attempt < ATTEMPTS_PER_DELIVERY && !stopping => {
                 let wait = Duration::from_secs(2u64.pow(attempt));
                 tracing::warn!(job_id = %id, attempt, "retryable failure: {e:#}; retrying in {wait:?}");
+                metrics::get().retries.get_or_create(&metrics::ErrorKind { kind: "in_job" }).inc();
                 tokio::time::sleep(wait).await;
                 attempt += 1;
             }
@@ -394,6 +511,7 @@ where
 async fn handle(
     ctx: &Arc<Ctx>,
     ch: &Channel,
+    tag: &str,
     delivery: &lapin::message::Delivery,
     shutdown: &mut watch::Receiver<bool>,
     grace: Duration,
@@ -406,33 +524,139 @@ async fn handle(
             return Ok(false);
         }
     };
+    let span = tracing::info_span!("job", job_id = %job.message.job_id, video_id = %job.message.video_id);
+    settle_title(ctx, ch, tag, delivery, shutdown, grace, job).instrument(span).await
+}
+
+/// Runs a parsed title job and settles its delivery (inside the job's span).
+async fn settle_title(
+    ctx: &Arc<Ctx>,
+    ch: &Channel,
+    tag: &str,
+    delivery: &lapin::message::Delivery,
+    shutdown: &mut watch::Receiver<bool>,
+    grace: Duration,
+    job: Job,
+) -> Result<bool> {
     let id = job.message.job_id.clone();
     tracing::info!(job_id = %id, video_id = %job.message.video_id, source = %job.message.source, redelivered = delivery.redelivered, "job started");
+    let started = Instant::now();
+    let running = Running::start(TITLES);
     let cancel = Cancel::default();
-    let (ended, stopping) = supervise(ch, &id, shutdown, grace, &cancel, || run_job(ctx.clone(), job.clone(), cancel.clone())).await?;
-    match ended {
+    let (ended, mut stopping) = supervise(ch, &id, shutdown, grace, &cancel, || run_job(ctx.clone(), job.clone(), cancel.clone())).await?;
+    let (outcome, cause) = match ended {
         Ended::Interrupted => {
             tracing::warn!(job_id = %id, "grace period over: job requeued");
             requeue(ch, delivery).await?;
+            ("interrupted", "none")
         }
         Ended::Done(announcement) => {
             announce_and_ack(ctx, ch, delivery, announcement).await?;
             tracing::info!(job_id = %id, "job done");
+            ("packaged", "none")
         }
         Ended::Failed(Failure::Retryable(e)) => {
             // The quorum queue counts deliveries and dead-letters past the limit.
             tracing::warn!(job_id = %id, "retryable failure, returning the job to the queue: {e:#}");
             requeue(ch, delivery).await?;
+            ("requeued", "retryable")
         }
-        Ended::Failed(f @ Failure::Permanent { .. }) => dead_letter(ch, delivery, Ids::of(&job.message), &f).await?,
-    }
+        Ended::Failed(Failure::Machine(e)) => {
+            tracing::error!(job_id = %id, "this machine cannot run the job; it goes back to the queue for another: {e:#}");
+            stop_consuming(ch, tag).await?;
+            put_back(ch, delivery, FieldTable::default()).await?;
+            ctx.health.declare_unfit(format!("{e:#}"));
+            stopping = true;
+            ("put_back", "machine")
+        }
+        Ended::Failed(Failure::Internal(e)) if internal_failures(delivery) < INTERNAL_FAILURES_ALLOWED => {
+            tracing::error!(job_id = %id, "internal error, the job is queued once more: {e:#}");
+            put_back(ch, delivery, internal_failure_counted(delivery)).await?;
+            ("put_back", "internal")
+        }
+        Ended::Failed(f) => {
+            dead_letter(ch, delivery, Ids::of(&job.message), &f).await?;
+            ("dead_lettered", f.kind_and_error().0)
+        }
+    };
+    drop(running);
+    metrics::get().job_ended(TITLES, outcome, cause, started.elapsed());
     Ok(stopping)
+}
+
+
+/// `vodpipe_job_running{queue}` is 1 while this lives.
+struct Running(prometheus_client::metrics::gauge::Gauge);
+
+impl Running {
+    fn start(queue: &'static str) -> Running {
+        let gauge = metrics::get().job_running.get_or_create(&metrics::QueueLabel { queue }).clone();
+        gauge.set(1);
+        Running(gauge)
+    }
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        self.0.set(0);
+    }
+}
+
+/// Cancels the consumer before a delivery is put back: with the delivery acked, the
+/// broker would otherwise hand the copy straight back to this worker, and its leaving
+/// would count a delivery against it.
+async fn stop_consuming(ch: &Channel, tag: &str) -> Result<()> {
+    ch.basic_cancel(s(tag), BasicCancelOptions::default()).await.context("cancelling the consumer")?;
+    Ok(())
+}
+
+/// How many internal failures the job has met before this delivery.
+fn internal_failures(delivery: &lapin::message::Delivery) -> i64 {
+    let headers = delivery.properties.headers().as_ref();
+    match headers.and_then(|h| h.inner().get(INTERNAL_FAILURES_HEADER)) {
+        Some(AMQPValue::LongLongInt(n)) => *n,
+        Some(AMQPValue::LongInt(n)) => i64::from(*n),
+        _ => 0,
+    }
+}
+
+/// The header of the copy put back after one more internal failure.
+fn internal_failure_counted(delivery: &lapin::message::Delivery) -> FieldTable {
+    let mut headers = FieldTable::default();
+    headers.insert(s(INTERNAL_FAILURES_HEADER), AMQPValue::LongLongInt(internal_failures(delivery) + 1));
+    headers
+}
+
+/// The headers of a delivery's copy put back in its queue: its own, but the broker's
+/// delivery count, with `extra` over them.
+fn put_back_headers(delivery: &lapin::message::Delivery, extra: FieldTable) -> FieldTable {
+    let mut headers = FieldTable::default();
+    let own = delivery.properties.headers().clone().unwrap_or_default();
+    for (k, v) in own.inner().iter().chain(extra.inner()) {
+        if k.as_str() != "x-delivery-count" {
+            headers.insert(k.clone(), v.clone());
+        }
+    }
+    headers
+}
+
+/// Puts a job back in its queue as a new message (its body, its headers with `extra` over
+/// them) and acks the delivery, in one transaction: unlike a requeue, this does not count
+/// against the queue's delivery limit, which is for jobs that fail or kill their workers.
+async fn put_back(ch: &Channel, delivery: &lapin::message::Delivery, extra: FieldTable) -> Result<()> {
+    let headers = put_back_headers(delivery, extra);
+    let message_id = delivery.properties.message_id().as_ref().map(|m| m.to_string()).unwrap_or_default();
+    publish_in_tx(ch, "", JOBS_QUEUE, &delivery.data, &message_id, headers).await?;
+    delivery.acker.ack(BasicAckOptions::default()).await?;
+    ch.tx_commit().await.context("committing a job put back in the queue")?;
+    Ok(())
 }
 
 /// Runs one chunk delivery to its end. Returns true when shutdown interrupted it.
 async fn handle_chunk(
     ctx: &Arc<Ctx>,
     ch: &Channel,
+    tag: &str,
     delivery: &lapin::message::Delivery,
     shutdown: &mut watch::Receiver<bool>,
     grace: Duration,
@@ -446,6 +670,25 @@ async fn handle_chunk(
             return Ok(false);
         }
     };
+    let span = tracing::info_span!(
+        "chunk",
+        job_id = %chunk.message.job.job_id,
+        video_id = %chunk.message.job.video_id,
+        chunk = chunk.message.chunk.index
+    );
+    settle_chunk(ctx, ch, tag, delivery, shutdown, grace, chunk).instrument(span).await
+}
+
+/// Runs a parsed chunk job and settles its delivery (inside the chunk's span).
+async fn settle_chunk(
+    ctx: &Arc<Ctx>,
+    ch: &Channel,
+    tag: &str,
+    delivery: &lapin::message::Delivery,
+    shutdown: &mut watch::Receiver<bool>,
+    grace: Duration,
+    chunk: ChunkJob,
+) -> Result<bool> {
     let id = format!("{}/chunk {}", chunk.message.job.job_id, chunk.message.chunk.index);
     if chunks::is_stored(ctx, &chunk).await.unwrap_or(false) {
         tracing::info!(job_id = %id, "chunk already stored");
@@ -458,16 +701,29 @@ async fn handle_chunk(
         return Ok(false);
     }
     tracing::info!(job_id = %id, redelivered = delivery.redelivered, "chunk started");
+    let started = Instant::now();
+    let running = Running::start(CHUNKS);
     let cancel = Cancel::default();
-    let (ended, stopping) = supervise(ch, &id, shutdown, grace, &cancel, || chunks::run_chunk(ctx.clone(), chunk.clone(), cancel.clone())).await?;
-    match ended {
+    let (ended, mut stopping) = supervise(ch, &id, shutdown, grace, &cancel, || chunks::run_chunk(ctx.clone(), chunk.clone(), cancel.clone())).await?;
+    let (outcome, cause) = match ended {
         Ended::Interrupted => {
             tracing::warn!(job_id = %id, "grace period over: chunk requeued");
             delivery.acker.nack(BasicNackOptions { requeue: true, ..Default::default() }).await?;
+            ("interrupted", "none")
+        }
+        Ended::Failed(Failure::Machine(e)) => {
+            tracing::error!(job_id = %id, "this machine cannot make the chunk; it goes back to the queue for another: {e:#}");
+            stop_consuming(ch, tag).await?;
+            chunks::put_back(ctx, delivery, FieldTable::default()).await?;
+            ctx.health.declare_unfit(format!("{e:#}"));
+            stopping = true;
+            ("put_back", "machine")
         }
         Ended::Done(()) => chunks::settle(ctx, delivery, &chunk, Ok(())).await?,
         Ended::Failed(f) => chunks::settle(ctx, delivery, &chunk, Err(f)).await?,
-    }
+    };
+    drop(running);
+    metrics::get().job_ended(CHUNKS, outcome, cause, started.elapsed());
     Ok(stopping)
 }
 
@@ -538,10 +794,7 @@ async fn dead_letter(
     ids: Ids,
     failure: &Failure,
 ) -> Result<()> {
-    let (kind, error) = match failure {
-        Failure::Permanent { kind, error } => (*kind, error),
-        Failure::Retryable(error) => ("retries-exhausted", error),
-    };
+    let (kind, error) = failure.kind_and_error();
     let reason = format!("{error:#}");
     tracing::error!(job_id = ?ids.job_id, kind, "job failed permanently: {reason}");
     let mut headers = delivery.properties.headers().clone().unwrap_or_default();
@@ -590,7 +843,9 @@ async fn run_job(ctx: Arc<Ctx>, job: Job, cancel: Cancel) -> Result<Announcement
     tokio::fs::create_dir_all(&dir).await.map_err(|e| Failure::Retryable(e.into()))?;
     let _cleanup = RemoveOnDrop(dir);
     let subtitles = fetch_subtitles(&ctx, &job, path.parent().expect("job dir")).await?;
+    let stage = Instant::now();
     let (_, source_sha) = s3::download(&ctx.s3, &job.source_bucket, &job.source_key, &path).await.map_err(Failure::Retryable)?;
+    metrics::get().stage("download", stage.elapsed());
     let store = Arc::new(S3Store::new(ctx.s3.clone(), ctx.cfg.output_bucket.clone(), job.output_prefix.clone()));
     let pjob = packager::Job {
         input: path.clone(),
@@ -607,15 +862,14 @@ async fn run_job(ctx: Arc<Ctx>, job: Job, cancel: Cancel) -> Result<Announcement
         audio: job.audio_labels(),
     };
     // Errors name the input file: report the job's source, not the scratch copy.
-    let named = |f: Failure| match f {
-        Failure::Permanent { kind, error } => Failure::Permanent {
-            kind,
-            error: anyhow!("{}", format!("{error:#}").replace(&path.display().to_string(), &msg.source)),
-        },
-        other => other,
-    };
+    let named = |f: Failure| f.map_message(|m| m.replace(&path.display().to_string(), &msg.source));
+    let stage = Instant::now();
     let plan = packager::plan_title(&pjob).await.map_err(|e| named(e.into()))?;
-    let packaged = if plan.is_chunked() {
+    metrics::get().stage("probe", stage.elapsed());
+    let stage = Instant::now();
+    let source_seconds = plan.source.duration_ns as f64 / 1e9;
+    let chunked = plan.is_chunked();
+    let packaged = if chunked {
         chunks::run_title(&ctx, &job, &pjob, &plan, source_sha, store, &cancel).await.map_err(named)?
     } else {
         if let Some(reason) = &plan.whole_because {
@@ -626,6 +880,12 @@ async fn run_job(ctx: Arc<Ctx>, job: Job, cancel: Cancel) -> Result<Announcement
         let _ = progress_task.await;
         result.map_err(|e| named(e.into()))?
     };
+    let took = stage.elapsed();
+    metrics::get().stage(if chunked { "chunks" } else { "package" }, took);
+    if !chunked && took.as_secs_f64() > 0.0 {
+        // A chunked title's speed is the farm's, not this worker's.
+        metrics::get().encode_speed.get_or_create(&metrics::QueueLabel { queue: TITLES }).observe(source_seconds / took.as_secs_f64());
+    }
 
     // One video.packaged per job id: a marker stored after the event went out
     // says an earlier delivery announced it (the same job id submitted again).

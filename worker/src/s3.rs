@@ -152,6 +152,7 @@ pub async fn client(cfg: &S3Config) -> Client {
     let conf = aws_sdk_s3::config::Builder::from(&shared)
         .force_path_style(cfg.path_style)
         .retry_config(RetryConfig::standard().with_max_attempts(MAX_ATTEMPTS))
+        .interceptor(CountRequests)
         // One attempt moves at most one part (8 MiB); five minutes is ~28 KB/s. A body
         // that stops moving altogether is caught sooner by the SDK's stalled-stream
         // protection.
@@ -163,6 +164,36 @@ pub async fn client(cfg: &S3Config) -> Client {
         )
         .build();
     Client::from_conf(conf)
+}
+
+/// Counts every attempt of every S3 request in the metrics, by operation and result.
+#[derive(Debug)]
+struct CountRequests;
+
+impl aws_sdk_s3::config::Intercept for CountRequests {
+    fn name(&self) -> &'static str {
+        "CountRequests"
+    }
+
+    fn read_after_attempt(
+        &self,
+        context: &aws_sdk_s3::config::interceptors::FinalizerInterceptorContextRef<'_>,
+        _components: &aws_sdk_s3::config::RuntimeComponents,
+        cfg: &mut aws_sdk_s3::config::ConfigBag,
+    ) -> Result<(), aws_sdk_s3::error::BoxError> {
+        let operation = cfg
+            .load::<aws_smithy_runtime_api::client::orchestrator::Metadata>()
+            .map(|m| m.name().to_owned())
+            .unwrap_or_else(|| "unknown".into());
+        let result = match context.response().map(|r| r.status().as_u16()) {
+            None => "no_response",
+            Some(400..=499) => "client_error",
+            Some(500..=599) => "server_error",
+            Some(_) => "ok",
+        };
+        crate::metrics::get().s3_requests.get_or_create(&crate::metrics::S3Request { operation, result }).inc();
+        Ok(())
+    }
 }
 
 /// Creates `bucket` unless it exists. Creation racing another worker is fine.
@@ -280,15 +311,17 @@ impl S3Store {
         let size = object.body.len() as u64;
         let body = Bytes::from(object.body);
         if size <= MULTIPART_THRESHOLD {
-            target.put_single(body).await
+            target.put_single(body).await?;
         } else {
             target
                 .put_multipart(size, PART_SIZE, |first, len| {
                     let part = body.slice(first as usize..(first + len) as usize);
                     async move { Ok(part) }
                 })
-                .await
+                .await?;
         }
+        crate::metrics::get().stored(&key, size);
+        Ok(())
     }
 }
 

@@ -220,6 +220,7 @@ async fn wait_until_stored(ctx: &Ctx, job: &Job, total: usize, cancel: &Cancel) 
             let kind = match failure.kind.as_str() {
                 "bad-input" => "bad-input",
                 "retries-exhausted" => "retries-exhausted",
+                "internal" => "internal",
                 _ => "chunk-failed",
             };
             return Err(Failure::Permanent { kind, error: anyhow!("chunk {index} of {total}: {}", failure.reason) });
@@ -314,25 +315,41 @@ pub(super) async fn is_stored(ctx: &Ctx, chunk: &ChunkJob) -> anyhow::Result<boo
 }
 
 /// Settles a chunk delivery after its run.
-pub(super) async fn settle(ctx: &Ctx, delivery: &lapin::message::Delivery, chunk: &ChunkJob, outcome: Result<(), Failure>) -> anyhow::Result<()> {
+pub(super) async fn settle(
+    ctx: &Ctx,
+    delivery: &lapin::message::Delivery,
+    chunk: &ChunkJob,
+    outcome: Result<(), Failure>,
+) -> anyhow::Result<(&'static str, &'static str)> {
     let (id, index) = (&chunk.message.job.job_id, chunk.message.chunk.index);
-    match outcome {
+    Ok(match outcome {
         Ok(()) => {
             delivery.acker.ack(BasicAckOptions::default()).await?;
+            ("stored", "none")
         }
         Err(Failure::Permanent { kind, error }) => {
             tracing::error!(job_id = %id, chunk = index, kind, "chunk failed for good: {error:#}");
-            if let Err(Failure::Retryable(e) | Failure::Permanent { error: e, .. }) = store_failure(ctx, id, index, kind, format!("{error:#}"), "failed").await {
-                // Not acked: the chunk comes back and fails again, or its record is stored then.
-                tracing::warn!(job_id = %id, chunk = index, "cannot store the chunk's failure: {e:#}");
-                delivery.acker.nack(BasicNackOptions { requeue: true, ..Default::default() }).await?;
-                return Ok(());
-            }
-            delivery.acker.ack(BasicAckOptions::default()).await?;
+            fail_chunk(ctx, delivery, chunk, kind, &error).await?;
+            ("dead_lettered", kind)
+        }
+        Err(Failure::Machine(error)) => {
+            // The caller stops consuming and puts the chunk back (`super::settle_chunk`).
+            unreachable!("a machine's failure is settled by the consumer: {error:#}")
+        }
+        Err(Failure::Internal(error)) if super::internal_failures(delivery) < super::INTERNAL_FAILURES_ALLOWED => {
+            tracing::error!(job_id = %id, chunk = index, "internal error, the chunk is queued once more: {error:#}");
+            put_back(ctx, delivery, super::internal_failure_counted(delivery)).await?;
+            ("put_back", "internal")
+        }
+        Err(Failure::Internal(error)) => {
+            tracing::error!(job_id = %id, chunk = index, "internal error again: the chunk fails its title: {error:#}");
+            fail_chunk(ctx, delivery, chunk, "internal", &error).await?;
+            ("dead_lettered", "internal")
         }
         Err(Failure::Retryable(error)) if title_failed(ctx, chunk).await.unwrap_or(false) => {
             tracing::info!(job_id = %id, chunk = index, "chunk failed ({error:#}) after another chunk of its title failed for good: dropped");
             delivery.acker.ack(BasicAckOptions::default()).await?;
+            ("dropped", "retryable")
         }
         Err(Failure::Retryable(error)) => {
             // Past the delivery limit the broker moves the chunk to the dead chunks queue,
@@ -340,8 +357,32 @@ pub(super) async fn settle(ctx: &Ctx, delivery: &lapin::message::Delivery, chunk
             tracing::warn!(job_id = %id, chunk = index, "chunk failed, returning it to the queue: {error:#}");
             let _ = store_failure(ctx, id, index, "retryable", format!("{error:#}"), "last-error").await;
             delivery.acker.nack(BasicNackOptions { requeue: true, ..Default::default() }).await?;
+            ("requeued", "retryable")
         }
+    })
+}
+
+/// Records that the chunk failed for good (its title then fails with the reason) and acks
+/// it; a record that cannot be stored leaves the chunk unacked, to come back.
+async fn fail_chunk(ctx: &Ctx, delivery: &lapin::message::Delivery, chunk: &ChunkJob, kind: &str, error: &anyhow::Error) -> anyhow::Result<()> {
+    let (id, index) = (&chunk.message.job.job_id, chunk.message.chunk.index);
+    if let Err(f) = store_failure(ctx, id, index, kind, format!("{error:#}"), "failed").await {
+        tracing::warn!(job_id = %id, chunk = index, "cannot store the chunk's failure: {:#}", f.into_error());
+        delivery.acker.nack(BasicNackOptions { requeue: true, ..Default::default() }).await?;
+        return Ok(());
     }
+    delivery.acker.ack(BasicAckOptions::default()).await?;
+    Ok(())
+}
+
+/// Puts a chunk back in its queue as a new message (see `super::put_back`); the chunks'
+/// channel is not transactional, so the copy is confirmed before the ack (a crash between
+/// leaves two copies, and the second finds the chunk stored).
+pub(super) async fn put_back(ctx: &Ctx, delivery: &lapin::message::Delivery, extra: FieldTable) -> anyhow::Result<()> {
+    let headers = super::put_back_headers(delivery, extra);
+    let message_id = delivery.properties.message_id().as_ref().map(|m| m.to_string()).unwrap_or_default();
+    publish_confirmed(&ctx.events, "", CHUNKS_QUEUE, &delivery.data, &message_id, headers).await?;
+    delivery.acker.ack(BasicAckOptions::default()).await?;
     Ok(())
 }
 
@@ -358,9 +399,9 @@ pub(super) async fn handle_dead(ctx: &Ctx, delivery: &lapin::message::Delivery) 
                 last.as_deref().unwrap_or("its worker died each time")
             );
             tracing::error!(job_id = %id, chunk = index, "chunk dead-lettered by the broker: {reason}");
-            if let Err(Failure::Retryable(e) | Failure::Permanent { error: e, .. }) = store_failure(ctx, id, index, "retries-exhausted", reason, "failed").await {
+            if let Err(f) = store_failure(ctx, id, index, "retries-exhausted", reason, "failed").await {
                 delivery.acker.nack(BasicNackOptions { requeue: true, ..Default::default() }).await?;
-                return Err(e);
+                return Err(f.into_error());
             }
         }
         Err(e) => tracing::error!("a dead chunk message that is not a chunk job was dropped: {e}"),

@@ -51,6 +51,9 @@ use worker::s3::{self, CACHE_CONTROL_IMMUTABLE, CACHE_CONTROL_SHORT, S3Config, S
 
 mod chunks;
 mod faults;
+mod logs;
+mod machine;
+mod metrics;
 mod proxy;
 
 const VODPIPE: &str = env!("CARGO_BIN_EXE_vodpipe");
