@@ -26,6 +26,8 @@ pub const SCHEMA: &str = "vodpipe.catalog/v2";
 pub const HLS_MASTER: &str = "master.m3u8";
 /// The DASH MPD's URI relative to the title root.
 pub const DASH_MPD: &str = "manifest.mpd";
+/// The catalog document's key, beside the manifests.
+pub const CATALOG_JSON: &str = "catalog.json";
 
 /// What the packager found out about the source file.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -290,17 +292,27 @@ impl Catalog {
 /// chunks as a big-endian u32, and each chunk's 32 digest bytes. Every variable-length part is
 /// length-prefixed, so no two presentations share a byte string.
 pub fn video_fingerprint(p: &Presentation) -> Sha256Digest {
+    fingerprint_of(p.renditions.iter().map(|r| (r.track.id.as_str(), r.init.sha256, r.segments.iter().map(|s| s.sha256))))
+}
+
+/// [`video_fingerprint`] over each rendition's id, init segment digest and media segment
+/// digests (in order), wherever they come from (a presentation, or a stored catalog being
+/// verified).
+pub fn fingerprint_of<'a, S>(renditions: impl Iterator<Item = (&'a str, Sha256Digest, S)>) -> Sha256Digest
+where
+    S: ExactSizeIterator<Item = Sha256Digest>,
+{
     let mut h = Sha256::new();
     h.update(b"vodpipe.video_fingerprint/v1\n");
-    for r in &p.renditions {
-        let id = r.track.id.as_bytes();
+    for (id, init, segments) in renditions {
+        let id = id.as_bytes();
         h.update(u32::try_from(id.len()).unwrap_or(u32::MAX).to_be_bytes());
         h.update(id);
-        let chunks = 1 + r.segments.len();
+        let chunks = 1 + segments.len();
         h.update(u32::try_from(chunks).unwrap_or(u32::MAX).to_be_bytes());
-        h.update(r.init.sha256.0);
-        for s in &r.segments {
-            h.update(s.sha256.0);
+        h.update(init.0);
+        for s in segments {
+            h.update(s.0);
         }
     }
     Sha256Digest(h.finalize().into())

@@ -17,6 +17,7 @@
 //! - [`dash`]: the static MPD (dash-mpd-core's types and serializer).
 //! - [`subtitles`]: sidecar WebVTT/SRT as segmented WebVTT renditions.
 //! - [`catalog`]: the versioned JSON metadata event published with a title.
+//! - [`verify`]: a stored title checked against its catalog (the objects are read by the caller).
 //! - [`Error`]: the one error type of the crate.
 //!
 //! Title layout the renderers assume (all URIs relative to the title root):
@@ -40,6 +41,7 @@ pub mod model;
 pub mod movie;
 pub mod subtitles;
 pub mod title;
+pub mod verify;
 
 pub use error::{Error, Result};
 pub use fourcc::FourCc;

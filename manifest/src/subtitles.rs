@@ -42,6 +42,10 @@ pub struct TimedCue {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct TextStream {
     pub stream: usize,
+    /// BCP 47, as the stream's tags said while it played (`None`: they did not say). The
+    /// probe may miss it: a sparse stream's tags can come after the probe has finished.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub language: Option<String>,
     pub cues: Vec<TimedCue>,
 }
 

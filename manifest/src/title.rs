@@ -123,11 +123,17 @@ impl<B: AsRef<[u8]>> TitleBuilder<B> {
         }
     }
 
-    /// A cue of the source's text stream `stream`, in the order the stream gives them.
-    pub fn on_text_cue(&mut self, stream: usize, cue: TimedCue) {
+    /// A cue of the source's text stream `stream`, in the order the stream gives them, and
+    /// the stream's language as its tags say at that cue (the first one said is kept).
+    pub fn on_text_cue(&mut self, stream: usize, cue: TimedCue, language: Option<String>) {
         match self.text.iter_mut().find(|t| t.stream == stream) {
-            Some(t) => t.cues.push(cue),
-            None => self.text.push(TextStream { stream, cues: vec![cue] }),
+            Some(t) => {
+                t.cues.push(cue);
+                if t.language.is_none() {
+                    t.language = language;
+                }
+            }
+            None => self.text.push(TextStream { stream, language, cues: vec![cue] }),
         }
     }
 

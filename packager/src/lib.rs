@@ -17,6 +17,7 @@
 //! - `source`: the element that reads the upload (with qtdemux's edit-list workaround).
 //! - `range_src`: reading an upload by ranges (a worker's chunk of a title in S3).
 //! - `storage`: the trait the worker implements (folder, S3).
+//! - `failpoints`: faults injected on purpose for tests (`VODPIPE_FAILPOINT`).
 //! - `error`: the crate's error type, and whose fault each error is (`Cause`).
 //! - `doctor`: the GStreamer elements a ladder needs, and the Debian package of each.
 //!
@@ -30,6 +31,7 @@ pub mod doctor;
 pub mod downmix;
 pub mod encode;
 pub mod error;
+pub mod failpoints;
 pub mod ladder;
 mod parts;
 mod pipeline;
@@ -449,7 +451,7 @@ async fn publish(presentation: &Presentation, catalog: &Catalog, puts: &mut Puts
     puts.put(object("master.m3u8".into(), manifest::hls::master_playlist(presentation).into_bytes(), ct::HLS, Caching::Short))
         .await?;
     puts.drain().await?;
-    puts.put(object("catalog.json".into(), catalog.to_json_pretty().into_bytes(), ct::JSON, Caching::Short)).await?;
+    puts.put(object(catalog::CATALOG_JSON.into(), catalog.to_json_pretty().into_bytes(), ct::JSON, Caching::Short)).await?;
     puts.drain().await
 }
 
@@ -782,7 +784,7 @@ async fn consume(
                 title.on_sprites_done(SpriteIndex { vtt_uri: o.key.clone(), tile_width, tile_height, interval_ns });
                 puts.put(o).await?;
             }
-            Msg::Cue { stream, cue } => title.on_text_cue(stream, cue),
+            Msg::Cue { stream, cue, language } => title.on_text_cue(stream, cue, language),
             Msg::Failed(e) => return Err(e),
             Msg::SinkEos => sink_eos += 1,
             Msg::Eos => break,

@@ -61,7 +61,8 @@ pub(crate) enum Msg {
     SpritesDone { vtt: String, tile_width: u32, tile_height: u32, interval_ns: u64 },
     Failed(Error),
     /// A cue of the source's text stream `stream`.
-    Cue { stream: usize, cue: manifest::subtitles::TimedCue },
+    /// `language`: BCP 47 from the stream's tags, when they state one.
+    Cue { stream: usize, cue: manifest::subtitles::TimedCue, language: Option<String> },
     /// One appsink saw EOS.
     SinkEos,
     /// The bus saw EOS: every sink is done.
@@ -588,6 +589,8 @@ fn build_video(pipeline: &gst::Pipeline, plan: &Plan, pad_caps: &gst::Caps) -> R
         gst::PadProbeReturn::Ok
     });
 
+    crate::failpoints::install(&tee.static_pad("sink").unwrap());
+
     let frame_ns = 1_000_000_000u64 * fps.den as u64 / fps.num as u64;
     for (track, t) in plan.tracks.iter().enumerate() {
         let TrackPlan::Video(pr) = t else { continue };
@@ -1069,7 +1072,8 @@ fn build_text(pipeline: &gst::Pipeline, plan: &Plan, stream: usize) -> Result<gs
                     let text = if markup { manifest::subtitles::from_pango_markup(raw) } else { manifest::subtitles::from_plain_text(raw) };
                     let start_ns = start.nseconds() + delay_ns;
                     let end_ns = start_ns + buf.duration().map_or(TEXT_CUE_WITHOUT_DURATION_NS, |d| d.nseconds());
-                    send(&tx, Msg::Cue { stream, cue: manifest::subtitles::TimedCue { start_ns, end_ns, text } })
+                    let language = tagged_language(&sink.static_pad("sink").expect("appsink has a sink pad"));
+                    send(&tx, Msg::Cue { stream, cue: manifest::subtitles::TimedCue { start_ns, end_ns, text }, language })
                 })
                 .build(),
         )
@@ -1077,6 +1081,14 @@ fn build_text(pipeline: &gst::Pipeline, plan: &Plan, stream: usize) -> Result<gs
     let q = queue(4)?;
     add_chain(pipeline, &[q.clone(), sink.upcast()])?;
     Ok(q)
+}
+
+/// The language (BCP 47) the tags that reached `pad` state, if any.
+fn tagged_language(pad: &gst::Pad) -> Option<String> {
+    (0..)
+        .map_while(|i| pad.sticky_event::<gst::event::Tag>(i))
+        .find_map(|e| e.tag().get::<gst::tags::LanguageCode>().map(|v| v.get().to_owned()))
+        .and_then(|code| manifest::language::bcp47(&code))
 }
 
 /// How long a cue whose buffer states no duration is shown.

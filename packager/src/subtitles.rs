@@ -51,7 +51,7 @@ pub(crate) fn embedded(text: &[TextStream], source: &SourceMedia) -> Vec<Loaded>
     streams
         .into_iter()
         .map(|t| Loaded {
-            language: source.text_streams.get(t.stream).and_then(|s| s.language.clone()),
+            language: source.text_streams.get(t.stream).and_then(|s| s.language.clone()).or_else(|| t.language.clone()),
             cues: Cues::Media(t.cues.clone()),
         })
         .collect()

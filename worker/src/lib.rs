@@ -10,6 +10,7 @@
 //! - `job`: the versioned job message.
 //! - `metrics`: Prometheus metrics and the health endpoints.
 //! - `queue`: RabbitMQ topology, the consumer loop and catalog events.
+//! - `verify`: a stored title read back and checked against its catalog (`vodpipe verify`).
 //! - `s3`: the S3 storage, source download, presigned URLs.
 
 pub mod admin;
@@ -22,3 +23,4 @@ pub mod metrics;
 pub mod queue;
 pub mod s3;
 pub mod transcode;
+pub mod verify;

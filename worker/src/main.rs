@@ -111,6 +111,14 @@ enum Command {
     /// Check that this machine has every GStreamer element the ladders need, naming the
     /// Debian package of each one missing; exits non-zero when any is.
     Doctor,
+    /// Read a stored title back and check it against its catalog.json: every object the
+    /// catalog and the manifests name exists with its sha256, the manifests parse and agree
+    /// with the catalog, the timelines are continuous, the fingerprint recomputes. Lists
+    /// the problems and exits non-zero when there are any.
+    Verify {
+        /// The title's folder (OUT/<video-id>) or s3://bucket/<video-id>/.
+        title: String,
+    },
     /// Print a time-limited GET URL for an object of the output bucket.
     Presign {
         /// Key in the output bucket, e.g. my-video/master.m3u8.
@@ -214,6 +222,20 @@ fn main() -> ExitCode {
                     Some(missing) => Err(queue::Unfit(missing).into()),
                     None => Ok(()),
                 }
+            }
+            Command::Verify { title } => {
+                let verdict = worker::verify::verify(&title).await?;
+                for p in &verdict.problems {
+                    println!("{p}");
+                }
+                anyhow::ensure!(
+                    verdict.problems.is_empty(),
+                    "{title}: {} problem(s) in {} objects named by its catalog",
+                    verdict.problems.len(),
+                    verdict.objects
+                );
+                println!("{title}: ok: {} objects, fingerprint {}", verdict.objects, verdict.fingerprint);
+                Ok(())
             }
             Command::Presign { key, bucket, expires } => {
                 let cfg = s3::S3Config::from_env().await?;

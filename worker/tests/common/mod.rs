@@ -165,8 +165,26 @@ impl Report {
     }
 }
 
+/// `vodpipe verify` on a stored title (a folder, or an s3:// URI with the services'
+/// environment): it must find nothing wrong.
+pub fn vodpipe_verify(target: &str, env: &[(String, String)]) {
+    let out = Command::new(env!("CARGO_BIN_EXE_vodpipe"))
+        .args(["verify", target])
+        .envs(env.iter().map(|(k, v)| (k, v)))
+        .env("NO_COLOR", "1")
+        .output()
+        .expect("running vodpipe verify");
+    assert!(
+        out.status.success(),
+        "vodpipe verify {target} found problems:\n{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
 pub fn verify_title(s: &Scratch, input: &Path, title: &Path, expect: &Expect) -> Report {
     assert!(title.is_dir(), "no title folder at {}", title.display());
+    vodpipe_verify(&title.display().to_string(), &[]);
     let source = probe_source(input);
 
     // Folders: one per expected rung, plus audio when the source has some, plus thumbs.

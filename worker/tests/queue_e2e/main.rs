@@ -51,6 +51,7 @@ use worker::s3::{self, CACHE_CONTROL_IMMUTABLE, CACHE_CONTROL_SHORT, S3Config, S
 
 mod chunks;
 mod faults;
+mod internal;
 mod logs;
 mod machine;
 mod metrics;
@@ -468,6 +469,18 @@ struct Title {
 /// digests. Collects every problem before failing, so one run shows them all.
 async fn check_title(s3: &S3, bucket: &str, video_id: &str) -> Title {
     let prefix = format!("{video_id}/");
+    let uri = format!("s3://{bucket}/{prefix}");
+    let out = Command::new(VODPIPE)
+        .args(["verify", &uri])
+        .envs(services().iter().map(|(k, v)| (k, v)))
+        .output()
+        .expect("running vodpipe verify");
+    assert!(
+        out.status.success(),
+        "vodpipe verify {uri} found problems:\n{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
     let text = s3.get(bucket, &format!("{prefix}catalog.json")).await;
     let text = String::from_utf8(text).expect("catalog.json is UTF-8");
     let catalog = Catalog::from_json(&text)
