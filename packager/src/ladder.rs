@@ -193,10 +193,19 @@ impl Ladder {
     }
 
     pub fn from_toml(text: &str) -> Result<Self, Error> {
-        let file: LadderFile = toml::from_str(text).map_err(|e| Error::Ladder {
+        Self::from_toml_with(text, None)
+    }
+
+    /// [`Ladder::from_toml`], with a segment duration given elsewhere (a command line) over
+    /// the file's.
+    pub fn from_toml_with(text: &str, segment_duration: Option<f64>) -> Result<Self, Error> {
+        let mut file: LadderFile = toml::from_str(text).map_err(|e| Error::Ladder {
             path: None,
             problem: LadderProblem::Syntax(e.message().to_owned()),
         })?;
+        if segment_duration.is_some() {
+            file.segment_duration = segment_duration;
+        }
         Self::validate(file).map_err(|problem| Error::Ladder { path: None, problem })
     }
 
@@ -382,8 +391,12 @@ const MIN_SHRUNK_HEIGHT: u32 = 16;
 const MIN_SHRUNK_BITRATE: u32 = 50_000;
 
 fn even_width(height: u32, dar: f64) -> u32 {
-    let w = (height as f64 * dar / 2.0).round() as u32 * 2;
-    w.max(2)
+    even(height as f64 * dar)
+}
+
+/// `v` rounded to the nearest even number, at least 2 (a 4:2:0 picture's sides).
+pub(crate) fn even(v: f64) -> u32 {
+    ((v / 2.0).round() as u32 * 2).max(2)
 }
 
 #[derive(Debug, Clone, PartialEq)]

@@ -166,25 +166,26 @@ impl Cancel {
     }
 }
 
-fn sha256(bytes: &[u8]) -> Sha256Digest {
-    Sha256Digest(Sha256::digest(bytes).into())
-}
-
-/// Reads the source once, sequentially, in its own thread (the demuxer reads
-/// it out of order, so it can't be hashed as the pipeline pulls it).
-fn hash_file(path: &Path) -> Result<Sha256Digest, Error> {
+/// The sha256 of a file, read once, sequentially, 1 MiB at a time (memory stays flat
+/// whatever the size). The source is hashed so in its own thread: the demuxer reads it out
+/// of order, so it can't be hashed as the pipeline pulls it.
+pub fn hash_file(path: &Path) -> std::io::Result<Sha256Digest> {
     use std::io::Read;
-    let mut f = std::fs::File::open(path).map_err(|source| Error::InputRead { path: path.to_owned(), source })?;
+    let mut f = std::fs::File::open(path)?;
     let mut h = Sha256::new();
     let mut buf = vec![0u8; 1 << 20];
     loop {
-        let n = f.read(&mut buf).map_err(|source| Error::InputRead { path: path.to_owned(), source })?;
+        let n = f.read(&mut buf)?;
         if n == 0 {
-            break;
+            return Ok(Sha256Digest(h.finalize().into()));
         }
         h.update(&buf[..n]);
     }
-    Ok(Sha256Digest(h.finalize().into()))
+}
+
+/// [`hash_file`] of the input, its errors the input's.
+fn hash_input(path: &Path) -> Result<Sha256Digest, Error> {
+    hash_file(path).map_err(|source| Error::InputRead { path: path.to_owned(), source })
 }
 
 /// Audio past the video's last segment has no video beside it (see `manifest::title`).
@@ -232,7 +233,7 @@ impl Puts {
 }
 
 fn object(key: String, body: Vec<u8>, content_type: &'static str, caching: Caching) -> Object {
-    let sha256 = sha256(&body);
+    let sha256 = Sha256Digest::of(&body);
     Object { key, body, content_type, caching, sha256 }
 }
 
@@ -280,7 +281,7 @@ async fn package_once(
     let started = Instant::now();
     let tracks = title_tracks(job, &source, allow_copy)?;
     let input = job.input.clone();
-    let hasher = tokio::task::spawn_blocking(move || hash_file(&input));
+    let hasher = tokio::task::spawn_blocking(move || hash_input(&input));
     let run = Arc::new(TitleRun::new(job, source, &tracks, store.clone(), listener, cancel, started));
     let parts = parts::run(&run, tracks).await?;
     let source_sha = hasher.await.map_err(|e| Error::Setup(e.to_string()))??;
@@ -383,7 +384,7 @@ pub async fn package_part(
 /// The sha256 of the source file (read once, sequentially, on a blocking thread).
 pub async fn source_sha256(path: &Path) -> Result<Sha256Digest, Error> {
     let path = path.to_owned();
-    tokio::task::spawn_blocking(move || hash_file(&path)).await.map_err(|e| Error::Setup(e.to_string()))?
+    tokio::task::spawn_blocking(move || hash_input(&path)).await.map_err(|e| Error::Setup(e.to_string()))?
 }
 
 /// Assembles the title from its parts and publishes its manifests and catalog, last.
@@ -746,7 +747,7 @@ async fn consume(
             Msg::Init { track, mut bytes } => {
                 manifest::cmaf::pin_creation_times(&mut bytes, PINNED_MP4_TIME)
                     .map_err(|source| Error::Output { rendition: title.track(track).id.clone(), source })?;
-                let digest = sha256(&bytes);
+                let digest = Sha256Digest::of(&bytes);
                 let outcome = title.on_init(track, &bytes, digest, |plan, info| track_info(plan, info, source, &job.audio));
                 if let InitOutcome::Store(seg) = outcome.map_err(|e| title_error(e, job))? {
                     let info = title.track_info(track).expect("set by on_init");

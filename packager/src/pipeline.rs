@@ -33,12 +33,12 @@ use std::sync::{Arc, Mutex};
 
 use gst::prelude::*;
 use manifest::model::Sha256Digest;
-use sha2::{Digest, Sha256};
+
 use tokio::sync::mpsc;
 
 use crate::encode::{encode_chain, make, set};
 use crate::error::Error;
-use crate::ladder::{Ladder, PlannedRung};
+use crate::ladder::{Ladder, PlannedRung, even};
 use crate::probe::SourceMedia;
 use crate::timeline::{
     ChunkShift, EncoderDelay, Origin, Timeline, audio_on_title_timeline, drop_encoder_delay, grid_from_first_frame, no_frames_past_the_end,
@@ -110,9 +110,6 @@ fn setup_err(e: impl std::fmt::Display) -> Error {
     Error::Setup(e.to_string())
 }
 
-fn sha256(bytes: &[u8]) -> Sha256Digest {
-    Sha256Digest(Sha256::digest(bytes).into())
-}
 
 /// Splits muxer output into top-level boxes and groups them: `ftyp`+`moov` is
 /// the init segment, `styp`?+`moof`+`mdat` a fragment.
@@ -268,7 +265,7 @@ fn media_sink(
                         let msg = if is_init {
                             Msg::Init { track, bytes: chunk }
                         } else {
-                            let sha256 = sha256(&chunk);
+                            let sha256 = Sha256Digest::of(&chunk);
                             Msg::Fragment { track, bytes: chunk, sha256 }
                         };
                         send(&tx, msg)?;
@@ -454,9 +451,6 @@ fn add_chain(pipeline: &gst::Pipeline, elements: &[gst::Element]) -> Result<(), 
     Ok(())
 }
 
-fn even(v: f64) -> u32 {
-    ((v / 2.0).round() as u32 * 2).max(2)
-}
 
 /// Everything the pad-added handler needs to build the branches.
 struct Plan {

@@ -11,6 +11,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::Error;
 use crate::ladder::SourceGeometry;
+use crate::rate::gcd;
 
 /// Sources beyond these are refused before decoding: they would take the
 /// worker for days or exhaust memory in the scaler.
@@ -212,9 +213,6 @@ pub fn normalise_rate(num: i32, den: i32) -> Option<FrameRate> {
     Some(FrameRate { num: n, den: d })
 }
 
-fn gcd(a: u32, b: u32) -> u32 {
-    if b == 0 { a.max(1) } else { gcd(b, a % b) }
-}
 
 /// A source GStreamer found no decoder for, from the installer details of what is missing
 /// (`gstreamer|1.0|app|Theora video decoder|decoder-video/x-theora`): a format uploads come

@@ -147,7 +147,8 @@ pub fn video_timescale(rate: FrameRate) -> u32 {
     }
 }
 
-fn gcd(a: u32, b: u32) -> u32 {
+/// Greatest common divisor (1 for gcd(0, 0), so it can always divide).
+pub(crate) fn gcd(a: u32, b: u32) -> u32 {
     if b == 0 { a.max(1) } else { gcd(b, a % b) }
 }
 

@@ -27,6 +27,12 @@ pub struct Object {
     pub sha256: Sha256Digest,
 }
 
+/// Whether `key` names an object inside the title: relative, with no empty, `.` or `..`
+/// component, so joined to the title's folder or prefix it stays there.
+pub fn is_safe_key(key: &str) -> bool {
+    !key.is_empty() && key.split('/').all(|c| !c.is_empty() && c != "." && c != "..")
+}
+
 pub type StoreFuture<'a, T> = Pin<Box<dyn Future<Output = Result<T, StoreError>> + Send + 'a>>;
 
 pub trait Storage: Send + Sync {
@@ -44,4 +50,17 @@ pub mod content_type {
     pub const JPEG: &str = "image/jpeg";
     pub const VTT: &str = "text/vtt";
     pub const JSON: &str = "application/json";
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn keys_stay_inside_the_title() {
+        assert!(is_safe_key("h264_720p/seg-00001.m4s"));
+        for bad in ["", "/etc/passwd", "../x", "a/../../x", "a//b", "./a", "a/"] {
+            assert!(!is_safe_key(bad), "{bad:?}");
+        }
+    }
 }

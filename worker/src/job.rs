@@ -171,15 +171,6 @@ pub struct Job {
     pub ladder_toml: &'static str,
 }
 
-pub fn parse_s3_uri(uri: &str) -> Option<(String, String)> {
-    let rest = uri.strip_prefix("s3://")?;
-    let (bucket, key) = rest.split_once('/')?;
-    let bucket_ok = (3..=63).contains(&bucket.len())
-        && bucket.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '.');
-    let key_ok = !key.is_empty() && key.len() <= 1024 && !key.chars().any(|c| c.is_control());
-    (bucket_ok && key_ok).then(|| (bucket.to_owned(), key.to_owned()))
-}
-
 fn check_text(field: &'static str, v: &Option<String>, max: usize, allow_newlines: bool) -> Result<(), InvalidJob> {
     if let Some(t) = v {
         let bad = t.len() > max || t.chars().any(|c| c.is_control() && !(allow_newlines && (c == '\n' || c == '\t')));
@@ -208,7 +199,7 @@ impl Job {
         validate_video_id(&message.video_id)
             .map_err(|e| InvalidJob::UnsafeId { field: "video_id", reason: e.to_string() })?;
         let (source_bucket, source_key) =
-            parse_s3_uri(&message.source).ok_or_else(|| InvalidJob::Source(message.source.clone()))?;
+            crate::s3::parse_s3_uri(&message.source).map_err(|_| InvalidJob::Source(message.source.clone()))?;
         let ladder_toml = LADDERS
             .iter()
             .find(|(name, _)| *name == message.ladder)
@@ -287,7 +278,7 @@ fn check_subtitles(files: &[SubtitleSource]) -> Result<(), InvalidJob> {
         return Err(InvalidJob::Subtitles(format!("{} files (at most {MAX_LABELS})", files.len())));
     }
     for f in files {
-        if parse_s3_uri(&f.source).is_none() {
+        if crate::s3::parse_s3_uri(&f.source).is_err() {
             return Err(InvalidJob::Subtitles(format!("{:?} is not an s3://bucket/key URI", f.source)));
         }
         if let Some(lang) = &f.language

@@ -921,7 +921,7 @@ async fn run_job(ctx: Arc<Ctx>, job: Job, cancel: Cancel) -> Result<Announcement
 async fn fetch_subtitles(ctx: &Ctx, job: &Job, dir: &Path) -> Result<Vec<packager::subtitles::SubtitleFile>, Failure> {
     let mut files = Vec::new();
     for (i, sub) in job.message.subtitles.iter().enumerate() {
-        let (bucket, key) = crate::job::parse_s3_uri(&sub.source).expect("checked by Job::validate");
+        let (bucket, key) = crate::s3::parse_s3_uri(&sub.source).expect("checked by Job::validate");
         match object_exists(&ctx.s3, &bucket, &key).await {
             Ok(true) => {}
             Ok(false) => {

@@ -44,13 +44,11 @@ pub fn load_ladder(path: Option<&std::path::Path>, segment_duration: Option<f64>
             Err(_) => DEFAULT_LADDER.to_owned(),
         },
     };
-    let mut file: packager::ladder::LadderFile = toml::from_str(&text)
-        .map_err(|e| anyhow::anyhow!("invalid ladder {}: {}", path.map(|p| p.display().to_string()).unwrap_or_else(|| "default".into()), e.message()))?;
-    if segment_duration.is_some() {
-        file.segment_duration = segment_duration;
-    }
     let name = path.map(|p| p.display().to_string()).unwrap_or_else(|| "default".into());
-    Ladder::validate(file).map_err(|p| anyhow::anyhow!("invalid ladder {name}: {p}"))
+    Ladder::from_toml_with(&text, segment_duration).map_err(|e| match e {
+        packager::Error::Ladder { problem, .. } => packager::Error::Ladder { path: Some(name.into()), problem }.into(),
+        other => other.into(),
+    })
 }
 
 /// Progress on a terminal as a bar; elsewhere as a log line every few seconds.
