@@ -459,6 +459,11 @@ pub fn sprite_uri(number: u32) -> String {
 /// [`sprite_uri`] as a DASH `SegmentTemplate@media`.
 pub const SPRITE_TEMPLATE: &str = "thumbs/sprite-$Number%03d$.jpg";
 
+/// The title's poster image, relative to the title root.
+pub const POSTER_URI: &str = "thumbs/poster.jpg";
+/// The WebVTT index of the sprite sheets' tiles, relative to the title root.
+pub const THUMBNAIL_INDEX_URI: &str = "thumbs/thumbs.vtt";
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -447,9 +447,9 @@ async fn publish(presentation: &Presentation, catalog: &Catalog, puts: &mut Puts
         puts.put(object(media_playlist_uri(&t.id), body, ct::HLS, Caching::Short)).await?;
     }
     puts.drain().await?;
-    let mpd = manifest::dash::mpd(presentation, Some(&catalog.thumbnails)).map_err(|source| Error::Output { rendition: "manifest.mpd".into(), source })?;
-    puts.put(object("manifest.mpd".into(), mpd.into_bytes(), ct::DASH, Caching::Short)).await?;
-    puts.put(object("master.m3u8".into(), manifest::hls::master_playlist(presentation).into_bytes(), ct::HLS, Caching::Short))
+    let mpd = manifest::dash::mpd(presentation, Some(&catalog.thumbnails)).map_err(|source| Error::Output { rendition: catalog::DASH_MPD.into(), source })?;
+    puts.put(object(catalog::DASH_MPD.into(), mpd.into_bytes(), ct::DASH, Caching::Short)).await?;
+    puts.put(object(catalog::HLS_MASTER.into(), manifest::hls::master_playlist(presentation).into_bytes(), ct::HLS, Caching::Short))
         .await?;
     puts.drain().await?;
     puts.put(object(catalog::CATALOG_JSON.into(), catalog.to_json_pretty().into_bytes(), ct::JSON, Caching::Short)).await?;
@@ -764,7 +764,7 @@ async fn consume(
                 }
             }
             Msg::Poster { width, height, jpeg } => {
-                let o = object("thumbs/poster.jpg".into(), jpeg, ct::JPEG, Caching::Immutable);
+                let o = object(manifest::model::POSTER_URI.into(), jpeg, ct::JPEG, Caching::Immutable);
                 title.on_poster(catalog::Image { uri: o.key.clone(), width, height, size: o.body.len() as u64, sha256: o.sha256 });
                 puts.put(o).await?;
             }
@@ -781,7 +781,7 @@ async fn consume(
                 puts.put(o).await?;
             }
             Msg::SpritesDone { vtt, tile_width, tile_height, interval_ns } => {
-                let o = object("thumbs/thumbs.vtt".into(), vtt.into_bytes(), ct::VTT, Caching::Immutable);
+                let o = object(manifest::model::THUMBNAIL_INDEX_URI.into(), vtt.into_bytes(), ct::VTT, Caching::Immutable);
                 title.on_sprites_done(SpriteIndex { vtt_uri: o.key.clone(), tile_width, tile_height, interval_ns });
                 puts.put(o).await?;
             }

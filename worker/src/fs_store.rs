@@ -16,7 +16,7 @@ pub struct FsStore {
 
 /// Documents that name other objects; removed before a run so that a failed
 /// run never leaves manifests from an earlier one pointing at rewritten media.
-pub const MANIFEST_KEYS: [&str; 3] = ["master.m3u8", "manifest.mpd", "catalog.json"];
+pub const MANIFEST_KEYS: [&str; 3] = [manifest::catalog::HLS_MASTER, manifest::catalog::DASH_MPD, manifest::catalog::CATALOG_JSON];
 
 impl FsStore {
     pub fn create(root: &Path) -> std::io::Result<Self> {

@@ -140,7 +140,7 @@ pub async fn run(args: Args) -> Result<()> {
         p.renditions.iter().map(|r| r.segments.len()).sum::<usize>(),
         packaged.catalog.fingerprint,
     );
-    println!("{}", title_dir.join("master.m3u8").display());
+    println!("{}", title_dir.join(manifest::catalog::HLS_MASTER).display());
     Ok(())
 }
 
