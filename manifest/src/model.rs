@@ -56,6 +56,11 @@ impl FrameRate {
             f64::from(self.num) / f64::from(self.den)
         }
     }
+
+    /// One frame's duration in nanoseconds, rounded down; 0 when the rate is 0.
+    pub fn frame_ns(self) -> u64 {
+        if self.num == 0 { 0 } else { 1_000_000_000 * u64::from(self.den) / u64::from(self.num) }
+    }
 }
 
 impl fmt::Display for FrameRate {

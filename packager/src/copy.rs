@@ -8,7 +8,7 @@
 //! pixels, progressive, upright, a constant frame rate, and the bitrate within
 //! the rung's `max_bitrate`. The rest shows only in the stream, and the pipeline
 //! checks it as the stream passes: reordering (B-frames) no further than the SPS
-//! states (every track is delayed by that much, see `pipeline::Plan::delay_frames`)
+//! states (every track is delayed by that much, see `pipeline::BuildContext::delay_frames`)
 //! and a keyframe on every segment boundary that no later picture is shown before
 //! (closed GOPs: a segment must start at a stream access point). The first miss fails
 //! the run with [`crate::Error::CopyRefused`], and [`crate::package`] runs the
@@ -16,11 +16,11 @@
 
 use manifest::model::VideoCodec;
 
-use crate::ladder::{AudioRung, PlannedRung};
+use crate::ladder::{AudioRung, SourceRung};
 use crate::probe::SourceMedia;
 
 /// Why the source cannot be copied as this rung, or `None` when it can.
-pub fn refusal(pr: &PlannedRung, source: &SourceMedia) -> Option<String> {
+pub fn refusal(pr: &SourceRung, source: &SourceMedia) -> Option<String> {
     let v = &source.video_stream;
     let (caps, profiles): (&str, &[&str]) = match pr.rung.codec {
         VideoCodec::H264 => ("video/x-h264", &["constrained-baseline", "baseline", "main", "high"]),
@@ -59,7 +59,7 @@ pub fn refusal(pr: &PlannedRung, source: &SourceMedia) -> Option<String> {
 }
 
 /// Marks the copy rungs the source qualifies for; logs why the others are encoded.
-pub fn decide(plan: &mut [PlannedRung], source: &SourceMedia) {
+pub fn decide(plan: &mut [SourceRung], source: &SourceMedia) {
     for pr in plan.iter_mut().filter(|p| p.rung.copy) {
         match refusal(pr, source) {
             None => {
@@ -153,13 +153,13 @@ mod tests {
         }
     }
 
-    fn plan(src: &SourceMedia) -> Vec<PlannedRung> {
+    fn plan(src: &SourceMedia) -> Vec<SourceRung> {
         let ladder = Ladder::from_toml(
             "[[rung]]\ncodec = \"h264\"\nheight = 1080\nbitrate = 5000000\ncopy = true\n\
              [[rung]]\ncodec = \"h264\"\nheight = 720\nbitrate = 3000000\n",
         )
         .unwrap();
-        let mut p = ladder.plan(&src.geometry).unwrap();
+        let mut p = ladder.rungs_for(&src.geometry).unwrap();
         decide(&mut p, src);
         p
     }

@@ -3,7 +3,7 @@
 //!
 //! A ladder is validated when it is loaded, so a bad one fails before any
 //! decoding starts. Which rungs run for a given source is decided later by
-//! [`Ladder::plan`], once the source's size and frame rate are known.
+//! [`Ladder::rungs_for`], once the source's size and frame rate are known.
 
 use std::path::Path;
 
@@ -328,7 +328,7 @@ impl Ladder {
     /// shorter than every rung (a QCIF phone clip, a 240p webcam under a 360p ladder) gets
     /// each codec's lowest rung at its own height (even), at that rung's bits per pixel, so
     /// it is published at the size it was made rather than refused.
-    pub fn plan(&self, source: &SourceGeometry) -> Result<Vec<PlannedRung>, Error> {
+    pub fn rungs_for(&self, source: &SourceGeometry) -> Result<Vec<SourceRung>, Error> {
         let fitting: Vec<Rung> = self.rungs.iter().filter(|r| r.height <= source.height).cloned().collect();
         let rungs = if fitting.is_empty() { self.shrunk_to(source.height & !1) } else { fitting };
         if rungs.is_empty() {
@@ -339,7 +339,7 @@ impl Ladder {
         }
         Ok(rungs
             .into_iter()
-            .map(|rung| PlannedRung { width: even_width(rung.height, source.display_aspect()), rung, copy: false })
+            .map(|rung| SourceRung { width: even_width(rung.height, source.display_aspect()), rung, copy: false })
             .collect())
     }
 
@@ -400,7 +400,7 @@ pub(crate) fn even(v: f64) -> u32 {
 }
 
 #[derive(Debug, Clone, PartialEq)]
-pub struct PlannedRung {
+pub struct SourceRung {
     pub rung: Rung,
     pub width: u32,
     /// The source's own stream is packaged as this rung (see [`crate::copy`]).
@@ -465,11 +465,11 @@ mod tests {
         let l = Ladder::from_toml(GOOD).unwrap();
         // 720x480 anamorphic NTSC with 32:27 pixels is 16:9 on screen.
         let ntsc = SourceGeometry { width: 720, height: 480, par_n: 32, par_d: 27 };
-        let p = l.plan(&ntsc).unwrap();
+        let p = l.rungs_for(&ntsc).unwrap();
         assert_eq!(p.len(), 1);
         assert_eq!((p[0].width, p[0].rung.height), (640, 360));
         let four_three = SourceGeometry { width: 640, height: 480, par_n: 1, par_d: 1 };
-        assert_eq!(l.plan(&four_three).unwrap()[0].width, 480);
+        assert_eq!(l.rungs_for(&four_three).unwrap()[0].width, 480);
     }
 
     #[test]
@@ -477,14 +477,14 @@ mod tests {
         let l = Ladder::from_toml(GOOD).unwrap();
         // QCIF from an old phone: 176x144, under the 360p rung.
         let qcif = SourceGeometry { width: 176, height: 144, par_n: 1, par_d: 1 };
-        let p = l.plan(&qcif).unwrap();
+        let p = l.rungs_for(&qcif).unwrap();
         assert_eq!(p.len(), 1);
         assert_eq!((p[0].width, p[0].rung.height, p[0].rung.id()), (176, 144, "h264_144p".to_string()));
         // 800 kb/s at 360p is 128 kb/s at 144p (the same bits per pixel); the cap likewise.
         assert_eq!((p[0].rung.bitrate, p[0].rung.max_bitrate), (128_000, 192_000));
         // An odd height is rounded down to even; each codec keeps one rung.
         let multi = Ladder::from_toml(&format!("{GOOD}\n[[rung]]\ncodec = \"vp9\"\nheight = 480\nbitrate = 900000\n")).unwrap();
-        let p = multi.plan(&SourceGeometry { width: 320, height: 239, par_n: 1, par_d: 1 }).unwrap();
+        let p = multi.rungs_for(&SourceGeometry { width: 320, height: 239, par_n: 1, par_d: 1 }).unwrap();
         let ids: Vec<String> = p.iter().map(|r| r.rung.id()).collect();
         assert_eq!(ids, vec!["h264_238p", "vp9_238p"]);
         assert!(p.iter().all(|r| r.width == 318));

@@ -65,7 +65,7 @@ pub use range_src::RangeReader;
 pub use parts::{AUDIO_PART, chunk_name};
 pub use manifest::chunk::{ChunkSpan, Part};
 
-use pipeline::{Msg, TrackPlan};
+use pipeline::{Msg, TrackSpec};
 use storage::content_type as ct;
 
 /// Objects being stored at once: enough to hide a store's latency, few
@@ -280,6 +280,7 @@ async fn package_once(
 ) -> Result<Packaged, Error> {
     let started = Instant::now();
     let tracks = title_tracks(job, &source, allow_copy)?;
+    log_tracks(job, &source, &tracks);
     let input = job.input.clone();
     let hasher = tokio::task::spawn_blocking(move || hash_input(&input));
     let run = Arc::new(TitleRun::new(job, source, &tracks, store.clone(), listener, cancel, started));
@@ -295,22 +296,14 @@ async fn probe_source(input: &Path) -> Result<probe::SourceMedia, Error> {
 
 /// The title's tracks: a video track per rung (copied where `allow_copy` and the source
 /// allows), then the audio, if the source has any.
-fn title_tracks(job: &Job, source: &probe::SourceMedia, allow_copy: bool) -> Result<Vec<TrackPlan>, Error> {
-    let mut plan = job.ladder.plan(&source.geometry)?;
+fn title_tracks(job: &Job, source: &probe::SourceMedia, allow_copy: bool) -> Result<Vec<TrackSpec>, Error> {
+    let mut plan = job.ladder.rungs_for(&source.geometry)?;
     if allow_copy {
         copy::decide(&mut plan, source);
     }
     // Kept on a rerun: audio copies are never refused mid-stream.
     let audio_copy = copy::decide_audio(&job.ladder.audio, source);
-    tracing::info!(
-        video_id = %job.video_id,
-        source = %format!("{}x{} {} fps {:.3} s {}", source.geometry.width, source.geometry.height,
-            source.frame_rate.as_f64(), source.duration_ns as f64 / 1e9, source.video_codec),
-        audio = if !source.has_audio { "none" } else if audio_copy { "copy" } else { "encode" },
-        rungs = %plan.iter().map(|p| if p.copy { format!("{} (copy)", p.rung.id()) } else { p.rung.id() }).collect::<Vec<_>>().join(","),
-        "packaging"
-    );
-    let mut tracks: Vec<TrackPlan> = plan.into_iter().map(TrackPlan::Video).collect();
+    let mut tracks: Vec<TrackSpec> = plan.into_iter().map(TrackSpec::Video).collect();
     if source.has_audio {
         audio_labels::check(&job.audio, source, &job.input)?;
         // Each stream in stereo, and in 5.1 beside it when it has 6 channels or more (stereo
@@ -318,14 +311,37 @@ fn title_tracks(job: &Job, source: &probe::SourceMedia, allow_copy: bool) -> Res
         // stream first. A copy is of the source's first stream only, which is stereo then.
         for stream in audio_labels::stream_order(&job.audio, source.audio_streams.len().max(1)) {
             let copy = stream == 0 && audio_copy;
-            tracks.push(TrackPlan::Audio { copy, stream, surround: false });
+            tracks.push(TrackSpec::Audio { copy, stream, surround: false });
             let channels = source.audio_streams.get(stream).map_or(0, |a| a.channels);
             if channels >= 6 && job.ladder.audio.surround_bitrate > 0 {
-                tracks.push(TrackPlan::Audio { copy: false, stream, surround: true });
+                tracks.push(TrackSpec::Audio { copy: false, stream, surround: true });
             }
         }
     }
     Ok(tracks)
+}
+
+/// One line saying what is about to be made of the source, once per pipeline.
+fn log_tracks(job: &Job, source: &probe::SourceMedia, tracks: &[TrackSpec]) {
+    let mut rungs = Vec::new();
+    let mut audio = "none";
+    for t in tracks {
+        match t {
+            TrackSpec::Video(p) if p.copy => rungs.push(format!("{} (copy)", p.rung.id())),
+            TrackSpec::Video(p) => rungs.push(p.rung.id()),
+            TrackSpec::Audio { copy: true, .. } => audio = "copy",
+            TrackSpec::Audio { .. } if audio == "none" => audio = "encode",
+            TrackSpec::Audio { .. } => {}
+        }
+    }
+    tracing::info!(
+        video_id = %job.video_id,
+        source = %format!("{}x{} {} fps {:.3} s {}", source.geometry.width, source.geometry.height,
+            source.frame_rate.as_f64(), source.duration_ns as f64 / 1e9, source.video_codec),
+        audio,
+        rungs = %rungs.join(","),
+        "packaging"
+    );
 }
 
 /// How a title is to be made: what its source is, and the chunks its video is cut into
@@ -372,8 +388,9 @@ pub async fn package_part(
 ) -> Result<Part, Error> {
     // A chunked title has no copied rung (`parts::why_one_pipeline`).
     let tracks = title_tracks(job, source, false)?;
+    log_tracks(job, source, &tracks);
     let run = TitleRun::new(job, source.clone(), &tracks, store, listener, cancel, Instant::now());
-    let (video, audio): (Vec<TrackPlan>, Vec<TrackPlan>) = tracks.into_iter().partition(|t| matches!(t, TrackPlan::Video(_)));
+    let (video, audio): (Vec<TrackSpec>, Vec<TrackSpec>) = tracks.into_iter().partition(|t| matches!(t, TrackSpec::Video(_)));
     let part = match part {
         PartOf::Chunk(span) => parts::chunk_part(&run, &span, video),
         PartOf::AudioAndThumbnails => parts::audio_part(&run, audio),
@@ -475,7 +492,7 @@ impl TitleRun {
     fn new(
         job: &Job,
         source: probe::SourceMedia,
-        tracks: &[TrackPlan],
+        tracks: &[TrackSpec],
         store: Arc<dyn Storage>,
         listener: Arc<dyn Listener>,
         cancel: Cancel,
@@ -505,9 +522,9 @@ async fn run_part(run: &TitleRun, part: parts::PartJob) -> Result<manifest::chun
     let mut title = Title::new(
         job.video_id.clone(),
         tracks.iter().map(|t| match t {
-            TrackPlan::Video(p) => PlannedTrack { id: p.rung.id(), kind: TrackKind::Video, codec: Some(p.rung.codec) },
-            TrackPlan::Audio { stream, surround, .. } => {
-                PlannedTrack { id: TrackPlan::audio_id(*stream, *surround), kind: TrackKind::Audio, codec: None }
+            TrackSpec::Video(p) => PlannedTrack { id: p.rung.id(), kind: TrackKind::Video, codec: Some(p.rung.codec) },
+            TrackSpec::Audio { stream, surround, .. } => {
+                PlannedTrack { id: TrackSpec::audio_id(*stream, *surround), kind: TrackKind::Audio, codec: None }
             }
         }),
     )
@@ -725,66 +742,26 @@ async fn consume(
     graph: &pipeline::Graph,
     progress: &parts::PartProgress<'_>,
 ) -> Result<Puts, Error> {
-    let (job, source, listener) = (&run.job, &run.source, &*run.listener);
-    let mut puts = Puts { set: JoinSet::new(), store: run.store.clone(), stall_timeout: job.stall_timeout };
+    let mut puts = Puts { set: JoinSet::new(), store: run.store.clone(), stall_timeout: run.job.stall_timeout };
     let mut tick = tokio::time::interval(Duration::from_millis(500));
     let mut sink_eos = 0usize;
-    let duration = Duration::from_nanos(source.duration_ns);
     loop {
         let msg = tokio::select! {
-            m = rx.recv() => m,
+            m = rx.recv() => m.ok_or_else(|| Error::Setup("pipeline ended without EOS".into()))?,
             _ = tick.tick() => {
-                let done = progress.at(graph.position_ns.load(Ordering::Relaxed));
-                let position = Duration::from_nanos(done.position_ns).min(duration);
-                listener.on_progress(Progress { position, duration, elapsed: run.started.elapsed(), segments_stored: done.segments_stored });
+                report_progress(run, graph, progress);
                 continue;
             }
         };
-        let Some(msg) = msg else {
-            return Err(Error::Setup("pipeline ended without EOS".into()));
-        };
         match msg {
-            Msg::Init { track, mut bytes } => {
-                manifest::cmaf::pin_creation_times(&mut bytes, PINNED_MP4_TIME)
-                    .map_err(|source| Error::Output { rendition: title.track(track).id.clone(), source })?;
-                let digest = Sha256Digest::of(&bytes);
-                let outcome = title.on_init(track, &bytes, digest, |plan, info| track_info(plan, info, source, &job.audio));
-                if let InitOutcome::Store(seg) = outcome.map_err(|e| title_error(e, job))? {
-                    let info = title.track_info(track).expect("set by on_init");
-                    listener.on_media_start(info);
-                    let ctype = if info.kind == TrackKind::Video { ct::VIDEO_MP4 } else { ct::AUDIO_MP4 };
-                    puts.put(Object { key: seg.uri, body: bytes, content_type: ctype, caching: Caching::Immutable, sha256: digest })
-                        .await?;
-                }
-            }
+            Msg::Init { track, bytes } => store_init(run, title, track, bytes, &mut puts).await?,
             Msg::Fragment { track, bytes, sha256 } => {
-                for r in title.on_fragment(track, bytes, sha256).map_err(|e| title_error(e, job))? {
-                    store_segment(r, &mut puts, listener).await?;
+                for r in title.on_fragment(track, bytes, sha256).map_err(|e| title_error(e, &run.job))? {
+                    store_segment(r, &mut puts, &*run.listener).await?;
                     progress.stored();
                 }
             }
-            Msg::Poster { width, height, jpeg } => {
-                let o = object(manifest::model::POSTER_URI.into(), jpeg, ct::JPEG, Caching::Immutable);
-                title.on_poster(catalog::Image { uri: o.key.clone(), width, height, size: o.body.len() as u64, sha256: o.sha256 });
-                puts.put(o).await?;
-            }
-            Msg::Sprite(sheet) => {
-                let key = manifest::model::sprite_uri(sheet.number);
-                let o = object(key, sheet.jpeg, ct::JPEG, Caching::Immutable);
-                title.on_sprite(catalog::Image {
-                    uri: o.key.clone(),
-                    width: sheet.width,
-                    height: sheet.height,
-                    size: o.body.len() as u64,
-                    sha256: o.sha256,
-                });
-                puts.put(o).await?;
-            }
-            Msg::SpritesDone { vtt, tile_width, tile_height, interval_ns } => {
-                let o = object(manifest::model::THUMBNAIL_INDEX_URI.into(), vtt.into_bytes(), ct::VTT, Caching::Immutable);
-                title.on_sprites_done(SpriteIndex { vtt_uri: o.key.clone(), tile_width, tile_height, interval_ns });
-                puts.put(o).await?;
-            }
+            Msg::Thumbnail(t) => store_thumbnail(title, t, &mut puts).await?,
             Msg::Cue { stream, cue, language } => title.on_text_cue(stream, cue, language),
             Msg::Failed(e) => return Err(e),
             Msg::SinkEos => sink_eos += 1,
@@ -793,6 +770,58 @@ async fn consume(
     }
     tracing::debug!(sink_eos, "pipeline finished");
     Ok(puts)
+}
+
+/// Tells the listener how far the pipeline is, every half second.
+fn report_progress(run: &TitleRun, graph: &pipeline::Graph, progress: &parts::PartProgress<'_>) {
+    let duration = Duration::from_nanos(run.source.duration_ns);
+    let done = progress.at(graph.position_ns.load(Ordering::Relaxed));
+    let position = Duration::from_nanos(done.position_ns).min(duration);
+    run.listener.on_progress(Progress { position, duration, elapsed: run.started.elapsed(), segments_stored: done.segments_stored });
+}
+
+/// A rendition's init segment: its creation times pinned (same bytes every run), checked
+/// against the rendition's other parts by the title, and stored the first time.
+async fn store_init(run: &TitleRun, title: &mut Title, track: usize, mut bytes: Vec<u8>, puts: &mut Puts) -> Result<(), Error> {
+    let job = &run.job;
+    manifest::cmaf::pin_creation_times(&mut bytes, PINNED_MP4_TIME)
+        .map_err(|source| Error::Output { rendition: title.track(track).id.clone(), source })?;
+    let digest = Sha256Digest::of(&bytes);
+    let outcome = title.on_init(track, &bytes, digest, |plan, info| track_info(plan, info, &run.source, &job.audio));
+    if let InitOutcome::Store(seg) = outcome.map_err(|e| title_error(e, job))? {
+        let info = title.track_info(track).expect("set by on_init");
+        run.listener.on_media_start(info);
+        let ctype = if info.kind == TrackKind::Video { ct::VIDEO_MP4 } else { ct::AUDIO_MP4 };
+        puts.put(Object { key: seg.uri, body: bytes, content_type: ctype, caching: Caching::Immutable, sha256: digest }).await?;
+    }
+    Ok(())
+}
+
+/// The poster, a sprite sheet or the sprites' index: recorded in the title and stored.
+async fn store_thumbnail(title: &mut Title, thumbnail: pipeline::Thumbnail, puts: &mut Puts) -> Result<(), Error> {
+    let o = match thumbnail {
+        pipeline::Thumbnail::Poster { width, height, jpeg } => {
+            let o = object(manifest::model::POSTER_URI.into(), jpeg, ct::JPEG, Caching::Immutable);
+            title.on_poster(image(&o, width, height));
+            o
+        }
+        pipeline::Thumbnail::Sprite(sheet) => {
+            let o = object(manifest::model::sprite_uri(sheet.number), sheet.jpeg, ct::JPEG, Caching::Immutable);
+            title.on_sprite(image(&o, sheet.width, sheet.height));
+            o
+        }
+        pipeline::Thumbnail::SpritesDone { vtt, tile_width, tile_height, interval_ns } => {
+            let o = object(manifest::model::THUMBNAIL_INDEX_URI.into(), vtt.into_bytes(), ct::VTT, Caching::Immutable);
+            title.on_sprites_done(SpriteIndex { vtt_uri: o.key.clone(), tile_width, tile_height, interval_ns });
+            o
+        }
+    };
+    puts.put(o).await
+}
+
+/// The catalog's record of a stored image.
+fn image(o: &Object, width: u32, height: u32) -> catalog::Image {
+    catalog::Image { uri: o.key.clone(), width, height, size: o.body.len() as u64, sha256: o.sha256 }
 }
 
 /// Tells the listener of a media segment the title released, and stores it.
@@ -819,7 +848,7 @@ fn track_info(plan: &PlannedTrack, info: &manifest::codecs::InitInfo, source: &p
     let video = plan.kind == TrackKind::Video;
     // An audio rendition is of one source stream: its language and purpose are that stream's.
     let stream = (0..source.audio_streams.len().max(1))
-        .find(|&s| !video && [false, true].iter().any(|&surround| TrackPlan::audio_id(s, surround) == plan.id));
+        .find(|&s| !video && [false, true].iter().any(|&surround| TrackSpec::audio_id(s, surround) == plan.id));
     TrackInfo {
         id: plan.id.clone(),
         kind: plan.kind,

@@ -20,12 +20,12 @@ use manifest::chunk::{self, ChunkSpan, Part};
 use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
 
-use crate::pipeline::{PartSpec, TimeRange, TrackPlan};
+use crate::pipeline::{PartSpec, TimeRange, TrackSpec};
 use crate::probe::SourceMedia;
 use crate::{Error, Job, TitleRun, run_part};
 
 /// Makes every part of the title; the parts in order (chunks by position, then the audio).
-pub(crate) async fn run(run: &Arc<TitleRun>, tracks: Vec<TrackPlan>) -> Result<Vec<Part>, Error> {
+pub(crate) async fn run(run: &Arc<TitleRun>, tracks: Vec<TrackSpec>) -> Result<Vec<Part>, Error> {
     let (spans, whole_because) = chunks(&run.job, &run.source, &tracks);
     if let Some(reason) = whole_because
         && run.job.chunk_duration.is_none_or(|d| !d.is_zero())
@@ -35,7 +35,7 @@ pub(crate) async fn run(run: &Arc<TitleRun>, tracks: Vec<TrackPlan>) -> Result<V
     if spans.len() < 2 {
         return Ok(vec![run_part(run, PartJob::whole(tracks)).await?]);
     }
-    let (video, audio): (Vec<TrackPlan>, Vec<TrackPlan>) = tracks.into_iter().partition(|t| matches!(t, TrackPlan::Video(_)));
+    let (video, audio): (Vec<TrackSpec>, Vec<TrackSpec>) = tracks.into_iter().partition(|t| matches!(t, TrackSpec::Video(_)));
     tracing::info!(
         video_id = %run.job.video_id,
         chunks = spans.len(),
@@ -90,7 +90,7 @@ pub(crate) async fn run(run: &Arc<TitleRun>, tracks: Vec<TrackPlan>) -> Result<V
 }
 
 /// The part that makes the audio and the thumbnails of a chunked title, over all of it.
-pub(crate) fn audio_part(run: &TitleRun, audio: Vec<TrackPlan>) -> PartJob {
+pub(crate) fn audio_part(run: &TitleRun, audio: Vec<TrackSpec>) -> PartJob {
     let (segment_frames, _) = run.job.ladder.gop(run.source.frame_rate);
     PartJob {
         name: AUDIO_PART.into(),
@@ -103,7 +103,7 @@ pub(crate) fn audio_part(run: &TitleRun, audio: Vec<TrackPlan>) -> PartJob {
 }
 
 /// The part that makes chunk `span` of the title's video.
-pub(crate) fn chunk_part(run: &TitleRun, span: &ChunkSpan, video: Vec<TrackPlan>) -> PartJob {
+pub(crate) fn chunk_part(run: &TitleRun, span: &ChunkSpan, video: Vec<TrackSpec>) -> PartJob {
     let fps = run.source.frame_rate;
     let (segment_frames, _) = run.job.ladder.gop(fps);
     let range = TimeRange {
@@ -130,7 +130,7 @@ pub fn chunk_name(span: &ChunkSpan) -> String {
 }
 
 /// The title's chunks, and why it is not cut (one chunk) when it is not.
-pub(crate) fn chunks(job: &Job, source: &SourceMedia, tracks: &[TrackPlan]) -> (Vec<ChunkSpan>, Option<&'static str>) {
+pub(crate) fn chunks(job: &Job, source: &SourceMedia, tracks: &[TrackSpec]) -> (Vec<ChunkSpan>, Option<&'static str>) {
     match why_one_pipeline(job, source, tracks) {
         Some(reason) => (vec![ChunkSpan { index: 0, first_segment: 1, segments: None }], Some(reason)),
         None => (plan(job, source), None),
@@ -142,7 +142,7 @@ pub(crate) fn chunks(job: &Job, source: &SourceMedia, tracks: &[TrackPlan]) -> (
 /// position counts from in the title's progress (`None`: it does not count).
 pub(crate) struct PartJob {
     pub(crate) name: String,
-    pub(crate) tracks: Vec<TrackPlan>,
+    pub(crate) tracks: Vec<TrackSpec>,
     pub(crate) spec: PartSpec,
     pub(crate) first_segment: u32,
     pub(crate) progress_from: Option<u64>,
@@ -152,17 +152,17 @@ pub(crate) struct PartJob {
 }
 
 impl PartJob {
-    fn whole(tracks: Vec<TrackPlan>) -> Self {
+    fn whole(tracks: Vec<TrackSpec>) -> Self {
         PartJob { name: "the title".into(), tracks, spec: PartSpec::WHOLE, first_segment: 1, progress_from: Some(0), audio_up_to: None }
     }
 }
 
 /// Why the title cannot be cut into chunks, if it cannot (see the module's notes).
-fn why_one_pipeline(job: &Job, source: &SourceMedia, tracks: &[TrackPlan]) -> Option<&'static str> {
+fn why_one_pipeline(job: &Job, source: &SourceMedia, tracks: &[TrackSpec]) -> Option<&'static str> {
     if job.chunk_duration.is_some_and(|d| d.is_zero()) {
         return Some("chunking is off");
     }
-    if tracks.iter().any(|t| matches!(t, TrackPlan::Video(p) if p.copy)) {
+    if tracks.iter().any(|t| matches!(t, TrackSpec::Video(p) if p.copy)) {
         return Some("a copied rung keeps the source's keyframes");
     }
     if !source.video_stream.rate_known {

@@ -21,7 +21,7 @@
 //! A copy's cmafmux queues on its own sink pad (see `copy_mux`), so it needs no queue.
 //!
 //! When nothing is encoded from the picture, the video decodebin gets only the keyframes
-//! the thumbnails use (see `KeyframesOnly`).
+//! the thumbnails use (see `ThumbnailKeyframes`).
 //!
 //! Appsink callbacks run on streaming threads: they split the muxer output
 //! into init segment and fragments, hash them, and hand them to the async side
@@ -38,7 +38,7 @@ use tokio::sync::mpsc;
 
 use crate::encode::{encode_chain, make, set};
 use crate::error::Error;
-use crate::ladder::{Ladder, PlannedRung, even};
+use crate::ladder::{Ladder, SourceRung, even};
 use crate::probe::SourceMedia;
 use crate::timeline::{
     ChunkShift, EncoderDelay, Origin, Timeline, audio_on_title_timeline, drop_encoder_delay, grid_from_first_frame, no_frames_past_the_end,
@@ -51,14 +51,20 @@ use crate::thumbs::{KeyframeSampler, PosterPicker, RgbFrame, Sheet, SpriteBuilde
 const BRANCH_QUEUE_FRAMES: u32 = 8;
 const POSTER_MAX_HEIGHT: u32 = 720;
 
+/// The poster and the sprite sheets, and the index of the sheets once they are all made.
+#[derive(Debug)]
+pub(crate) enum Thumbnail {
+    Poster { width: u32, height: u32, jpeg: Vec<u8> },
+    Sprite(Sheet),
+    SpritesDone { vtt: String, tile_width: u32, tile_height: u32, interval_ns: u64 },
+}
+
 /// What a streaming thread hands to the async side.
 #[derive(Debug)]
 pub(crate) enum Msg {
     Init { track: usize, bytes: Vec<u8> },
     Fragment { track: usize, bytes: Vec<u8>, sha256: Sha256Digest },
-    Poster { width: u32, height: u32, jpeg: Vec<u8> },
-    Sprite(Sheet),
-    SpritesDone { vtt: String, tile_width: u32, tile_height: u32, interval_ns: u64 },
+    Thumbnail(Thumbnail),
     Failed(Error),
     /// A cue of the source's text stream `stream`.
     /// `language`: BCP 47 from the stream's tags, when they state one.
@@ -77,14 +83,14 @@ impl std::fmt::Debug for Sheet {
 
 /// A track the pipeline produces: the planned rungs in order, then audio.
 #[derive(Debug, Clone)]
-pub(crate) enum TrackPlan {
-    Video(PlannedRung),
+pub(crate) enum TrackSpec {
+    Video(SourceRung),
     /// A rendition of the source's audio stream `stream` (0: the first): stereo, or 5.1
     /// when `surround`. `copy`: the source's AAC, repackaged (see `crate::copy::decide_audio`).
     Audio { copy: bool, stream: usize, surround: bool },
 }
 
-impl TrackPlan {
+impl TrackSpec {
     /// The rendition id of audio stream `stream`: `audio` for the first's stereo (the
     /// default one), `audio2`, `audio3`, ... for the others, in the source's order; a 5.1
     /// rendition adds `_51` (`audio_51`, `audio3_51`).
@@ -186,7 +192,7 @@ fn send(tx: &mpsc::Sender<Msg>, msg: Msg) -> Result<gst::FlowSuccess, gst::FlowE
     tx.blocking_send(msg).map(|_| gst::FlowSuccess::Ok).map_err(|_| gst::FlowError::Flushing)
 }
 
-/// How a track's fragments are delayed (see [`Plan::delay_frames`]).
+/// How a track's fragments are delayed (see [`BuildContext::delay_frames`]).
 #[derive(Clone, Copy)]
 struct TrackDelay {
     frames: u32,
@@ -310,7 +316,7 @@ fn poster_sink(tx: mpsc::Sender<Msg>, done: Arc<AtomicBool>) -> gst_app::AppSink
     let eos_tx = tx.clone();
     let finish = move |picker: &mut PosterPicker, tx: &mpsc::Sender<Msg>| -> Result<(), Error> {
         if let Some((width, height, jpeg)) = picker.finish()? {
-            let _ = tx.blocking_send(Msg::Poster { width, height, jpeg });
+            let _ = tx.blocking_send(Msg::Thumbnail(Thumbnail::Poster { width, height, jpeg }));
         }
         Ok(())
     };
@@ -373,7 +379,7 @@ fn sprite_sink(tx: mpsc::Sender<Msg>, builder: SpriteBuilder, duration_ns: u64) 
                     let frame = rgb_frame(&sample, &map).ok_or(gst::FlowError::NotNegotiated)?;
                     let sheet = builder.lock().unwrap().push(&frame, duration_ns);
                     match sheet {
-                        Ok(Some(sheet)) => send(&tx, Msg::Sprite(sheet)),
+                        Ok(Some(sheet)) => send(&tx, Msg::Thumbnail(Thumbnail::Sprite(sheet))),
                         Ok(None) => Ok(gst::FlowSuccess::Ok),
                         Err(e) => {
                             let _ = tx.blocking_send(Msg::Failed(e));
@@ -385,19 +391,19 @@ fn sprite_sink(tx: mpsc::Sender<Msg>, builder: SpriteBuilder, duration_ns: u64) 
                     let mut b = eos_builder.lock().unwrap();
                     match b.flush() {
                         Ok(Some(sheet)) => {
-                            let _ = eos_tx.blocking_send(Msg::Sprite(sheet));
+                            let _ = eos_tx.blocking_send(Msg::Thumbnail(Thumbnail::Sprite(sheet)));
                         }
                         Ok(None) => {}
                         Err(e) => {
                             let _ = eos_tx.blocking_send(Msg::Failed(e));
                         }
                     }
-                    let _ = eos_tx.blocking_send(Msg::SpritesDone {
+                    let _ = eos_tx.blocking_send(Msg::Thumbnail(Thumbnail::SpritesDone {
                         vtt: b.vtt().to_owned(),
                         tile_width: b.tile_width,
                         tile_height: b.tile_height,
                         interval_ns: b.interval_ns,
-                    });
+                    }));
                     let _ = eos_tx.blocking_send(Msg::SinkEos);
                 })
                 .build(),
@@ -453,8 +459,8 @@ fn add_chain(pipeline: &gst::Pipeline, elements: &[gst::Element]) -> Result<(), 
 
 
 /// Everything the pad-added handler needs to build the branches.
-struct Plan {
-    tracks: Vec<TrackPlan>,
+struct BuildContext {
+    tracks: Vec<TrackSpec>,
     ladder: Ladder,
     source: SourceMedia,
     gop_frames: u32,
@@ -467,7 +473,7 @@ struct Plan {
     /// Set once the poster is chosen: its branch (and a keyframes-only decoder) stop taking frames.
     poster_done: Arc<AtomicBool>,
     /// Copy mode with no rung encoded from the picture: only keyframes are decoded.
-    keyframes_only: Option<Arc<KeyframesOnly>>,
+    thumbnail_keyframes: Option<Arc<ThumbnailKeyframes>>,
     /// Frames every track is delayed by when a rung has B-frames: its
     /// reordering then needs no negative composition offsets, which ffmpeg's and
     /// GStreamer's readers take as a shift of the whole track (see
@@ -502,7 +508,7 @@ pub(crate) struct TimeRange {
     pub frame_ns: u64,
 }
 
-impl Plan {
+impl BuildContext {
     fn delay(&self, reorders: bool) -> Option<TrackDelay> {
         use manifest::cmaf::Delay;
         (self.delay_frames > 0).then_some(TrackDelay {
@@ -516,43 +522,67 @@ impl Plan {
 /// Which keyframes a keyframes-only decoder gets: every one until the poster is chosen,
 /// and the ones a [`KeyframeSampler`] picks for the sprites. The sprite branch takes
 /// only the latter, so the sprites are the same whenever the poster was settled.
-struct KeyframesOnly {
+struct ThumbnailKeyframes {
     sampler: Mutex<KeyframeSampler>,
     /// Running times of the keyframes picked for the sprites, not yet seen decoded.
     for_sprites: Mutex<std::collections::VecDeque<u64>>,
 }
 
-fn build_video(pipeline: &gst::Pipeline, plan: &Plan, pad_caps: &gst::Caps) -> Result<gst::Element, Error> {
+/// The decoded video's branch: its common head (see [`video_head`]) into a tee, one
+/// encoding branch per encoded rung off the tee, and the thumbnails' branches.
+fn build_video(pipeline: &gst::Pipeline, cx: &BuildContext, pad_caps: &gst::Caps) -> Result<gst::Element, Error> {
     let s = pad_caps.structure(0).ok_or_else(|| Error::Setup("decoded video has empty caps".into()))?;
     let colorimetry = s.get::<String>("colorimetry").ok();
-    let fps = plan.source.frame_rate;
+    let mut head = video_head(cx)?;
+    let head_queue = head[0].clone();
+    let tee = make("tee")?;
+    head.push(tee.clone());
+    add_chain(pipeline, &head)?;
+    let tee_sink = tee.static_pad("sink").unwrap();
+    track_position(&tee_sink, cx);
+    crate::failpoints::install(&tee_sink);
+    for (track, t) in cx.tracks.iter().enumerate() {
+        match t {
+            TrackSpec::Video(rung) if !rung.copy => encoded_rung(pipeline, cx, track, rung, colorimetry.as_deref(), &tee)?,
+            _ => {}
+        }
+    }
+    if cx.part.thumbnails {
+        thumbnails(pipeline, cx, &tee)?;
+    }
+    Ok(head_queue)
+}
+
+/// What every rung's frames go through first: a queue that keeps only the part's range,
+/// then deinterlacing, rotation by the orientation tag, and a constant frame rate.
+fn video_head(cx: &BuildContext) -> Result<Vec<gst::Element>, Error> {
+    let fps = cx.source.frame_rate;
     let head_queue = queue(BRANCH_QUEUE_FRAMES)?;
-    if plan.source.pts_timeline {
+    if cx.source.pts_timeline {
         segments_from_zero(&head_queue.static_pad("sink").unwrap());
     }
-    if let Some(range) = plan.part.range {
+    if let Some(range) = cx.part.range {
         only_in_range(&head_queue.static_pad("sink").unwrap(), range);
     }
-    let mut head = vec![head_queue.clone()];
-    if plan.source.interlaced {
+    let mut head = vec![head_queue];
+    if cx.source.interlaced {
         head.push(make("deinterlace")?);
     }
-    if plan.source.orientation.is_some() {
+    if cx.source.orientation.is_some() {
         // Follows the stream's image-orientation tag, as a player would.
         let flip = make("videoflip")?;
         set(&flip, "video-direction", "auto");
         drop_orientation_tag(&flip.static_pad("src").unwrap());
         head.push(flip);
     }
-    let tee = make("tee")?;
-    if plan.keyframes_only.is_none() {
+    if cx.thumbnail_keyframes.is_none() {
         // Constant frame rate for the encoders. With keyframes only, the thumbnail
         // branches' own rate conversion is enough (this one would fill every gap).
         let rate = make("videorate")?;
         // From the first frame on, where it is: filling from the segment start would add
         // a copy of it when the video starts after 0 (ffmpeg's Matroska: 21 ms in).
         rate.set_property("skip-to-first", true);
-        no_frames_past_the_end(&rate, 1_000_000_000u64 * fps.den as u64 / fps.num as u64);
+        no_frames_past_the_end(&rate, fps.frame_ns());
         grid_from_first_frame(&rate.static_pad("sink").unwrap());
         let rate_caps = gst::ElementFactory::make("capsfilter")
             .property(
@@ -563,13 +593,16 @@ fn build_video(pipeline: &gst::Pipeline, plan: &Plan, pad_caps: &gst::Caps) -> R
             .map_err(setup_err)?;
         head.extend([rate, rate_caps]);
     }
-    head.push(tee.clone());
-    add_chain(pipeline, &head)?;
+    Ok(head)
+}
 
-    let position = plan.position_ns.clone();
-    let source_position = plan.source_position_ns.clone();
-    let origin = plan.origin.clone();
-    tee.static_pad("sink").unwrap().add_probe(gst::PadProbeType::BUFFER, move |pad, info| {
+/// Where the video is, for progress (running time) and for the watchdog (stream time);
+/// the first frame settles the origin segment boundaries are counted from.
+fn track_position(tee_sink: &gst::Pad, cx: &BuildContext) {
+    let position = cx.position_ns.clone();
+    let source_position = cx.source_position_ns.clone();
+    let origin = cx.origin.clone();
+    tee_sink.add_probe(gst::PadProbeType::BUFFER, move |pad, info| {
         if let Some(rt) = info.buffer().and_then(|buf| pad_running_time(pad, buf)) {
             origin.settle(rt.nseconds());
             position.store(rt.nseconds(), Ordering::Relaxed);
@@ -582,70 +615,68 @@ fn build_video(pipeline: &gst::Pipeline, plan: &Plan, pad_caps: &gst::Caps) -> R
         }
         gst::PadProbeReturn::Ok
     });
+}
 
-    crate::failpoints::install(&tee.static_pad("sink").unwrap());
-
-    let frame_ns = 1_000_000_000u64 * fps.den as u64 / fps.num as u64;
-    for (track, t) in plan.tracks.iter().enumerate() {
-        let TrackPlan::Video(pr) = t else { continue };
-        if pr.copy {
-            continue;
-        }
-        let q = queue(BRANCH_QUEUE_FRAMES)?;
-        let scale = make("videoconvertscale")?;
-        let mut raw = gst_video::VideoCapsBuilder::new()
-            .format(gst_video::VideoFormat::I420)
-            .width(pr.width as i32)
-            .height(pr.rung.height as i32)
-            .pixel_aspect_ratio(gst::Fraction::new(1, 1))
-            .build();
-        if let Some(c) = &colorimetry {
-            // Without it videoconvertscale settles on BT.601 for SD sizes and
-            // pays a conversion while tagging rungs differently.
-            raw.get_mut().unwrap().set("colorimetry", c.as_str());
-        }
-        let raw_filter = gst::ElementFactory::make("capsfilter").property("caps", raw).build().map_err(setup_err)?;
-        let chain = encode_chain(&pr.rung, plan.gop_frames, plan.ladder.deterministic)?;
-        let enc_filter =
-            gst::ElementFactory::make("capsfilter").property("caps", chain.caps.clone()).build().map_err(setup_err)?;
-        let chain_mux = chain.muxer.clone();
-        set_video_timescale(&chain_mux, fps);
-        let shift = plan.part.range.map(|r| ChunkShift { origin: plan.origin.clone(), start_ns: r.start_ns, moved_by: 0 });
-        let sink = media_sink(track, plan.tx.clone(), plan.delay(pr.rung.bframes > 0), None, Some(fps), shift);
-        add_chain(
-            pipeline,
-            &[q.clone(), scale, raw_filter.clone(), chain.encoder, chain.parser, enc_filter.clone(), chain.muxer, sink.upcast()],
-        )?;
-        force_keyframes(&raw_filter.static_pad("src").unwrap(), plan.gop_ns, plan.origin.clone());
-        split_at_boundaries(&chain_mux, &enc_filter.static_pad("src").unwrap(), plan.gop_ns, frame_ns / 2, true, plan.origin.clone());
-        tee.link(&q).map_err(setup_err)?;
+/// One encoded rung off the tee: scale to the rung's size (keeping the source's
+/// colorimetry), encode with a keyframe forced on every boundary, mux a fragment per
+/// segment, hand the fragments to the title.
+fn encoded_rung(
+    pipeline: &gst::Pipeline,
+    cx: &BuildContext,
+    track: usize,
+    rung: &SourceRung,
+    colorimetry: Option<&str>,
+    tee: &gst::Element,
+) -> Result<(), Error> {
+    let fps = cx.source.frame_rate;
+    let q = queue(BRANCH_QUEUE_FRAMES)?;
+    let scale = make("videoconvertscale")?;
+    let mut raw = gst_video::VideoCapsBuilder::new()
+        .format(gst_video::VideoFormat::I420)
+        .width(rung.width as i32)
+        .height(rung.rung.height as i32)
+        .pixel_aspect_ratio(gst::Fraction::new(1, 1))
+        .build();
+    if let Some(c) = colorimetry {
+        // Without it videoconvertscale settles on BT.601 for SD sizes and
+        // pays a conversion while tagging rungs differently.
+        raw.get_mut().unwrap().set("colorimetry", c);
     }
-
-    if plan.part.thumbnails {
-        thumbnails(pipeline, plan, &tee)?;
-    }
-    Ok(head_queue)
+    let raw_filter = gst::ElementFactory::make("capsfilter").property("caps", raw).build().map_err(setup_err)?;
+    let chain = encode_chain(&rung.rung, cx.gop_frames, cx.ladder.deterministic)?;
+    let enc_filter = gst::ElementFactory::make("capsfilter").property("caps", chain.caps.clone()).build().map_err(setup_err)?;
+    let mux = chain.muxer.clone();
+    set_video_timescale(&mux, fps);
+    let shift = cx.part.range.map(|r| ChunkShift { origin: cx.origin.clone(), start_ns: r.start_ns, moved_by: 0 });
+    let sink = media_sink(track, cx.tx.clone(), cx.delay(rung.rung.bframes > 0), None, Some(fps), shift);
+    add_chain(
+        pipeline,
+        &[q.clone(), scale, raw_filter.clone(), chain.encoder, chain.parser, enc_filter.clone(), chain.muxer, sink.upcast()],
+    )?;
+    force_keyframes(&raw_filter.static_pad("src").unwrap(), cx.gop_ns, cx.origin.clone());
+    split_at_boundaries(&mux, &enc_filter.static_pad("src").unwrap(), cx.gop_ns, fps.frame_ns() / 2, true, cx.origin.clone());
+    tee.link(&q).map_err(setup_err)
 }
 
 /// The poster and trick-play sprite branches, off the decoded video's tee.
-fn thumbnails(pipeline: &gst::Pipeline, plan: &Plan, tee: &gst::Element) -> Result<(), Error> {
+fn thumbnails(pipeline: &gst::Pipeline, cx: &BuildContext, tee: &gst::Element) -> Result<(), Error> {
     // Poster: one frame a second until a non-blank one is found.
-    let (dar_w, dar_h) = (plan.source.geometry.display_aspect(), 1.0);
-    let poster_h = plan.source.geometry.height.min(POSTER_MAX_HEIGHT);
+    let (dar_w, dar_h) = (cx.source.geometry.display_aspect(), 1.0);
+    let poster_h = cx.source.geometry.height.min(POSTER_MAX_HEIGHT);
     let poster_w = even(poster_h as f64 * dar_w / dar_h);
-    let poster_done = plan.poster_done.clone();
+    let poster_done = cx.poster_done.clone();
     let pq = queue(2)?;
     let done = poster_done.clone();
     pq.static_pad("src").unwrap().add_probe(gst::PadProbeType::BUFFER, move |_, _| {
         if done.load(Ordering::Relaxed) { gst::PadProbeReturn::Drop } else { gst::PadProbeReturn::Ok }
     });
-    thumb_branch(pipeline, tee, pq, gst::Fraction::new(1, 1), poster_w, poster_h, poster_sink(plan.tx.clone(), poster_done))?;
+    thumb_branch(pipeline, tee, pq, gst::Fraction::new(1, 1), poster_w, poster_h, poster_sink(cx.tx.clone(), poster_done))?;
 
     // Trick-play tiles.
-    let interval_ns = crate::thumbs::sprite_interval_ns(plan.source.duration_ns);
+    let interval_ns = crate::thumbs::sprite_interval_ns(cx.source.duration_ns);
     let tile_h = even(TILE_WIDTH as f64 / dar_w);
     let sq = queue(2)?;
-    if let Some(k) = &plan.keyframes_only {
+    if let Some(k) = &cx.thumbnail_keyframes {
         let k = k.clone();
         sq.static_pad("sink").unwrap().add_probe(gst::PadProbeType::BUFFER, move |pad, info| {
             let Some(rt) = info.buffer().and_then(|buf| pad_running_time(pad, buf)) else { return discard(info) };
@@ -664,7 +695,7 @@ fn thumbnails(pipeline: &gst::Pipeline, plan: &Plan, tee: &gst::Element) -> Resu
     }
     let rate = gst::Fraction::new(1, (interval_ns / 1_000_000_000) as i32);
     let builder = SpriteBuilder::new(TILE_WIDTH, tile_h, interval_ns);
-    thumb_branch(pipeline, tee, sq, rate, TILE_WIDTH, tile_h, sprite_sink(plan.tx.clone(), builder, plan.source.duration_ns))
+    thumb_branch(pipeline, tee, sq, rate, TILE_WIDTH, tile_h, sprite_sink(cx.tx.clone(), builder, cx.source.duration_ns))
 }
 
 /// Removes the image-orientation tag once the pixels are turned: the muxer writes the
@@ -733,7 +764,7 @@ fn thumb_branch(
 /// in-stream `FMP4MuxSplitNow` event, before the first buffer at or past each
 /// segment boundary (`k * gop_ns`, less `slack_ns` for timestamp rounding).
 ///
-/// Video splits only on a keyframe (the forced ones sit on the boundaries).
+/// `video`: splits only on a keyframe (the forced ones sit on the boundaries).
 /// Audio has no GOPs: each fragment starts on the AAC frame nearest to the
 /// video boundary (slack = half a frame), measured against the absolute
 /// boundary so that boundaries never drift. Being serialized in the stream,
@@ -745,7 +776,7 @@ fn split_at_boundaries(
     upstream_src: &gst::Pad,
     gop_ns: u64,
     slack_ns: u64,
-    keyframes_only: bool,
+    video: bool,
     origin: Origin,
 ) {
     mux.set_property("manual-split", true);
@@ -753,7 +784,7 @@ fn split_at_boundaries(
     let next = AtomicU64::new(1);
     upstream_src.add_probe(gst::PadProbeType::BUFFER, move |pad, info| {
         let Some(buf) = info.buffer() else { return gst::PadProbeReturn::Ok };
-        if keyframes_only && buf.flags().contains(gst::BufferFlags::DELTA_UNIT) {
+        if video && buf.flags().contains(gst::BufferFlags::DELTA_UNIT) {
             return gst::PadProbeReturn::Ok;
         }
         let Some(rt) = pad_running_time(pad, buf) else { return gst::PadProbeReturn::Ok };
@@ -802,19 +833,19 @@ fn force_keyframes(pad: &gst::Pad, gop_ns: u64, origin: Origin) {
 /// ```
 fn build_copy(
     pipeline: &gst::Pipeline,
-    plan: &Plan,
+    cx: &BuildContext,
     track: usize,
-    pr: &PlannedRung,
+    pr: &SourceRung,
     stream_caps: &gst::Caps,
 ) -> Result<gst::Element, Error> {
     let (parser, caps) = crate::encode::copy_parser(pr.rung.codec)?;
     let filter = gst::ElementFactory::make("capsfilter").property("caps", &caps).build().map_err(setup_err)?;
-    let mux = copy_mux(plan.gop_ns)?;
-    set_video_timescale(&mux, plan.source.frame_rate);
-    // A stream that states its reordering is delayed by it (see `Plan::delay_frames`);
+    let mux = copy_mux(cx.gop_ns)?;
+    set_video_timescale(&mux, cx.source.frame_rate);
+    // A stream that states its reordering is delayed by it (see `BuildContext::delay_frames`);
     // one that reorders without saying how far is refused by `require_copyable`.
-    let reorders = plan.source.video_stream.reorder_frames.is_some_and(|n| n > 0);
-    let sink = media_sink(track, plan.tx.clone(), plan.delay(reorders), Some(pr.rung.id()), None, None);
+    let reorders = cx.source.video_stream.reorder_frames.is_some_and(|n| n > 0);
+    let sink = media_sink(track, cx.tx.clone(), cx.delay(reorders), Some(pr.rung.id()), None, None);
     // parsebin's own parser already gives what the muxer takes when the container is
     // MP4 or Matroska; a second parser would only copy every frame.
     let mut chain = vec![];
@@ -823,17 +854,17 @@ fn build_copy(
     }
     chain.extend([filter.clone(), mux.clone(), sink.upcast()]);
     add_chain(pipeline, &chain)?;
-    let fps = plan.source.frame_rate;
-    let frame_ns = 1_000_000_000u64 * fps.den as u64 / fps.num as u64;
+    let fps = cx.source.frame_rate;
+    let frame_ns = fps.frame_ns();
     let src = filter.static_pad("src").unwrap();
-    require_copyable(&src, plan.gop_ns, fps, reorders, pr.rung.id(), plan.tx.clone());
-    split_at_boundaries(&mux, &src, plan.gop_ns, frame_ns / 2, true, Origin::default());
+    require_copyable(&src, cx.gop_ns, fps, reorders, pr.rung.id(), cx.tx.clone());
+    split_at_boundaries(&mux, &src, cx.gop_ns, frame_ns / 2, true, Origin::default());
     Ok(chain.swap_remove(0))
 }
 
 /// Fails the job ([`Error::CopyRefused`]) when a copied stream reorders frames (B-frames)
 /// and `reorder_known` is false (its SPS did not say how far, so no delay was planned for
-/// it: see `Plan::delay_frames`), has no keyframe within half a frame of a segment
+/// it: see `BuildContext::delay_frames`), has no keyframe within half a frame of a segment
 /// boundary (its segments could not start where every other rendition's do), or has an
 /// open GOP at a boundary (pictures after that keyframe shown before it).
 fn require_copyable(
@@ -922,7 +953,7 @@ fn require_copyable(
 /// sample (audio that starts late), holes in the middle (`audiorate`), and from the last
 /// sample to the title's end, so audio segment N spans video segment N and the offset
 /// between the streams stays the source's.
-fn build_audio(pipeline: &gst::Pipeline, plan: &Plan, track: usize, decoded: &gst::Caps, surround: bool) -> Result<gst::Element, Error> {
+fn build_audio(pipeline: &gst::Pipeline, cx: &BuildContext, track: usize, decoded: &gst::Caps, surround: bool) -> Result<gst::Element, Error> {
     let q = queue(64)?;
     let convert = make("audioconvert")?;
     if let Some(s) = decoded.structure(0) {
@@ -938,7 +969,7 @@ fn build_audio(pipeline: &gst::Pipeline, plan: &Plan, track: usize, decoded: &gs
         }
     }
     let resample = make("audioresample")?;
-    let rate = plan.ladder.audio.sample_rate;
+    let rate = cx.ladder.audio.sample_rate;
     let (format, channels, delay) = match surround {
         true => ("F32LE", 6i32, EncoderDelay::AVENC_AAC_51),
         false => ("S16LE", 2i32, EncoderDelay::VOAACENC),
@@ -953,7 +984,7 @@ fn build_audio(pipeline: &gst::Pipeline, plan: &Plan, track: usize, decoded: &gs
         caps.get_mut().unwrap().set("channel-mask", gst::Bitmask::new(crate::downmix::MASK_5_1));
     }
     let filter = gst::ElementFactory::make("capsfilter").property("caps", caps).build().map_err(setup_err)?;
-    let end_ns = plan.source.duration_ns;
+    let end_ns = cx.source.duration_ns;
     let title_end = Arc::new(AtomicU64::new(u64::MAX));
     audio_on_title_timeline(&filter.static_pad("src").unwrap(), rate, delay, end_ns, title_end.clone());
     let audiorate = make("audiorate")?;
@@ -962,12 +993,12 @@ fn build_audio(pipeline: &gst::Pipeline, plan: &Plan, track: usize, decoded: &gs
     let enc = match surround {
         true => {
             let enc = make("avenc_aac")?;
-            set(&enc, "bitrate", &plan.ladder.audio.surround_bitrate.to_string());
+            set(&enc, "bitrate", &cx.ladder.audio.surround_bitrate.to_string());
             enc
         }
         false => {
             let enc = make("voaacenc")?;
-            set(&enc, "bitrate", &plan.ladder.audio.bitrate.to_string());
+            set(&enc, "bitrate", &cx.ladder.audio.bitrate.to_string());
             enc
         }
     };
@@ -975,8 +1006,8 @@ fn build_audio(pipeline: &gst::Pipeline, plan: &Plan, track: usize, decoded: &gs
     let parse = make("aacparse")?;
     let mux = make("cmafmux")?;
     let aac_frame_ns = 1024 * 1_000_000_000 / rate as u64;
-    split_at_boundaries(&mux, &parse.static_pad("src").unwrap(), plan.gop_ns, aac_frame_ns / 2, false, plan.origin.clone());
-    let sink = media_sink(track, plan.tx.clone(), plan.delay(false), None, None, None);
+    split_at_boundaries(&mux, &parse.static_pad("src").unwrap(), cx.gop_ns, aac_frame_ns / 2, false, cx.origin.clone());
+    let sink = media_sink(track, cx.tx.clone(), cx.delay(false), None, None, None);
     add_chain(pipeline, &[q.clone(), convert, resample, filter, audiorate, enc, parse, mux, sink.upcast()])?;
     Ok(q)
 }
@@ -989,9 +1020,9 @@ fn build_audio(pipeline: &gst::Pipeline, plan: &Plan, track: usize, decoded: &gs
 /// start). A decoder clips them; copied, they would sit at time 0 with no duration. So is a
 /// last frame the edit list cuts to less than half its length: copied whole, it would play
 /// past the title's end (the encoded rendition ends at the cut).
-fn build_audio_copy(pipeline: &gst::Pipeline, plan: &Plan, track: usize) -> Result<gst::Element, Error> {
+fn build_audio_copy(pipeline: &gst::Pipeline, cx: &BuildContext, track: usize) -> Result<gst::Element, Error> {
     let parse = make("aacparse")?;
-    let aac_frame_ns = 1024 * 1_000_000_000 / plan.ladder.audio.sample_rate as u64;
+    let aac_frame_ns = 1024 * 1_000_000_000 / cx.ladder.audio.sample_rate as u64;
     parse.static_pad("sink").unwrap().add_probe(gst::PadProbeType::BUFFER, move |pad, info| {
         let outside = match info.buffer() {
             Some(buf) => (buf.pts().is_some() && pad_running_time(pad, buf).is_none()) || cut_short_by_segment(pad, buf, aac_frame_ns),
@@ -1007,9 +1038,9 @@ fn build_audio_copy(pipeline: &gst::Pipeline, plan: &Plan, track: usize) -> Resu
     });
     let caps = gst::Caps::builder("audio/mpeg").field("mpegversion", 4i32).field("stream-format", "raw").build();
     let filter = gst::ElementFactory::make("capsfilter").property("caps", caps).build().map_err(setup_err)?;
-    let mux = copy_mux(plan.gop_ns)?;
-    split_at_boundaries(&mux, &filter.static_pad("src").unwrap(), plan.gop_ns, aac_frame_ns / 2, false, Origin::default());
-    let sink = media_sink(track, plan.tx.clone(), plan.delay(false), None, None, None);
+    let mux = copy_mux(cx.gop_ns)?;
+    split_at_boundaries(&mux, &filter.static_pad("src").unwrap(), cx.gop_ns, aac_frame_ns / 2, false, Origin::default());
+    let sink = media_sink(track, cx.tx.clone(), cx.delay(false), None, None, None);
     add_chain(pipeline, &[parse.clone(), filter, mux, sink.upcast()])?;
     Ok(parse)
 }
@@ -1033,8 +1064,8 @@ struct LinkedStreams {
 
 /// Which of the source's text streams `pad` carries: the one with its stream id, else the
 /// first not linked yet; `None` once each has its branch.
-fn text_stream_of(plan: &Plan, pad: &gst::Pad, linked: &LinkedStreams) -> Option<usize> {
-    let streams = &plan.source.text_streams;
+fn text_stream_of(cx: &BuildContext, pad: &gst::Pad, linked: &LinkedStreams) -> Option<usize> {
+    let streams = &cx.source.text_streams;
     let by_id = pad.stream_id().and_then(|id| streams.iter().position(|t| !t.stream_id.is_empty() && t.stream_id == id.as_str()));
     let stream = by_id.or_else(|| (0..streams.len()).find(|i| !linked.text.contains(i)))?;
     (stream < streams.len() && !linked.text.contains(&stream)).then_some(stream)
@@ -1042,11 +1073,11 @@ fn text_stream_of(plan: &Plan, pad: &gst::Pad, linked: &LinkedStreams) -> Option
 
 /// A decoded text stream's branch: every buffer is one cue, handed to the title as WebVTT
 /// cue text ([`Msg::Cue`]) with the times the picture shown with it has in the output (its
-/// running time, plus the delay every track gets; see [`Plan::delay_frames`]).
-fn build_text(pipeline: &gst::Pipeline, plan: &Plan, stream: usize) -> Result<gst::Element, Error> {
-    let rate = plan.source.frame_rate;
-    let delay_ns = (u128::from(plan.delay_frames) * 1_000_000_000 * u128::from(rate.den) / u128::from(rate.num.max(1))) as u64;
-    let tx = plan.tx.clone();
+/// running time, plus the delay every track gets; see [`BuildContext::delay_frames`]).
+fn build_text(pipeline: &gst::Pipeline, cx: &BuildContext, stream: usize) -> Result<gst::Element, Error> {
+    let rate = cx.source.frame_rate;
+    let delay_ns = (u128::from(cx.delay_frames) * 1_000_000_000 * u128::from(rate.den) / u128::from(rate.num.max(1))) as u64;
+    let tx = cx.tx.clone();
     let sink = gst_app::AppSink::builder()
         .sync(false)
         // Sparse: a cue may come minutes after the last, and nothing waits for it.
@@ -1092,36 +1123,36 @@ type Linked = Arc<Mutex<LinkedStreams>>;
 
 /// Which of the source's audio streams `pad` carries: the one with its stream id (which
 /// decoders and parsers pass on), else the first not yet linked, in the source's order.
-fn audio_stream_of(plan: &Plan, pad: &gst::Pad, linked: &LinkedStreams) -> Option<usize> {
-    let streams = &plan.source.audio_streams;
+fn audio_stream_of(cx: &BuildContext, pad: &gst::Pad, linked: &LinkedStreams) -> Option<usize> {
+    let streams = &cx.source.audio_streams;
     let by_id = pad.stream_id().and_then(|id| streams.iter().position(|a| !a.stream_id.is_empty() && a.stream_id == id.as_str()));
     let stream = by_id.or_else(|| (0..streams.len().max(1)).find(|i| !linked.audio.contains(i)))?;
     (!linked.audio.contains(&stream)).then_some(stream)
 }
 
 /// The tracks planned for audio stream `stream`: (track, copy, surround) each.
-fn audio_tracks(plan: &Plan, stream: usize) -> Vec<(usize, bool, bool)> {
-    plan.tracks
+fn audio_tracks(cx: &BuildContext, stream: usize) -> Vec<(usize, bool, bool)> {
+    cx.tracks
         .iter()
         .enumerate()
         .filter_map(|(i, t)| match t {
-            TrackPlan::Audio { copy, stream: s, surround } if *s == stream => Some((i, *copy, *surround)),
+            TrackSpec::Audio { copy, stream: s, surround } if *s == stream => Some((i, *copy, *surround)),
             _ => None,
         })
         .collect()
 }
 
 /// The encoded renditions of one decoded audio stream: one branch, or a tee to each.
-fn build_audio_renditions(pipeline: &gst::Pipeline, plan: &Plan, tracks: &[(usize, bool, bool)], decoded: &gst::Caps) -> Result<gst::Element, Error> {
+fn build_audio_renditions(pipeline: &gst::Pipeline, cx: &BuildContext, tracks: &[(usize, bool, bool)], decoded: &gst::Caps) -> Result<gst::Element, Error> {
     match tracks {
         [] => fakesink(pipeline),
-        [(track, _, surround)] => build_audio(pipeline, plan, *track, decoded, *surround),
+        [(track, _, surround)] => build_audio(pipeline, cx, *track, decoded, *surround),
         _ => {
             let tee = make("tee")?;
             pipeline.add(&tee).map_err(setup_err)?;
             tee.sync_state_with_parent().map_err(setup_err)?;
             for (track, _, surround) in tracks {
-                let head = build_audio(pipeline, plan, *track, decoded, *surround)?;
+                let head = build_audio(pipeline, cx, *track, decoded, *surround)?;
                 tee.link(&head).map_err(setup_err)?;
             }
             Ok(tee)
@@ -1132,22 +1163,22 @@ fn build_audio_renditions(pipeline: &gst::Pipeline, plan: &Plan, tracks: &[(usiz
 /// A decoded stream: the first video one feeds the rungs and thumbnails, each audio one
 /// its rendition, each text one its cues (not in a chunk: its part makes only video);
 /// anything else is discarded.
-fn on_decoded_pad(pipeline: &gst::Pipeline, plan: &Plan, linked: &Linked, pad: &gst::Pad) {
+fn on_decoded_pad(pipeline: &gst::Pipeline, cx: &BuildContext, linked: &Linked, pad: &gst::Pad) {
     let caps = pad.current_caps().unwrap_or_else(|| pad.query_caps(None));
     let name = caps.structure(0).map(|s| s.name().to_string()).unwrap_or_default();
     let mut linked = linked.lock().unwrap();
-    let audio_stream = name.starts_with("audio/x-raw").then(|| audio_stream_of(plan, pad, &linked)).flatten();
-    let text_stream = (name == "text/x-raw" && plan.part.range.is_none()).then(|| text_stream_of(plan, pad, &linked)).flatten();
+    let audio_stream = name.starts_with("audio/x-raw").then(|| audio_stream_of(cx, pad, &linked)).flatten();
+    let text_stream = (name == "text/x-raw" && cx.part.range.is_none()).then(|| text_stream_of(cx, pad, &linked)).flatten();
     let result = if name.starts_with("video/x-raw") && !linked.video {
         linked.video = true;
-        build_video(pipeline, plan, &caps)
+        build_video(pipeline, cx, &caps)
     } else if let Some(stream) = audio_stream {
         linked.audio.push(stream);
-        build_audio_renditions(pipeline, plan, &audio_tracks(plan, stream), &caps)
+        build_audio_renditions(pipeline, cx, &audio_tracks(cx, stream), &caps)
     } else if let Some(stream) = text_stream {
         linked.text.push(stream);
-        build_text(pipeline, plan, stream)
-    } else if plan.part.range.is_some() {
+        build_text(pipeline, cx, stream)
+    } else if cx.part.range.is_some() {
         ended_at_once(pipeline)
     } else {
         // Second video/audio streams, subtitles, data: not packaged.
@@ -1155,18 +1186,18 @@ fn on_decoded_pad(pipeline: &gst::Pipeline, plan: &Plan, linked: &Linked, pad: &
     };
     let linked_ok = result.and_then(|head| pad.link(&head.static_pad("sink").unwrap()).map(|_| ()).map_err(setup_err));
     if let Err(e) = linked_ok {
-        let _ = plan.tx.try_send(Msg::Failed(e));
+        let _ = cx.tx.try_send(Msg::Failed(e));
     }
 }
 
 /// `queue ! decodebin`, its decoded pads handled by [`on_decoded_pad`]. With
-/// `keyframes`, only the keyframes it picks enter the queue (see [`KeyframesOnly`]):
+/// `keyframes`, only the keyframes it picks enter the queue (see [`ThumbnailKeyframes`]):
 /// when no rung is encoded, only the thumbnails need pictures.
 fn inner_decodebin(
     pipeline: &gst::Pipeline,
-    plan: &Arc<Plan>,
+    cx: &Arc<BuildContext>,
     linked: &Linked,
-    keyframes: Option<Arc<KeyframesOnly>>,
+    keyframes: Option<Arc<ThumbnailKeyframes>>,
 ) -> Result<gst::Element, Error> {
     let q = encoded_queue()?;
     let dec = make("decodebin")?;
@@ -1183,7 +1214,7 @@ fn inner_decodebin(
         });
     }
     if let Some(k) = keyframes {
-        let (poster_done, origin) = (plan.poster_done.clone(), plan.origin.clone());
+        let (poster_done, origin) = (cx.poster_done.clone(), cx.origin.clone());
         q.static_pad("sink").unwrap().add_probe(gst::PadProbeType::BUFFER, move |pad, info| {
             let Some(buf) = info.buffer() else { return gst::PadProbeReturn::Ok };
             if buf.flags().contains(gst::BufferFlags::DELTA_UNIT) {
@@ -1201,10 +1232,10 @@ fn inner_decodebin(
             gst::PadProbeReturn::Ok
         });
     }
-    let (plan, linked, weak) = (plan.clone(), linked.clone(), pipeline.downgrade());
+    let (cx, linked, weak) = (cx.clone(), linked.clone(), pipeline.downgrade());
     dec.connect_pad_added(move |_, pad| {
         if let Some(pipeline) = weak.upgrade() {
-            on_decoded_pad(&pipeline, &plan, &linked, pad);
+            on_decoded_pad(&pipeline, &cx, &linked, pad);
         }
     });
     add_chain(pipeline, &[q.clone(), dec])?;
@@ -1212,30 +1243,30 @@ fn inner_decodebin(
 }
 
 /// Copy mode's video: `tee` to the copy branch(es) and to a decodebin.
-fn copy_mode_video(pipeline: &gst::Pipeline, plan: &Arc<Plan>, linked: &Linked, caps: &gst::Caps) -> Result<gst::Element, Error> {
+fn copy_mode_video(pipeline: &gst::Pipeline, cx: &Arc<BuildContext>, linked: &Linked, caps: &gst::Caps) -> Result<gst::Element, Error> {
     let tee = make("tee")?;
     add_chain(pipeline, std::slice::from_ref(&tee))?;
-    for (track, t) in plan.tracks.iter().enumerate() {
-        if let TrackPlan::Video(pr) = t
+    for (track, t) in cx.tracks.iter().enumerate() {
+        if let TrackSpec::Video(pr) = t
             && pr.copy
         {
-            let head = build_copy(pipeline, plan, track, pr, caps)?;
+            let head = build_copy(pipeline, cx, track, pr, caps)?;
             tee.link(&head).map_err(setup_err)?;
         }
     }
-    let decoded = inner_decodebin(pipeline, plan, linked, plan.keyframes_only.clone())?;
+    let decoded = inner_decodebin(pipeline, cx, linked, cx.thumbnail_keyframes.clone())?;
     tee.link(&decoded).map_err(setup_err)?;
     Ok(tee)
 }
 
-/// [`Plan::delay_frames`] for a title of `tracks` (every track of the title, in whichever
+/// [`BuildContext::delay_frames`] for a title of `tracks` (every track of the title, in whichever
 /// part it is made: the delay is the same in all of them).
-pub(crate) fn delay_frames(tracks: &[TrackPlan], source: &SourceMedia) -> u32 {
+pub(crate) fn delay_frames(tracks: &[TrackSpec], source: &SourceMedia) -> u32 {
     tracks
         .iter()
         .filter_map(|t| match t {
-            TrackPlan::Video(p) if p.copy => source.video_stream.reorder_frames,
-            TrackPlan::Video(p) => Some(p.rung.bframes),
+            TrackSpec::Video(p) if p.copy => source.video_stream.reorder_frames,
+            TrackSpec::Video(p) => Some(p.rung.bframes),
             _ => None,
         })
         .max()
@@ -1386,17 +1417,16 @@ pub(crate) fn build(
     input: crate::source::Input<'_>,
     ladder: &Ladder,
     source: &SourceMedia,
-    tracks: Vec<TrackPlan>,
+    tracks: Vec<TrackSpec>,
     delay_frames: u32,
     part: PartSpec,
     tx: mpsc::Sender<Msg>,
 ) -> Result<Graph, Error> {
-    let (gop_frames, gop_ns) = ladder.gop(source.frame_rate);
     let pipeline = gst::Pipeline::new();
     let (src, late_media_ns) = crate::source::source_element(input)?;
-    let copy_video = tracks.iter().any(|t| matches!(t, TrackPlan::Video(p) if p.copy));
-    let audio_copy = tracks.iter().any(|t| matches!(t, TrackPlan::Audio { copy: true, .. }));
-    let encoded_video = tracks.iter().any(|t| matches!(t, TrackPlan::Video(p) if !p.copy));
+    let copy_video = tracks.iter().any(|t| matches!(t, TrackSpec::Video(p) if p.copy));
+    let audio_copy = tracks.iter().any(|t| matches!(t, TrackSpec::Audio { copy: true, .. }));
+    let encoded_video = tracks.iter().any(|t| matches!(t, TrackSpec::Video(p) if !p.copy));
     // With no rung encoded here (every one copied, or the audio and thumbnails of a chunked
     // title) only the thumbnails need pictures: only keyframes are decoded, so the parsebin head.
     let keyframes_for_thumbnails = !encoded_video && part.thumbnails;
@@ -1408,83 +1438,112 @@ pub(crate) fn build(
     }
     pipeline.add_many([&src, &decode]).map_err(setup_err)?;
     src.link(&decode).map_err(setup_err)?;
-    let position_ns = Arc::new(AtomicU64::new(0));
-    let source_position_ns = Arc::new(AtomicU64::new(0));
-    let keyframes_only = keyframes_for_thumbnails.then(|| {
-        Arc::new(KeyframesOnly {
-            sampler: Mutex::new(KeyframeSampler::new(crate::thumbs::sprite_interval_ns(source.duration_ns))),
-            for_sprites: Mutex::new(Default::default()),
-        })
-    });
-    let plan = Arc::new(Plan {
-        tracks,
-        ladder: ladder.clone(),
-        source: source.clone(),
-        gop_frames,
-        gop_ns,
-        tx,
-        position_ns: position_ns.clone(),
-        source_position_ns: source_position_ns.clone(),
-        poster_done: Arc::new(AtomicBool::new(false)),
-        origin: Origin::unset(),
-        keyframes_only,
-        delay_frames,
-        part,
-    });
+    let cx = Arc::new(BuildContext::new(ladder, source, tracks, delay_frames, part, tx, keyframes_for_thumbnails));
+    let graph = Graph { pipeline: pipeline.clone(), position_ns: cx.position_ns.clone(), source_position_ns: cx.source_position_ns.clone() };
     if let Some(range) = part.range {
-        seek_before_the_first_frame(&pipeline, range, late_media_ns, plan.tx.clone());
+        seek_before_the_first_frame(&pipeline, range, late_media_ns, cx.tx.clone());
     }
     let linked: Linked = Default::default();
     let weak = pipeline.downgrade();
     if !copy_mode {
         decode.connect_pad_added(move |_, pad| {
             let Some(pipeline) = weak.upgrade() else { return };
-            on_decoded_pad(&pipeline, &plan, &linked, pad);
+            on_decoded_pad(&pipeline, &cx, &linked, pad);
         });
-        return Ok(Graph { pipeline, position_ns, source_position_ns });
+        return Ok(graph);
     }
-    // Copy mode: `decode` is a parsebin. The video stream goes to the copy branch and,
-    // for the encoded rungs and thumbnails, to a decodebin of its own; audio to the
-    // audio copy or to another decodebin.
-    let video_seen = Arc::new(AtomicBool::new(false));
-    // Audio streams given a branch here (decoded ones are linked again after their decodebin).
-    let audio_seen: Linked = Default::default();
+    let parsed = ParsedStreams { video_copied: copy_video || keyframes_for_thumbnails, ..Default::default() };
     decode.connect_pad_added(move |_, pad| {
         let Some(pipeline) = weak.upgrade() else { return };
-        let caps = pad.current_caps().unwrap_or_else(|| pad.query_caps(None));
-        let name = caps.structure(0).map(|s| s.name().to_string()).unwrap_or_default();
-        let audio_stream = name.starts_with("audio/").then(|| {
-            let mut seen = audio_seen.lock().unwrap();
-            let stream = audio_stream_of(&plan, pad, &seen)?;
-            seen.audio.push(stream);
-            Some(stream)
-        });
-        let text = crate::probe::TEXT_CAPS.contains(&name.as_str()) && !plan.source.text_streams.is_empty();
-        let result = if name.starts_with("video/") && !video_seen.swap(true, Ordering::SeqCst) {
-            if copy_video || keyframes_for_thumbnails {
-                copy_mode_video(&pipeline, &plan, &linked, &caps)
-            } else {
-                inner_decodebin(&pipeline, &plan, &linked, None)
-            }
-        } else if text {
-            // Decoded (SSA/ASS to Pango markup) and taken by `on_decoded_pad`.
-            inner_decodebin(&pipeline, &plan, &linked, None)
-        } else if let Some(Some(stream)) = audio_stream {
-            match audio_tracks(&plan, stream)[..] {
-                [] => fakesink(&pipeline),
-                // A copy is of a stereo source: there is no 5.1 beside it.
-                [(track, true, _)] => build_audio_copy(&pipeline, &plan, track),
-                _ => inner_decodebin(&pipeline, &plan, &linked, None),
-            }
-        } else {
-            fakesink(&pipeline)
-        };
-        let linked_ok = result.and_then(|head| pad.link(&head.static_pad("sink").unwrap()).map(|_| ()).map_err(setup_err));
+        let linked_ok = on_parsed_pad(&pipeline, &cx, &linked, &parsed, pad)
+            .and_then(|head| pad.link(&head.static_pad("sink").unwrap()).map(|_| ()).map_err(setup_err));
         if let Err(e) = linked_ok {
-            let _ = plan.tx.try_send(Msg::Failed(e));
+            let _ = cx.tx.try_send(Msg::Failed(e));
         }
     });
-    Ok(Graph { pipeline, position_ns, source_position_ns })
+    Ok(graph)
+}
+
+impl BuildContext {
+    fn new(
+        ladder: &Ladder,
+        source: &SourceMedia,
+        tracks: Vec<TrackSpec>,
+        delay_frames: u32,
+        part: PartSpec,
+        tx: mpsc::Sender<Msg>,
+        keyframes_for_thumbnails: bool,
+    ) -> Self {
+        let (gop_frames, gop_ns) = ladder.gop(source.frame_rate);
+        let thumbnail_keyframes = keyframes_for_thumbnails.then(|| {
+            Arc::new(ThumbnailKeyframes {
+                sampler: Mutex::new(KeyframeSampler::new(crate::thumbs::sprite_interval_ns(source.duration_ns))),
+                for_sprites: Mutex::new(Default::default()),
+            })
+        });
+        BuildContext {
+            tracks,
+            ladder: ladder.clone(),
+            source: source.clone(),
+            gop_frames,
+            gop_ns,
+            tx,
+            position_ns: Arc::new(AtomicU64::new(0)),
+            source_position_ns: Arc::new(AtomicU64::new(0)),
+            poster_done: Arc::new(AtomicBool::new(false)),
+            origin: Origin::unset(),
+            thumbnail_keyframes,
+            delay_frames,
+            part,
+        }
+    }
+}
+
+/// What the copy-mode head (a parsebin) has handed out so far.
+#[derive(Default)]
+struct ParsedStreams {
+    /// The video is copied, or only its keyframes decoded (see [`copy_mode_video`]);
+    /// otherwise it goes to a decodebin of its own.
+    video_copied: bool,
+    video_seen: AtomicBool,
+    /// Audio streams given a branch here (decoded ones are linked again after their decodebin).
+    audio_seen: Linked,
+}
+
+/// Copy mode: a parsed (not decoded) stream of the source. The video stream goes to the
+/// copy branch and, for the encoded rungs and thumbnails, to a decodebin of its own;
+/// audio to the audio copy or to another decodebin; text to a decodebin; the rest to a
+/// fakesink. Returns the head the pad is to be linked to.
+fn on_parsed_pad(
+    pipeline: &gst::Pipeline,
+    cx: &Arc<BuildContext>,
+    linked: &Linked,
+    parsed: &ParsedStreams,
+    pad: &gst::Pad,
+) -> Result<gst::Element, Error> {
+    let caps = pad.current_caps().unwrap_or_else(|| pad.query_caps(None));
+    let name = caps.structure(0).map(|s| s.name().to_string()).unwrap_or_default();
+    if name.starts_with("video/") && !parsed.video_seen.swap(true, Ordering::SeqCst) {
+        return if parsed.video_copied { copy_mode_video(pipeline, cx, linked, &caps) } else { inner_decodebin(pipeline, cx, linked, None) };
+    }
+    if crate::probe::TEXT_CAPS.contains(&name.as_str()) && !cx.source.text_streams.is_empty() {
+        // Decoded (SSA/ASS to Pango markup) and taken by `on_decoded_pad`.
+        return inner_decodebin(pipeline, cx, linked, None);
+    }
+    if name.starts_with("audio/") {
+        let mut seen = parsed.audio_seen.lock().unwrap();
+        if let Some(stream) = audio_stream_of(cx, pad, &seen) {
+            seen.audio.push(stream);
+            drop(seen);
+            return match audio_tracks(cx, stream)[..] {
+                [] => fakesink(pipeline),
+                // A copy is of a stereo source: there is no 5.1 beside it.
+                [(track, true, _)] => build_audio_copy(pipeline, cx, track),
+                _ => inner_decodebin(pipeline, cx, linked, None),
+            };
+        }
+    }
+    fakesink(pipeline)
 }
 
 #[cfg(test)]
