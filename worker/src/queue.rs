@@ -28,6 +28,8 @@ use lapin::options::{
 };
 use lapin::types::{AMQPValue, FieldTable, LongString, ShortString};
 use lapin::{BasicProperties, Channel, Connection, ConnectionProperties, ExchangeKind};
+use manifest::catalog::{DASH_MPD, HLS_MASTER};
+use manifest::model::Sha256Digest;
 use packager::{Cancel, Listener, Progress};
 use serde_json::json;
 use tokio::sync::{mpsc, watch};
@@ -562,16 +564,13 @@ async fn settle_title(
             ("requeued", "retryable")
         }
         Ended::Failed(Failure::Machine(e)) => {
-            tracing::error!(job_id = %id, "this machine cannot run the job; it goes back to the queue for another: {e:#}");
-            stop_consuming(ch, tag).await?;
-            put_back(ch, delivery, FieldTable::default()).await?;
-            ctx.health.declare_unfit(format!("{e:#}"));
+            leave_to_another_machine(ctx, ch, tag, delivery, Queue::Titles, &e).await?;
             stopping = true;
             ("put_back", "machine")
         }
         Ended::Failed(Failure::Internal(e)) if internal_failures(delivery) < INTERNAL_FAILURES_ALLOWED => {
             tracing::error!(job_id = %id, "internal error, the job is queued once more: {e:#}");
-            put_back(ch, delivery, internal_failure_counted(delivery)).await?;
+            put_back(ctx, ch, delivery, Queue::Titles, internal_failure_counted(delivery)).await?;
             ("put_back", "internal")
         }
         Ended::Failed(f) => {
@@ -640,15 +639,40 @@ fn put_back_headers(delivery: &lapin::message::Delivery, extra: FieldTable) -> F
     headers
 }
 
-/// Puts a job back in its queue as a new message (its body, its headers with `extra` over
-/// them) and acks the delivery, in one transaction: unlike a requeue, this does not count
-/// against the queue's delivery limit, which is for jobs that fail or kill their workers.
-async fn put_back(ch: &Channel, delivery: &lapin::message::Delivery, extra: FieldTable) -> Result<()> {
+/// Puts a delivery back in its queue (`queue`) as a new message (its body, its headers with `extra`
+/// over them) and acks it: unlike a requeue, this does not count against the queue's
+/// delivery limit, which is for jobs that fail or kill their workers. A title job's copy
+/// and ack are one transaction; a chunk's copy is confirmed before the ack (a crash
+/// between leaves two copies, and the second finds the chunk stored).
+async fn put_back(ctx: &Ctx, ch: &Channel, delivery: &lapin::message::Delivery, queue: Queue, extra: FieldTable) -> Result<()> {
     let headers = put_back_headers(delivery, extra);
     let message_id = delivery.properties.message_id().as_ref().map(|m| m.to_string()).unwrap_or_default();
-    publish_in_tx(ch, "", JOBS_QUEUE, &delivery.data, &message_id, headers).await?;
-    delivery.acker.ack(BasicAckOptions::default()).await?;
-    ch.tx_commit().await.context("committing a job put back in the queue")?;
+    if queue == Queue::Titles {
+        publish_in_tx(ch, "", queue.name(), &delivery.data, &message_id, headers).await?;
+        delivery.acker.ack(BasicAckOptions::default()).await?;
+        ch.tx_commit().await.context("committing a job put back in the queue")?;
+    } else {
+        publish_confirmed(&ctx.events, "", queue.name(), &delivery.data, &message_id, headers).await?;
+        delivery.acker.ack(BasicAckOptions::default()).await?;
+    }
+    Ok(())
+}
+
+/// A fault of this machine (see [`Failure::Machine`]): stops taking deliveries, puts this
+/// one back for another machine without spending its delivery budget, and declares the
+/// worker unfit (it then stops).
+async fn leave_to_another_machine(
+    ctx: &Ctx,
+    ch: &Channel,
+    tag: &str,
+    delivery: &lapin::message::Delivery,
+    queue: Queue,
+    error: &anyhow::Error,
+) -> Result<()> {
+    tracing::error!("this machine cannot do the job; it goes back to the queue for another: {error:#}");
+    stop_consuming(ch, tag).await?;
+    put_back(ctx, ch, delivery, queue, FieldTable::default()).await?;
+    ctx.health.declare_unfit(format!("{error:#}"));
     Ok(())
 }
 
@@ -711,17 +735,11 @@ async fn settle_chunk(
             delivery.acker.nack(BasicNackOptions { requeue: true, ..Default::default() }).await?;
             ("interrupted", "none")
         }
-        Ended::Failed(Failure::Machine(e)) => {
-            tracing::error!(job_id = %id, "this machine cannot make the chunk; it goes back to the queue for another: {e:#}");
-            stop_consuming(ch, tag).await?;
-            chunks::put_back(ctx, delivery, FieldTable::default()).await?;
-            ctx.health.declare_unfit(format!("{e:#}"));
-            stopping = true;
-            ("put_back", "machine")
-        }
-        Ended::Done(()) => chunks::settle(ctx, delivery, &chunk, Ok(())).await?,
-        Ended::Failed(f) => chunks::settle(ctx, delivery, &chunk, Err(f)).await?,
+        Ended::Done(()) => chunks::settle(ctx, ch, tag, delivery, &chunk, Ok(())).await?,
+        Ended::Failed(f) => chunks::settle(ctx, ch, tag, delivery, &chunk, Err(f)).await?,
     };
+    // A fault of the machine stops the worker (see `leave_to_another_machine`).
+    stopping |= ctx.health.unfit().is_some();
     drop(running);
     metrics::get().job_ended(CHUNKS, outcome, cause, started.elapsed());
     Ok(stopping)
@@ -826,29 +844,55 @@ fn source_path(work_dir: &Path, job: &Job) -> PathBuf {
 
 async fn run_job(ctx: Arc<Ctx>, job: Job, cancel: Cancel) -> Result<Announcement, Failure> {
     let started = Instant::now();
-    let msg = &job.message;
     let ladder = packager::Ladder::from_toml(job.ladder_toml).map_err(Failure::from)?;
+    let fetched = fetch_inputs(&ctx, &job).await?;
+    let pjob = packager_job(&ctx, &job, &fetched, ladder);
+    // Errors name the input file: report the job's source, not the scratch copy.
+    let named = |f: Failure| f.map_message(|m| m.replace(&fetched.source.display().to_string(), &job.message.source));
+    let packaged = package_title(&ctx, &job, &pjob, fetched.sha256, cancel).await.map_err(named)?;
+    let announcement = announcement(&ctx, &job, &packaged).await?;
+    tracing::info!(job_id = %job.message.job_id, seconds = started.elapsed().as_secs_f64(), fingerprint = %announcement.fingerprint, "packaged");
+    Ok(announcement)
+}
+
+/// What a title job fetched to this worker's disk: the source and the subtitle files,
+/// in a folder removed when this is dropped.
+struct Fetched {
+    source: PathBuf,
+    sha256: Sha256Digest,
+    subtitles: Vec<packager::subtitles::SubtitleFile>,
+    _cleanup: RemoveOnDrop,
+}
+
+/// Step 1: the source must exist (else the upload is at fault); the subtitle files are
+/// fetched and read before it, then the source is downloaded.
+async fn fetch_inputs(ctx: &Ctx, job: &Job) -> Result<Fetched, Failure> {
     match object_exists(&ctx.s3, &job.source_bucket, &job.source_key).await {
         Ok(true) => {}
         Ok(false) => {
             return Err(Failure::Permanent {
                 kind: "bad-input",
-                error: anyhow!("source {} does not exist", msg.source),
+                error: anyhow!("source {} does not exist", job.message.source),
             });
         }
         Err(e) => return Err(Failure::Retryable(e)),
     }
-    let path = source_path(&ctx.work_dir, &job);
-    let dir = path.parent().expect("job dir").to_owned();
+    let source = source_path(&ctx.work_dir, job);
+    let dir = source.parent().expect("job dir").to_owned();
     tokio::fs::create_dir_all(&dir).await.map_err(|e| Failure::Retryable(e.into()))?;
-    let _cleanup = RemoveOnDrop(dir);
-    let subtitles = fetch_subtitles(&ctx, &job, path.parent().expect("job dir")).await?;
+    let cleanup = RemoveOnDrop(dir.clone());
+    let subtitles = fetch_subtitles(ctx, job, &dir).await?;
     let stage = Instant::now();
-    let (_, source_sha) = s3::download(&ctx.s3, &job.source_bucket, &job.source_key, &path).await.map_err(Failure::Retryable)?;
+    let (_, sha256) = s3::download(&ctx.s3, &job.source_bucket, &job.source_key, &source).await.map_err(Failure::Retryable)?;
     metrics::get().stage("download", stage.elapsed());
-    let store = Arc::new(S3Store::new(ctx.s3.clone(), ctx.cfg.output_bucket.clone(), job.output_prefix.clone()));
-    let pjob = packager::Job {
-        input: path.clone(),
+    Ok(Fetched { source, sha256, subtitles, _cleanup: cleanup })
+}
+
+/// Step 2: the packager's view of the job.
+fn packager_job(ctx: &Ctx, job: &Job, fetched: &Fetched, ladder: packager::Ladder) -> packager::Job {
+    let msg = &job.message;
+    packager::Job {
+        input: fetched.source.clone(),
         video_id: msg.video_id.clone(),
         ladder,
         published_at: crate::transcode::now_rfc3339(),
@@ -858,37 +902,52 @@ async fn run_job(ctx: Arc<Ctx>, job: Job, cancel: Cancel) -> Result<Announcement
         chunk_duration: msg.chunk_duration.map(Duration::from_secs_f64),
         parallel_parts: 1,
         reader: None,
-        subtitles,
+        subtitles: fetched.subtitles.clone(),
         audio: job.audio_labels(),
-    };
-    // Errors name the input file: report the job's source, not the scratch copy.
-    let named = |f: Failure| f.map_message(|m| m.replace(&path.display().to_string(), &msg.source));
+    }
+}
+
+/// Step 3: probe and plan the title, then make it here (one job) or across the farm
+/// (chunk jobs), storing everything under the job's output prefix.
+async fn package_title(
+    ctx: &Arc<Ctx>,
+    job: &Job,
+    pjob: &packager::Job,
+    source_sha: Sha256Digest,
+    cancel: Cancel,
+) -> Result<packager::Packaged, Failure> {
+    let msg = &job.message;
+    let store = Arc::new(S3Store::new(ctx.s3.clone(), ctx.cfg.output_bucket.clone(), job.output_prefix.clone()));
     let stage = Instant::now();
-    let plan = packager::plan_title(&pjob).await.map_err(|e| named(e.into()))?;
+    let plan = packager::plan_title(pjob).await?;
     metrics::get().stage("probe", stage.elapsed());
     let stage = Instant::now();
     let source_seconds = plan.source.duration_ns as f64 / 1e9;
-    let chunked = plan.is_chunked();
-    let packaged = if chunked {
-        chunks::run_title(&ctx, &job, &pjob, &plan, source_sha, store, &cancel).await.map_err(named)?
-    } else {
-        if let Some(reason) = &plan.whole_because {
-            tracing::info!(job_id = %msg.job_id, "one job, not chunks: {reason}");
-        }
-        let (listener, progress_task) = progress_events(&ctx, msg);
-        let result = packager::package_probed(&pjob, plan.source, store, listener, cancel).await;
-        let _ = progress_task.await;
-        result.map_err(|e| named(e.into()))?
-    };
+    if plan.is_chunked() {
+        let packaged = chunks::run_title(ctx, job, pjob, &plan, source_sha, store, &cancel).await?;
+        metrics::get().stage("chunks", stage.elapsed());
+        return Ok(packaged);
+    }
+    if let Some(reason) = &plan.whole_because {
+        tracing::info!(job_id = %msg.job_id, "one job, not chunks: {reason}");
+    }
+    let (listener, progress_task) = progress_events(ctx, msg);
+    let result = packager::package_probed(pjob, plan.source, store, listener, cancel).await;
+    let _ = progress_task.await;
+    let packaged = result?;
     let took = stage.elapsed();
-    metrics::get().stage(if chunked { "chunks" } else { "package" }, took);
-    if !chunked && took.as_secs_f64() > 0.0 {
-        // A chunked title's speed is the farm's, not this worker's.
+    metrics::get().stage("package", took);
+    if took.as_secs_f64() > 0.0 {
+        // Only a whole title's: a chunked title's speed is the farm's, not this worker's.
         metrics::get().encode_speed.get_or_create(&metrics::QueueLabel { queue: TITLES }).observe(source_seconds / took.as_secs_f64());
     }
+    Ok(packaged)
+}
 
-    // One video.packaged per job id: a marker stored after the event went out
-    // says an earlier delivery announced it (the same job id submitted again).
+/// Step 4: the `video.packaged` event, unless an earlier delivery of the same job id
+/// already published it (a marker stored after the event went out says so).
+async fn announcement(ctx: &Ctx, job: &Job, packaged: &packager::Packaged) -> Result<Announcement, Failure> {
+    let msg = &job.message;
     let marker = format!("{EVENT_MARKER_PREFIX}{}.packaged", msg.job_id);
     let already = object_exists(&ctx.s3, &ctx.cfg.output_bucket, &marker).await.map_err(Failure::Retryable)?;
     let fingerprint = packaged.catalog.fingerprint.to_string();
@@ -905,14 +964,13 @@ async fn run_job(ctx: Arc<Ctx>, job: Job, cancel: Cancel) -> Result<Announcement
             "description": msg.description,
             "fingerprint": fingerprint,
             "manifests": {
-                "hls": format!("s3://{}/{}master.m3u8", ctx.cfg.output_bucket, job.output_prefix),
-                "dash": format!("s3://{}/{}manifest.mpd", ctx.cfg.output_bucket, job.output_prefix),
+                "hls": format!("s3://{}/{}{HLS_MASTER}", ctx.cfg.output_bucket, job.output_prefix),
+                "dash": format!("s3://{}/{}{DASH_MPD}", ctx.cfg.output_bucket, job.output_prefix),
             },
             "catalog": catalog,
         });
         Some(event.to_string().into_bytes())
     };
-    tracing::info!(job_id = %msg.job_id, seconds = started.elapsed().as_secs_f64(), %fingerprint, "packaged");
     Ok(Announcement { job_id: msg.job_id.clone(), event, marker, fingerprint })
 }
 

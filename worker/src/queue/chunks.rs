@@ -317,6 +317,8 @@ pub(super) async fn is_stored(ctx: &Ctx, chunk: &ChunkJob) -> anyhow::Result<boo
 /// Settles a chunk delivery after its run.
 pub(super) async fn settle(
     ctx: &Ctx,
+    ch: &lapin::Channel,
+    tag: &str,
     delivery: &lapin::message::Delivery,
     chunk: &ChunkJob,
     outcome: Result<(), Failure>,
@@ -333,12 +335,12 @@ pub(super) async fn settle(
             ("dead_lettered", kind)
         }
         Err(Failure::Machine(error)) => {
-            // The caller stops consuming and puts the chunk back (`super::settle_chunk`).
-            unreachable!("a machine's failure is settled by the consumer: {error:#}")
+            super::leave_to_another_machine(ctx, ch, tag, delivery, super::Queue::Chunks, &error).await?;
+            ("put_back", "machine")
         }
         Err(Failure::Internal(error)) if super::internal_failures(delivery) < super::INTERNAL_FAILURES_ALLOWED => {
             tracing::error!(job_id = %id, chunk = index, "internal error, the chunk is queued once more: {error:#}");
-            put_back(ctx, delivery, super::internal_failure_counted(delivery)).await?;
+            super::put_back(ctx, ch, delivery, super::Queue::Chunks, super::internal_failure_counted(delivery)).await?;
             ("put_back", "internal")
         }
         Err(Failure::Internal(error)) => {
@@ -371,17 +373,6 @@ async fn fail_chunk(ctx: &Ctx, delivery: &lapin::message::Delivery, chunk: &Chun
         delivery.acker.nack(BasicNackOptions { requeue: true, ..Default::default() }).await?;
         return Ok(());
     }
-    delivery.acker.ack(BasicAckOptions::default()).await?;
-    Ok(())
-}
-
-/// Puts a chunk back in its queue as a new message (see `super::put_back`); the chunks'
-/// channel is not transactional, so the copy is confirmed before the ack (a crash between
-/// leaves two copies, and the second finds the chunk stored).
-pub(super) async fn put_back(ctx: &Ctx, delivery: &lapin::message::Delivery, extra: FieldTable) -> anyhow::Result<()> {
-    let headers = super::put_back_headers(delivery, extra);
-    let message_id = delivery.properties.message_id().as_ref().map(|m| m.to_string()).unwrap_or_default();
-    publish_confirmed(&ctx.events, "", CHUNKS_QUEUE, &delivery.data, &message_id, headers).await?;
     delivery.acker.ack(BasicAckOptions::default()).await?;
     Ok(())
 }
