@@ -49,6 +49,8 @@ use worker::job::JOB_SCHEMA_V1;
 use worker::queue::{self, DEAD_LETTER_QUEUE, EVENT_MARKER_PREFIX, EVENTS_EXCHANGE, JOBS_QUEUE};
 use worker::s3::{self, CACHE_CONTROL_IMMUTABLE, CACHE_CONTROL_SHORT, S3Config, SHA256_METADATA};
 
+#[path = "../common/mod.rs"]
+mod common;
 mod chunks;
 mod faults;
 mod internal;
@@ -556,8 +558,10 @@ async fn check_title(s3: &S3, bucket: &str, video_id: &str) -> Title {
         problems.push(format!("{extra} is in the bucket but not in the catalog"));
     }
 
+    // The title is also copied to a folder, for the checks every packaged title passes.
+    let folder = common::Scratch::new(&format!("queue-{bucket}-{video_id}"));
+    let copy = folder.dir.join(video_id);
     let mut digests = BTreeMap::new();
-    let mut texts: BTreeMap<String, Vec<u8>> = BTreeMap::new();
     for (key, e) in want.iter().filter(|(k, _)| listed.contains(*k)) {
         let full = format!("{prefix}{key}");
         let head = s3
@@ -612,255 +616,27 @@ async fn check_title(s3: &S3, bucket: &str, video_id: &str) -> Title {
                 ));
             }
         }
-        if key.ends_with(".m3u8") || key.ends_with(".mpd") {
-            texts.insert(key.clone(), body);
-        }
+        let path = copy.join(key);
+        fs::create_dir_all(path.parent().expect("under the title")).expect("making the copy's folders");
+        fs::write(&path, &body).expect("writing the copy");
         digests.insert(key.clone(), digest.to_string());
     }
-    check_hls(&catalog, &texts, &listed, &mut problems);
-    check_dash(&catalog, &texts, &listed, &mut problems);
     assert!(
         problems.is_empty(),
         "s3://{bucket}/{prefix}: {} problems:\n  {}",
         problems.len(),
         problems.join("\n  ")
     );
+    let (source_bucket, source_key) = worker::s3::parse_s3_uri(&catalog.source.uri).expect("catalog source.uri is an s3:// URI");
+    let source = folder.dir.join(source_key.rsplit('/').next().expect("a file name"));
+    fs::write(&source, s3.get(&source_bucket, &source_key).await).expect("writing the source's copy");
+    let videos: Vec<&str> = catalog.renditions.iter().filter(|r| r.kind == TrackKind::Video).map(|r| r.id.as_str()).collect();
+    common::verify_title(&folder, &source, &copy, &common::Expect::renditions(&videos));
     Title {
         catalog,
         catalog_json,
         digests,
     }
-}
-
-/// The master playlist names exactly the renditions' playlists; each media playlist
-/// names its rendition's init segment and chunks, in order, all stored.
-fn check_hls(
-    catalog: &Catalog,
-    texts: &BTreeMap<String, Vec<u8>>,
-    listed: &BTreeSet<String>,
-    problems: &mut Vec<String>,
-) {
-    let Some(text) = texts.get(HLS_MASTER) else {
-        return;
-    };
-    let master = match m3u8_rs::parse_playlist_res(text) {
-        Ok(m3u8_rs::Playlist::MasterPlaylist(m)) => m,
-        Ok(_) => return problems.push(format!("{HLS_MASTER} parses as a media playlist")),
-        Err(e) => return problems.push(format!("{HLS_MASTER} does not parse: {e:?}")),
-    };
-    let mut named: BTreeSet<String> = master.variants.iter().map(|v| v.uri.clone()).collect();
-    named.extend(master.alternatives.iter().filter_map(|a| a.uri.clone()));
-    let playlists: BTreeSet<String> = catalog
-        .renditions
-        .iter()
-        .flat_map(|r| std::iter::once(r.playlist.clone()).chain(r.iframe_playlist.clone()))
-        .chain(catalog.subtitles.iter().map(|t| t.playlist.clone()))
-        .collect();
-    if named != playlists {
-        problems.push(format!(
-            "{HLS_MASTER} names {named:?}; the catalog's playlists are {playlists:?}"
-        ));
-    }
-    for uri in &named {
-        if !listed.contains(uri) {
-            problems.push(format!("{HLS_MASTER} names {uri}, which is not stored"));
-            continue;
-        }
-        let Some(text) = texts.get(uri) else { continue };
-        let playlist = match m3u8_rs::parse_playlist_res(text) {
-            Ok(m3u8_rs::Playlist::MediaPlaylist(p)) => p,
-            Ok(_) => {
-                problems.push(format!("{uri} parses as a master playlist"));
-                continue;
-            }
-            Err(e) => {
-                problems.push(format!("{uri} does not parse: {e:?}"));
-                continue;
-            }
-        };
-        let dir = uri
-            .rsplit_once('/')
-            .map(|(d, _)| format!("{d}/"))
-            .unwrap_or_default();
-        if !playlist.end_list {
-            problems.push(format!("{uri}: no EXT-X-ENDLIST in a VOD playlist"));
-        }
-        let map = playlist
-            .segments
-            .iter()
-            .find_map(|s| s.map.as_ref())
-            .map(|m| format!("{dir}{}", m.uri));
-        let segments: Vec<String> = playlist
-            .segments
-            .iter()
-            .map(|s| format!("{dir}{}", s.uri))
-            .collect();
-        for name in map.iter().chain(&segments) {
-            if !listed.contains(name) {
-                problems.push(format!("{uri} names {name}, which is not stored"));
-            }
-        }
-        if let Some(r) = catalog.renditions.iter().find(|r| &r.playlist == uri) {
-            if map.as_deref() != Some(r.init.uri.as_str()) {
-                problems.push(format!(
-                    "{uri}: EXT-X-MAP {map:?}, the catalog's init is {}",
-                    r.init.uri
-                ));
-            }
-            let chunks: Vec<String> = r.chunks.iter().map(|c| c.uri.clone()).collect();
-            if segments != chunks {
-                problems.push(format!(
-                    "{uri} lists {segments:?}; the catalog's chunks are {chunks:?}"
-                ));
-            }
-        }
-    }
-}
-
-/// Every Representation's SegmentTemplate, expanded over its SegmentTimeline, names
-/// exactly the catalog's init segments and chunks, all stored.
-fn check_dash(
-    catalog: &Catalog,
-    texts: &BTreeMap<String, Vec<u8>>,
-    listed: &BTreeSet<String>,
-    problems: &mut Vec<String>,
-) {
-    let Some(text) = texts.get(DASH_MPD) else {
-        return;
-    };
-    let mpd = match dash_mpd_core::parse(&String::from_utf8_lossy(text)) {
-        Ok(m) => m,
-        Err(e) => return problems.push(format!("{DASH_MPD} does not parse: {e}")),
-    };
-    let mut named = BTreeSet::new();
-    for period in &mpd.periods {
-        for set in &period.adaptations {
-            for rep in &set.representations {
-                let id = rep.id.clone().unwrap_or_default();
-                // Sidecar subtitles: the whole file, by BaseURL.
-                if set.contentType.as_deref() == Some("text") {
-                    for base in &rep.BaseURL {
-                        if !listed.contains(&base.base) {
-                            problems.push(format!("{DASH_MPD}: Representation {id:?} names {}, which is not stored", base.base));
-                        }
-                    }
-                    continue;
-                }
-                // Thumbnails: one sprite sheet per @duration, numbered from startNumber.
-                if set.contentType.as_deref() == Some("image") {
-                    let tpl = rep.SegmentTemplate.as_ref().and_then(|t| t.media.clone().map(|m| (m, t.startNumber.unwrap_or(1))));
-                    let Some((media, first)) = tpl else {
-                        problems.push(format!("{DASH_MPD}: thumbnails {id:?} have no SegmentTemplate@media"));
-                        continue;
-                    };
-                    let sheets: Vec<String> = (0..catalog.thumbnails.sprites.len() as u64).map(|n| expand_template(&media, &id, first + n, 0)).collect();
-                    let stored: Vec<String> = catalog.thumbnails.sprites.iter().map(|i| i.uri.clone()).collect();
-                    if sheets != stored {
-                        problems.push(format!("{DASH_MPD}: thumbnails name {sheets:?}, the catalog's sprites are {stored:?}"));
-                    }
-                    continue;
-                }
-                let Some(tpl) = rep
-                    .SegmentTemplate
-                    .as_ref()
-                    .or(set.SegmentTemplate.as_ref())
-                else {
-                    problems.push(format!(
-                        "{DASH_MPD}: Representation {id:?} has no SegmentTemplate"
-                    ));
-                    continue;
-                };
-                if let Some(init) = &tpl.initialization {
-                    named.insert(expand_template(init, &id, 0, 0));
-                }
-                let (Some(media), Some(timeline)) = (&tpl.media, &tpl.SegmentTimeline) else {
-                    problems.push(format!(
-                        "{DASH_MPD}: Representation {id:?} has no @media or SegmentTimeline"
-                    ));
-                    continue;
-                };
-                let mut number = tpl.startNumber.unwrap_or(1);
-                let mut time = 0u64;
-                for s in &timeline.segments {
-                    time = s.t.unwrap_or(time);
-                    let repeat = s.r.unwrap_or(0);
-                    if repeat < 0 {
-                        problems.push(format!(
-                            "{DASH_MPD}: Representation {id:?}: open-ended S@r in a static MPD"
-                        ));
-                        break;
-                    }
-                    for _ in 0..=repeat {
-                        named.insert(expand_template(media, &id, number, time));
-                        number += 1;
-                        time += s.d;
-                    }
-                }
-            }
-        }
-    }
-    let media: BTreeSet<String> = catalog
-        .renditions
-        .iter()
-        .flat_map(|r| {
-            std::iter::once(r.init.uri.clone()).chain(r.chunks.iter().map(|c| c.uri.clone()))
-        })
-        .collect();
-    if named != media {
-        let only_mpd: Vec<&String> = named.difference(&media).collect();
-        let only_catalog: Vec<&String> = media.difference(&named).collect();
-        problems.push(format!("{DASH_MPD} vs the catalog: only in the MPD {only_mpd:?}, only in the catalog {only_catalog:?}"));
-    }
-    for name in named.iter().filter(|n| !listed.contains(*n)) {
-        problems.push(format!("{DASH_MPD} names {name}, which is not stored"));
-    }
-}
-
-/// Fills a DASH template (ISO/IEC 23009-1 5.3.9.4.4): `$RepresentationID$`, `$Number$`,
-/// `$Time$` with an optional `%0Nd` width, and `$$`.
-fn expand_template(template: &str, id: &str, number: u64, time: u64) -> String {
-    let mut out = String::new();
-    let mut parts = template.split('$');
-    out.push_str(parts.next().unwrap_or(""));
-    // Between two '$' is an identifier; after it, literal text up to the next '$'.
-    while let Some(ident) = parts.next() {
-        let (name, format) = ident.split_once('%').unwrap_or((ident, ""));
-        let width: usize = format
-            .strip_prefix('0')
-            .and_then(|f| f.strip_suffix('d'))
-            .and_then(|w| w.parse().ok())
-            .unwrap_or(0);
-        match name {
-            "" => out.push('$'),
-            "RepresentationID" => out.push_str(id),
-            "Number" => out.push_str(&format!("{number:0width$}")),
-            "Time" => out.push_str(&format!("{time:0width$}")),
-            // Left as written: the name then matches no stored object and is reported.
-            _ => {
-                out.push('$');
-                out.push_str(ident);
-                out.push('$');
-            }
-        }
-        out.push_str(parts.next().unwrap_or(""));
-    }
-    out
-}
-
-#[test]
-fn dash_templates_expand() {
-    assert_eq!(
-        expand_template("$RepresentationID$/seg-$Number%05d$.m4s", "h264_360p", 7, 0),
-        "h264_360p/seg-00007.m4s"
-    );
-    assert_eq!(
-        expand_template("$RepresentationID$/init.mp4", "audio", 0, 0),
-        "audio/init.mp4"
-    );
-    assert_eq!(
-        expand_template("t$Time$-$Number$$$.m4s", "a", 3, 90000),
-        "t90000-3$.m4s"
-    );
 }
 
 /// The JSON paths where `a` and `b` differ, with both values.
