@@ -38,6 +38,9 @@ const PACKAGES: &[(&str, &str)] = &[
     ("x264enc", "gstreamer1.0-plugins-ugly"),
     ("x265enc", "gstreamer1.0-plugins-bad"),
     ("av1enc", "gstreamer1.0-plugins-bad"),
+    // Built into vodpipe, over the SVT-AV1 library (linked: a machine without it cannot
+    // start vodpipe at all, and the loader names the library).
+    ("vodpipesvtav1enc", "libsvtav1enc1"),
     ("av1dec", "gstreamer1.0-plugins-bad"),
     ("voaacenc", "gstreamer1.0-plugins-bad"),
     ("h264parse", "gstreamer1.0-plugins-bad"),
@@ -126,13 +129,13 @@ pub fn needs(ladder: &Ladder) -> Vec<Need> {
         v.push(need("avenc_aac", "the 5.1 AAC rendition"));
     }
     for rung in &ladder.rungs {
-        let (encoder, parser, why) = match rung.codec {
-            VideoCodec::H264 => ("x264enc", "h264parse", "H.264 rungs"),
-            VideoCodec::H265 => ("x265enc", "h265parse", "HEVC rungs"),
-            VideoCodec::Vp9 => ("vp9enc", "vp9parse", "VP9 rungs"),
-            VideoCodec::Av1 => ("av1enc", "av1parse", "AV1 rungs"),
+        let (parser, why) = match rung.codec {
+            VideoCodec::H264 => ("h264parse", "H.264 rungs"),
+            VideoCodec::H265 => ("h265parse", "HEVC rungs"),
+            VideoCodec::Vp9 => ("vp9parse", "VP9 rungs"),
+            VideoCodec::Av1 => ("av1parse", "AV1 rungs"),
         };
-        v.push(need(encoder, why));
+        v.push(need(rung.encoder.element(), why));
         v.push(need(parser, why));
     }
     let mut seen = std::collections::BTreeSet::new();
@@ -157,6 +160,7 @@ pub fn describe(missing: &[Need]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::ladder::Encoder;
 
     #[test]
     fn every_needed_element_has_its_package() {
@@ -175,12 +179,13 @@ mod tests {
     fn a_ladder_needs_its_codecs_encoders_and_5_1_its_aac_encoder() {
         let ladder = Ladder::from_toml(include_str!("../../ladders/multi-codec.toml")).unwrap();
         let elements: Vec<&str> = needs(&ladder).iter().map(|n| n.element).collect();
-        for codec in &ladder.rungs {
-            let enc = match codec.codec {
-                VideoCodec::H264 => "x264enc",
-                VideoCodec::H265 => "x265enc",
-                VideoCodec::Vp9 => "vp9enc",
-                VideoCodec::Av1 => "av1enc",
+        for rung in &ladder.rungs {
+            let enc = match (rung.codec, rung.encoder) {
+                (VideoCodec::H264, _) => "x264enc",
+                (VideoCodec::H265, _) => "x265enc",
+                (VideoCodec::Vp9, _) => "vp9enc",
+                (VideoCodec::Av1, Encoder::Aom) => "av1enc",
+                (VideoCodec::Av1, _) => "vodpipesvtav1enc",
             };
             assert!(elements.contains(&enc), "{enc} missing from {elements:?}");
         }

@@ -8,7 +8,7 @@ use gst::prelude::*;
 use manifest::model::VideoCodec;
 
 use crate::error::Error;
-use crate::ladder::Rung;
+use crate::ladder::{Encoder, Rung};
 
 pub(crate) fn make(factory: &'static str) -> Result<gst::Element, Error> {
     gst::ElementFactory::make(factory).build().map_err(|_| Error::MissingElement { factory })
@@ -18,6 +18,37 @@ pub(crate) fn make(factory: &'static str) -> Result<gst::Element, Error> {
 /// various plugins need not be matched by hand; an unknown property is a bug.
 pub(crate) fn set(e: &gst::Element, name: &str, value: &str) {
     e.set_property_from_str(name, value);
+}
+
+/// SVT-AV1 (the element built in, [`crate::svtav1`]): its keyframe schedule is the
+/// segment's, so the keyframes forced on the boundaries are the ones it makes anyway (a
+/// keyframe off its schedule restarts the encoder). Its VBR output is the same run to
+/// run only on one thread.
+fn svt_av1(rung: &Rung, gop_frames: u32, deterministic: bool) -> Result<gst::Element, Error> {
+    let enc = make(Encoder::SvtAv1.element())?;
+    enc.set_property("bitrate", (rung.bitrate / 1000).max(1));
+    enc.set_property("max-bitrate", rung.max_bitrate / 1000);
+    set(&enc, "preset", &rung.preset);
+    enc.set_property("keyframe-interval", gop_frames);
+    enc.set_property("threads", if deterministic { 1u32 } else { 0 });
+    Ok(enc)
+}
+
+/// libaom through GStreamer's `av1enc`.
+fn aom(rung: &Rung, gop_frames: &str, deterministic: bool) -> Result<gst::Element, Error> {
+    let enc = make(Encoder::Aom.element())?;
+    set(&enc, "target-bitrate", &(rung.bitrate / 1000).max(1).to_string());
+    set(&enc, "end-usage", "vbr");
+    // av1enc in 1.22 defaults both quantizer bounds to 0, which pins
+    // q at lossless and ignores the target bitrate (10x over).
+    set(&enc, "min-quantizer", "0");
+    set(&enc, "max-quantizer", "63");
+    set(&enc, "cpu-used", &rung.preset);
+    set(&enc, "keyframe-mode", "disabled");
+    set(&enc, "keyframe-max-dist", gop_frames);
+    set(&enc, "row-mt", "true");
+    set(&enc, "threads", if deterministic { "1" } else { "4" });
+    Ok(enc)
 }
 
 pub(crate) struct EncodeChain {
@@ -124,18 +155,10 @@ pub(crate) fn encode_chain(rung: &Rung, gop_frames: u32, deterministic: bool) ->
             (enc, make("vp9parse")?, caps)
         }
         VideoCodec::Av1 => {
-            let enc = make("av1enc")?;
-            set(&enc, "target-bitrate", &kbps.to_string());
-            set(&enc, "end-usage", "vbr");
-            // av1enc in 1.22 defaults both quantizer bounds to 0, which pins
-            // q at lossless and ignores the target bitrate (10x over).
-            set(&enc, "min-quantizer", "0");
-            set(&enc, "max-quantizer", "63");
-            set(&enc, "cpu-used", &rung.preset);
-            set(&enc, "keyframe-mode", "disabled");
-            set(&enc, "keyframe-max-dist", &n);
-            set(&enc, "row-mt", "true");
-            set(&enc, "threads", if deterministic { "1" } else { "4" });
+            let enc = match rung.encoder {
+                Encoder::Aom => aom(rung, &n, deterministic)?,
+                _ => svt_av1(rung, gop_frames, deterministic)?,
+            };
             let caps = gst::Caps::builder("video/x-av1")
                 .field("stream-format", "obu-stream")
                 .field("alignment", "tu")

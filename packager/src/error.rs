@@ -30,8 +30,10 @@ pub enum LadderProblem {
     MaxBelowAverage { rung: usize },
     #[error("rung {rung}: profile {profile:?} is not valid for its codec")]
     Profile { rung: usize, profile: String },
-    #[error("rung {rung}: unknown preset {preset:?}")]
+    #[error("rung {rung}: unknown preset {preset:?} (x264/x265: a preset name; vp9 and aom: 0..=9; svt-av1: 0..=13)")]
     Preset { rung: usize, preset: String },
+    #[error("rung {rung}: encoder {encoder:?} does not make its codec (av1: svt-av1 or aom; h264: x264; h265: x265; vp9: libvpx)")]
+    Encoder { rung: usize, encoder: String },
     #[error("rung {rung}: bframes must be 0..=8 and only on h264 (not baseline) or h265")]
     BFrames { rung: usize },
     #[error("rung {rung}: quality (CRF) must be 0..=51 and only on h264 or h265")]

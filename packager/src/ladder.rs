@@ -72,9 +72,12 @@ pub struct RungFile {
     /// Peak bitrate cap (VBV), bits/s; defaults to 1.5x the average.
     pub max_bitrate: Option<u32>,
     pub profile: Option<String>,
-    /// Encoder speed preset: x264/x265 preset names; for vp9/av1 the
-    /// `cpu-used` number as a string ("0".."8").
+    /// Encoder speed preset: x264/x265 preset names; for vp9 and aom the `cpu-used`
+    /// number as a string ("0".."9"); for svt-av1 its preset ("0".."13").
     pub preset: Option<String>,
+    /// The encoder library: for av1 `svt-av1` (the default) or `aom` (libaom); every
+    /// other codec has one ([`Encoder`]).
+    pub encoder: Option<String>,
     /// B-frames between references (h264/h265 only).
     pub bframes: Option<u32>,
     /// Constant-quality mode (CRF 0..=51, h264/h265 only), capped at `max_bitrate`.
@@ -117,9 +120,65 @@ pub struct Rung {
     pub max_bitrate: u32,
     pub profile: String,
     pub preset: String,
+    pub encoder: Encoder,
     pub bframes: u32,
     pub quality: Option<u32>,
     pub copy: bool,
+}
+
+/// The encoder library a rung is made with.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Encoder {
+    X264,
+    X265,
+    Libvpx,
+    /// SVT-AV1, through the element built into vodpipe ([`crate::svtav1`]).
+    SvtAv1,
+    /// libaom, through GStreamer's `av1enc`.
+    Aom,
+}
+
+impl Encoder {
+    /// The encoders of `codec`, its default first.
+    pub fn of(codec: VideoCodec) -> &'static [Encoder] {
+        match codec {
+            VideoCodec::H264 => &[Encoder::X264],
+            VideoCodec::H265 => &[Encoder::X265],
+            VideoCodec::Vp9 => &[Encoder::Libvpx],
+            VideoCodec::Av1 => &[Encoder::SvtAv1, Encoder::Aom],
+        }
+    }
+
+    /// Its name in a ladder file.
+    pub fn name(self) -> &'static str {
+        match self {
+            Encoder::X264 => "x264",
+            Encoder::X265 => "x265",
+            Encoder::Libvpx => "libvpx",
+            Encoder::SvtAv1 => "svt-av1",
+            Encoder::Aom => "aom",
+        }
+    }
+
+    /// The GStreamer element that runs it.
+    pub fn element(self) -> &'static str {
+        match self {
+            Encoder::X264 => "x264enc",
+            Encoder::X265 => "x265enc",
+            Encoder::Libvpx => "vp9enc",
+            Encoder::SvtAv1 => "vodpipesvtav1enc",
+            Encoder::Aom => "av1enc",
+        }
+    }
+
+    /// Whether `preset` is one of its speed presets.
+    fn takes_preset(self, preset: &str) -> bool {
+        match self {
+            Encoder::X264 | Encoder::X265 => X26X_PRESETS.contains(&preset),
+            Encoder::Libvpx | Encoder::Aom => preset.parse::<u8>().is_ok_and(|v| v <= 9),
+            Encoder::SvtAv1 => preset.parse::<u8>().is_ok_and(|v| v <= 13),
+        }
+    }
 }
 
 impl Rung {
@@ -170,8 +229,10 @@ fn default_profile(c: VideoCodec, height: u32) -> &'static str {
 fn default_preset(c: VideoCodec) -> &'static str {
     match c {
         VideoCodec::H264 | VideoCodec::H265 => DEFAULT_PRESET,
-        // libvpx / libaom cpu-used: the slower values are far too slow for a farm.
+        // libvpx cpu-used: the slower values are far too slow for a farm.
         VideoCodec::Vp9 => "6",
+        // SVT-AV1's preset 8 (libaom's cpu-used 8 where a rung picks aom): the speed a
+        // farm can afford, as `ffmpeg -c:v libsvtav1 -preset 8`.
         VideoCodec::Av1 => "8",
     }
 }
@@ -261,12 +322,16 @@ impl Ladder {
             if !valid_profiles(codec).contains(&profile.as_str()) {
                 return Err(LadderProblem::Profile { rung: n, profile });
             }
-            let preset = r.preset.clone().unwrap_or_else(|| default_preset(codec).into());
-            let preset_ok = match codec {
-                VideoCodec::H264 | VideoCodec::H265 => X26X_PRESETS.contains(&preset.as_str()),
-                VideoCodec::Vp9 | VideoCodec::Av1 => preset.parse::<u8>().is_ok_and(|v| v <= 9),
+            let encoders = Encoder::of(codec);
+            let encoder = match &r.encoder {
+                None => encoders[0],
+                Some(name) => *encoders
+                    .iter()
+                    .find(|e| e.name() == name)
+                    .ok_or_else(|| LadderProblem::Encoder { rung: n, encoder: name.clone() })?,
             };
-            if !preset_ok {
+            let preset = r.preset.clone().unwrap_or_else(|| default_preset(codec).into());
+            if !encoder.takes_preset(&preset) {
                 return Err(LadderProblem::Preset { rung: n, preset });
             }
             let bframes = r.bframes.unwrap_or(0);
@@ -293,6 +358,7 @@ impl Ladder {
                 max_bitrate,
                 profile,
                 preset,
+                encoder,
                 bframes,
                 quality: r.quality,
             });
@@ -495,5 +561,19 @@ mod tests {
         let l = Ladder::from_toml(GOOD).unwrap();
         assert_eq!(l.gop(FrameRate { num: 30000, den: 1001 }), (120, 4_004_000_000));
         assert_eq!(l.gop(FrameRate { num: 25, den: 1 }), (100, 4_000_000_000));
+    }
+
+    #[test]
+    fn av1_rungs_default_to_svt_av1_and_take_each_encoders_presets() {
+        let rung = |extra: &str| format!("segment_duration = 4.0\n[[rung]]\ncodec = \"av1\"\nheight = 360\nbitrate = 500000\n{extra}");
+        let svt = Ladder::from_toml(&rung("preset = \"13\"")).unwrap();
+        assert_eq!((svt.rungs[0].encoder, svt.rungs[0].preset.as_str()), (Encoder::SvtAv1, "13"));
+        let aom = Ladder::from_toml(&rung("encoder = \"aom\"\npreset = \"6\"")).unwrap();
+        assert_eq!(aom.rungs[0].encoder, Encoder::Aom);
+        let too_fast = Ladder::from_toml(&rung("encoder = \"aom\"\npreset = \"13\"")).unwrap_err().to_string();
+        assert!(too_fast.contains("unknown preset \"13\""), "{too_fast}");
+        let wrong = Ladder::from_toml(GOOD.replace("codec = \"h264\"", "codec = \"h264\"\nencoder = \"aom\"").as_str()).unwrap_err().to_string();
+        assert!(wrong.contains("encoder \"aom\" does not make its codec"), "{wrong}");
+        assert_eq!(Ladder::from_toml(GOOD).unwrap().rungs[0].encoder, Encoder::X264);
     }
 }

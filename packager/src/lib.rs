@@ -41,6 +41,7 @@ pub mod rate;
 mod source;
 pub mod storage;
 pub mod subtitles;
+mod svtav1;
 pub mod thumbs;
 mod timeline;
 
@@ -81,6 +82,7 @@ const PINNED_MP4_TIME: u64 = 0;
 pub fn init() -> Result<(), Error> {
     gst::init().map_err(|e| Error::Setup(format!("gstreamer init: {e}")))?;
     gstfmp4::plugin_register_static().map_err(|e| Error::Setup(format!("fmp4 plugin: {e}")))?;
+    svtav1::register(None).map_err(|e| Error::Setup(format!("SVT-AV1 element: {e}")))?;
     decode_errors::install();
     Ok(())
 }
@@ -328,7 +330,7 @@ fn log_tracks(job: &Job, source: &probe::SourceMedia, tracks: &[TrackSpec]) {
     for t in tracks {
         match t {
             TrackSpec::Video(p) if p.copy => rungs.push(format!("{} (copy)", p.rung.id())),
-            TrackSpec::Video(p) => rungs.push(p.rung.id()),
+            TrackSpec::Video(p) => rungs.push(format!("{} ({})", p.rung.id(), p.rung.encoder.name())),
             TrackSpec::Audio { copy: true, .. } => audio = "copy",
             TrackSpec::Audio { .. } if audio == "none" => audio = "encode",
             TrackSpec::Audio { .. } => {}
