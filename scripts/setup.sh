@@ -25,9 +25,9 @@ PACKAGES=(
     gstreamer1.0-plugins-bad
     # x264enc (the default ladder's encoder).
     gstreamer1.0-plugins-ugly
-    # SVT-AV1, which the packager's own AV1 encoder element links against (AV1 rungs;
-    # Debian's GStreamer 1.22 has no svtav1enc). Brings libsvtav1enc1 for run time.
-    libsvtav1enc-dev
+    # SVT-AV1, which the packager's own AV1 encoder element loads at run time (AV1 rungs;
+    # Debian's GStreamer 1.22 has no svtav1enc).
+    libsvtav1enc1
     # avdec_* decoders (H.264, AAC, MPEG-4 Part 2, ...) and avenc_aac.
     gstreamer1.0-libav
     # gst-launch-1.0 / gst-inspect-1.0: the e2e playback test drives hlsdemux2/dashdemux2

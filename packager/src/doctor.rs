@@ -38,8 +38,7 @@ const PACKAGES: &[(&str, &str)] = &[
     ("x264enc", "gstreamer1.0-plugins-ugly"),
     ("x265enc", "gstreamer1.0-plugins-bad"),
     ("av1enc", "gstreamer1.0-plugins-bad"),
-    // Built into vodpipe, over the SVT-AV1 library (linked: a machine without it cannot
-    // start vodpipe at all, and the loader names the library).
+    // Built into vodpipe, over the SVT-AV1 library: registered only when the library loads.
     ("vodpipesvtav1enc", "libsvtav1enc1"),
     ("av1dec", "gstreamer1.0-plugins-bad"),
     ("voaacenc", "gstreamer1.0-plugins-bad"),

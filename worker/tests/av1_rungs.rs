@@ -75,3 +75,31 @@ fn av1_rungs_are_the_same_bytes_run_to_run() {
         assert!(fs::read(first.join(f)).unwrap() == fs::read(second.join(f)).unwrap(), "{f} differs between two runs");
     }
 }
+
+/// A machine without the SVT-AV1 library (here: the library's name pointed at nothing):
+/// `vodpipe doctor` names the element and the package to install and exits 69; an AV1
+/// title fails naming the element, as the machine's fault, not the upload's.
+#[test]
+fn without_the_svt_av1_library_the_doctor_names_it() {
+    const LIBRARY_ENV: &str = "VODPIPE_SVTAV1_LIBRARY";
+    let doctor = std::process::Command::new(env!("CARGO_BIN_EXE_vodpipe"))
+        .arg("doctor")
+        .env(LIBRARY_ENV, "/nonexistent/libSvtAv1Enc.so.1")
+        .output()
+        .expect("running vodpipe doctor");
+    let said = format!("{}{}", String::from_utf8_lossy(&doctor.stdout), String::from_utf8_lossy(&doctor.stderr));
+    assert_eq!(doctor.status.code(), Some(69), "vodpipe doctor without SVT-AV1:\n{said}");
+    assert!(said.contains("vodpipesvtav1enc") && said.contains("MISSING (install libsvtav1enc1)"), "{said}");
+    assert!(said.contains("ladder default: ok"), "H.264 ladders do not need SVT-AV1:\n{said}");
+
+    let s = Scratch::new("av1_no_library");
+    let ladder = s.path("av1.toml");
+    fs::write(&ladder, LADDER).unwrap();
+    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_vodpipe"));
+    cmd.args(["transcode"]).arg(media("short.mp4")).arg("--out").arg(s.out()).arg("--ladder").arg(&ladder).env(LIBRARY_ENV, "/nonexistent/libSvtAv1Enc.so.1");
+    let out = cmd.output().expect("running vodpipe transcode");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "an AV1 title without SVT-AV1 was made:\n{stderr}");
+    assert!(stderr.contains("vodpipesvtav1enc"), "the failure does not name the element:\n{stderr}");
+    assert!(!s.out().join("short").join("master.m3u8").exists(), "a manifest was written");
+}

@@ -1,6 +1,7 @@
 //! Hand-written bindings to the part of SVT-AV1's encoder API that the element uses,
 //! checked against the 1.4.1 headers (`/usr/include/svt-av1/EbSvtAv1.h`,
-//! `EbSvtAv1Enc.h`, `EbSvtAv1Formats.h`; Debian 12's `libsvtav1enc-dev`).
+//! `EbSvtAv1Enc.h`, `EbSvtAv1Formats.h`; Debian 12's `libsvtav1enc-dev`, needed only to
+//! read them: the library is loaded at run time, see [`Api`]).
 //!
 //! `EbSvtAv1EncConfiguration` is not mirrored: it is a large struct that changes with
 //! every minor release. The element treats it as an opaque, oversized buffer that
@@ -10,7 +11,8 @@
 //! their layout is checked at compile time against sizes and offsets measured with
 //! the C compiler on the 1.4.1 headers.
 
-use std::ffi::{c_char, c_void};
+use std::ffi::{CString, c_char, c_int, c_void};
+use std::sync::OnceLock;
 use std::mem::{offset_of, size_of};
 
 /// `EbErrorType`, a C enum whose values are written as `(int32_t)0x8000....`.
@@ -138,43 +140,93 @@ impl EbSvtAv1EncConfiguration {
     }
 }
 
-#[link(name = "SvtAv1Enc")]
-unsafe extern "C" {
-    pub fn svt_av1_get_version() -> *const c_char;
+/// The library, as the dynamic loader names it (Debian 12: package `libsvtav1enc1`).
+pub const LIBRARY: &str = "libSvtAv1Enc.so.1";
+/// Loads the library from another path or name instead of [`LIBRARY`] (an SVT-AV1 built
+/// elsewhere).
+pub const LIBRARY_ENV: &str = "VODPIPE_SVTAV1_LIBRARY";
 
-    pub fn svt_av1_enc_init_handle(
+/// The library's functions. They are looked up when the element is registered rather
+/// than linked, so that vodpipe runs without SVT-AV1 (every other rung works) and the
+/// start-up check names what is missing instead of the loader refusing to start.
+pub struct Api {
+    pub svt_av1_get_version: unsafe extern "C" fn() -> *const c_char,
+    pub svt_av1_enc_init_handle: unsafe extern "C" fn(
         p_handle: *mut *mut EbComponentType,
         p_app_data: *mut c_void,
         config_ptr: *mut EbSvtAv1EncConfiguration,
-    ) -> EbErrorType;
-
-    pub fn svt_av1_enc_parse_parameter(
-        config: *mut EbSvtAv1EncConfiguration,
-        name: *const c_char,
-        value: *const c_char,
-    ) -> EbErrorType;
-
-    pub fn svt_av1_enc_set_parameter(
-        svt_enc_component: *mut EbComponentType,
-        config: *mut EbSvtAv1EncConfiguration,
-    ) -> EbErrorType;
-
-    pub fn svt_av1_enc_init(svt_enc_component: *mut EbComponentType) -> EbErrorType;
-
-    pub fn svt_av1_enc_send_picture(
-        svt_enc_component: *mut EbComponentType,
-        p_buffer: *mut EbBufferHeaderType,
-    ) -> EbErrorType;
-
-    pub fn svt_av1_enc_get_packet(
+    ) -> EbErrorType,
+    pub svt_av1_enc_parse_parameter:
+        unsafe extern "C" fn(config: *mut EbSvtAv1EncConfiguration, name: *const c_char, value: *const c_char) -> EbErrorType,
+    pub svt_av1_enc_set_parameter:
+        unsafe extern "C" fn(svt_enc_component: *mut EbComponentType, config: *mut EbSvtAv1EncConfiguration) -> EbErrorType,
+    pub svt_av1_enc_init: unsafe extern "C" fn(svt_enc_component: *mut EbComponentType) -> EbErrorType,
+    pub svt_av1_enc_send_picture:
+        unsafe extern "C" fn(svt_enc_component: *mut EbComponentType, p_buffer: *mut EbBufferHeaderType) -> EbErrorType,
+    pub svt_av1_enc_get_packet: unsafe extern "C" fn(
         svt_enc_component: *mut EbComponentType,
         p_buffer: *mut *mut EbBufferHeaderType,
         pic_send_done: u8,
-    ) -> EbErrorType;
+    ) -> EbErrorType,
+    pub svt_av1_enc_release_out_buffer: unsafe extern "C" fn(p_buffer: *mut *mut EbBufferHeaderType),
+    pub svt_av1_enc_deinit: unsafe extern "C" fn(svt_enc_component: *mut EbComponentType) -> EbErrorType,
+    pub svt_av1_enc_deinit_handle: unsafe extern "C" fn(svt_enc_component: *mut EbComponentType) -> EbErrorType,
+}
 
-    pub fn svt_av1_enc_release_out_buffer(p_buffer: *mut *mut EbBufferHeaderType);
+// glibc's loader (in libc.so.6 since glibc 2.34; Debian 12 has 2.36).
+unsafe extern "C" {
+    fn dlopen(filename: *const c_char, flags: c_int) -> *mut c_void;
+    fn dlsym(handle: *mut c_void, symbol: *const c_char) -> *mut c_void;
+    fn dlerror() -> *const c_char;
+}
+const RTLD_NOW: c_int = 2;
 
-    pub fn svt_av1_enc_deinit(svt_enc_component: *mut EbComponentType) -> EbErrorType;
+static API: OnceLock<Result<Api, String>> = OnceLock::new();
 
-    pub fn svt_av1_enc_deinit_handle(svt_enc_component: *mut EbComponentType) -> EbErrorType;
+/// Loads the library once; the reason when it cannot be.
+pub fn load() -> Result<&'static Api, String> {
+    API.get_or_init(|| {
+        let name = std::env::var(LIBRARY_ENV).unwrap_or_else(|_| LIBRARY.to_owned());
+        let c_name = CString::new(name.clone()).map_err(|_| format!("{LIBRARY_ENV} holds a NUL byte"))?;
+        // SAFETY: a NUL-terminated name; the handle is kept for the life of the process.
+        let handle = unsafe { dlopen(c_name.as_ptr(), RTLD_NOW) };
+        if handle.is_null() {
+            return Err(format!("cannot load {name}: {}", last_error()));
+        }
+        let symbol = |symbol: &str| -> Result<*mut c_void, String> {
+            let c_symbol = CString::new(symbol).expect("symbol names have no NUL");
+            // SAFETY: a live handle and a NUL-terminated name.
+            let address = unsafe { dlsym(handle, c_symbol.as_ptr()) };
+            if address.is_null() { Err(format!("{name} has no {symbol}: {}", last_error())) } else { Ok(address) }
+        };
+        // SAFETY: each address is the library's own function of that name, whose C
+        // signature the field's type repeats (checked against the 1.4.1 headers).
+        unsafe {
+            Ok(Api {
+                svt_av1_get_version: std::mem::transmute::<*mut c_void, _>(symbol("svt_av1_get_version")?),
+                svt_av1_enc_init_handle: std::mem::transmute::<*mut c_void, _>(symbol("svt_av1_enc_init_handle")?),
+                svt_av1_enc_parse_parameter: std::mem::transmute::<*mut c_void, _>(symbol("svt_av1_enc_parse_parameter")?),
+                svt_av1_enc_set_parameter: std::mem::transmute::<*mut c_void, _>(symbol("svt_av1_enc_set_parameter")?),
+                svt_av1_enc_init: std::mem::transmute::<*mut c_void, _>(symbol("svt_av1_enc_init")?),
+                svt_av1_enc_send_picture: std::mem::transmute::<*mut c_void, _>(symbol("svt_av1_enc_send_picture")?),
+                svt_av1_enc_get_packet: std::mem::transmute::<*mut c_void, _>(symbol("svt_av1_enc_get_packet")?),
+                svt_av1_enc_release_out_buffer: std::mem::transmute::<*mut c_void, _>(symbol("svt_av1_enc_release_out_buffer")?),
+                svt_av1_enc_deinit: std::mem::transmute::<*mut c_void, _>(symbol("svt_av1_enc_deinit")?),
+                svt_av1_enc_deinit_handle: std::mem::transmute::<*mut c_void, _>(symbol("svt_av1_enc_deinit_handle")?),
+            })
+        }
+    })
+    .as_ref()
+    .map_err(Clone::clone)
+}
+
+/// The loaded library. The element is only registered once [`load`] succeeded.
+pub fn api() -> &'static Api {
+    load().expect("the SVT-AV1 element is registered only when its library loads")
+}
+
+fn last_error() -> String {
+    // SAFETY: dlerror returns null or a NUL-terminated string valid until the next call.
+    let e = unsafe { dlerror() };
+    if e.is_null() { "unknown error".into() } else { unsafe { std::ffi::CStr::from_ptr(e) }.to_string_lossy().into_owned() }
 }

@@ -46,7 +46,13 @@ glib::wrapper! {
 }
 
 /// Registers `vodpipesvtav1enc` (rank none: only used when named) with `plugin`, or
-/// statically when `None`. Call after `gst::init`.
+/// statically when `None`, if the SVT-AV1 library loads (see [`ffi::load`]); without it
+/// the element does not exist, which the start-up check reports for AV1 ladders. Call
+/// after `gst::init`.
 pub fn register(plugin: Option<&gst::Plugin>) -> Result<(), glib::BoolError> {
+    if let Err(why) = ffi::load() {
+        tracing::info!("no SVT-AV1 encoder for AV1 rungs: {why}");
+        return Ok(());
+    }
     gst::Element::register(plugin, "vodpipesvtav1enc", gst::Rank::NONE, SvtAv1Enc::static_type())
 }

@@ -70,7 +70,7 @@ fn check(call: &'static str, code: ffi::EbErrorType) -> Result<(), Error> {
 /// The library's version string, e.g. `v1.4.1`.
 pub fn version() -> String {
     // SAFETY: the library returns a pointer to a static NUL-terminated string.
-    unsafe { CStr::from_ptr(ffi::svt_av1_get_version()) }
+    unsafe { CStr::from_ptr((ffi::api().svt_av1_get_version)()) }
         .to_string_lossy()
         .into_owned()
 }
@@ -144,7 +144,7 @@ impl Encoder {
         let mut config = ffi::EbSvtAv1EncConfiguration::zeroed();
         let mut handle = ptr::null_mut();
         // SAFETY: `handle` is an out-pointer; `config` is a buffer larger than the struct.
-        let code = unsafe { ffi::svt_av1_enc_init_handle(&mut handle, ptr::null_mut(), &mut *config) };
+        let code = unsafe { (ffi::api().svt_av1_enc_init_handle)(&mut handle, ptr::null_mut(), &mut *config) };
         check("svt_av1_enc_init_handle", code)?;
         let handle = NonNull::new(handle).ok_or(Error {
             call: "svt_av1_enc_init_handle",
@@ -163,21 +163,21 @@ impl Encoder {
                 };
                 // SAFETY: `config` holds the defaults written by init_handle; both strings
                 // are NUL-terminated and outlive the call.
-                let code = unsafe { ffi::svt_av1_enc_parse_parameter(&mut *config, c_name.as_ptr(), c_value.as_ptr()) };
+                let code = unsafe { (ffi::api().svt_av1_enc_parse_parameter)(&mut *config, c_name.as_ptr(), c_value.as_ptr()) };
                 if code != ffi::EB_ERROR_NONE {
                     return Err(refused(code));
                 }
             }
             // SAFETY: a valid handle and configuration; the library copies the configuration.
-            let code = unsafe { ffi::svt_av1_enc_set_parameter(handle.as_ptr(), &mut *config) };
+            let code = unsafe { (ffi::api().svt_av1_enc_set_parameter)(handle.as_ptr(), &mut *config) };
             check("svt_av1_enc_set_parameter", code)?;
             // SAFETY: a handle whose parameters were accepted.
-            check("svt_av1_enc_init", unsafe { ffi::svt_av1_enc_init(handle.as_ptr()) })
+            check("svt_av1_enc_init", unsafe { (ffi::api().svt_av1_enc_init)(handle.as_ptr()) })
         })();
         if let Err(err) = configured {
             // SAFETY: the handle is not used after this. No `deinit`: after a failed
             // `init` it could wait for threads that never started.
-            unsafe { ffi::svt_av1_enc_deinit_handle(handle.as_ptr()) };
+            unsafe { (ffi::api().svt_av1_enc_deinit_handle)(handle.as_ptr()) };
             return Err(err);
         }
         Ok(handle)
@@ -265,7 +265,7 @@ impl Encoder {
         // SAFETY: `header` points to `format`, whose planes are valid for the reads checked
         // above; both outlive the call, which copies the picture.
         check("svt_av1_enc_send_picture", unsafe {
-            ffi::svt_av1_enc_send_picture(handle.as_ptr(), &mut header)
+            (ffi::api().svt_av1_enc_send_picture)(handle.as_ptr(), &mut header)
         })
     }
 
@@ -284,7 +284,7 @@ impl Encoder {
         // SAFETY: an EOS header without a picture, as the API documents, to an instance
         // that has had a picture.
         check("svt_av1_enc_send_picture", unsafe {
-            ffi::svt_av1_enc_send_picture(handle.as_ptr(), &mut header)
+            (ffi::api().svt_av1_enc_send_picture)(handle.as_ptr(), &mut header)
         })
     }
 
@@ -301,7 +301,7 @@ impl Encoder {
             let mut header: *mut ffi::EbBufferHeaderType = ptr::null_mut();
             // SAFETY: a running instance; blocking is only asked for once EOS was sent (the
             // library requires it).
-            let code = unsafe { ffi::svt_av1_enc_get_packet(handle.as_ptr(), &mut header, self.eos_sent as u8) };
+            let code = unsafe { (ffi::api().svt_av1_enc_get_packet)(handle.as_ptr(), &mut header, self.eos_sent as u8) };
             if header.is_null() {
                 return match code {
                     ffi::EB_NO_ERROR_EMPTY_QUEUE if self.eos_sent => {
@@ -338,7 +338,7 @@ impl Encoder {
                 (packet, h.flags & ffi::EB_BUFFERFLAG_EOS != 0)
             };
             // SAFETY: the packet was copied out and is not used after this.
-            unsafe { ffi::svt_av1_enc_release_out_buffer(&mut header) };
+            unsafe { (ffi::api().svt_av1_enc_release_out_buffer)(&mut header) };
             self.finished |= eos;
             check("svt_av1_enc_get_packet", code)?;
             if !packet.data.is_empty() {
@@ -393,8 +393,8 @@ impl Drop for Encoder {
         let _lifecycle = lifecycle();
         // SAFETY: an instance that was started and had a picture; not used after this.
         unsafe {
-            ffi::svt_av1_enc_deinit(handle.as_ptr());
-            ffi::svt_av1_enc_deinit_handle(handle.as_ptr());
+            (ffi::api().svt_av1_enc_deinit)(handle.as_ptr());
+            (ffi::api().svt_av1_enc_deinit_handle)(handle.as_ptr());
         }
     }
 }
