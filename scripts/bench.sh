@@ -19,6 +19,10 @@
 #      video.packaged): one worker pinned to CPU 0 with the title whole, the same worker with
 #      the title in chunk jobs, and two workers pinned to CPU 0 and CPU 1 sharing the chunks;
 #      the speed-up of two workers and the fixed cost of a chunk;
+#   8 (only when asked for): AV1: one 720p rung on SVT-AV1 (the packager's element) against
+#      ffmpeg + libsvtav1 at the same preset, bitrate and GOP, and against the same rung on
+#      libaom; a 2-rung AV1 ladder against ffmpeg's split + libsvtav1 per rung; SSIM of each
+#      720p output (BENCH_AV1_SECONDS [20], BENCH_AV1_PRESET [8], BENCH_AV1_SLOW_PRESET [5]);
 #   micro (only when asked for): the criterion benches of benches/ (manifest rendering of a
 #      2-hour title, sha256 throughput), BENCH_RUNS times, medians and ratios.
 #
@@ -972,4 +976,119 @@ summary() {
     fi
 }
 
+# ---- part 8: AV1 against ffmpeg + libsvtav1 and against libaom -----------------------------
+# Interleaved rounds, on the same 720p source ($AV1_SECONDS s of the 1080p one, scaled once):
+#   vodpipe_svt_720p   one AV1 720p rung (SVT-AV1, preset $AV1_PRESET, deterministic = false)
+#   ffmpeg_svt_720p    ffmpeg -c:v libsvtav1 at the same preset, bitrate and GOP
+#   vodpipe_aom_720p   the same rung with encoder = "aom" (libaom, cpu-used $AV1_PRESET)
+#   vodpipe_svt_720p_slow  the SVT-AV1 rung at preset $AV1_SLOW_PRESET: SVT at libaom's quality
+#   vodpipe_av1_ladder ladders/av1.toml with deterministic = false (1080p/720p/360p rungs, the
+#                      720p source's 1080p rung skipped: 720p and 360p)
+#   ffmpeg_av1_ladder  ffmpeg: one decode, split, scale, libsvtav1 per rung, same settings
+# Wall time from GNU time; SSIM of each 720p output against the source (ffmpeg's ssim) and
+# its video bitrate (packet bytes x 8 / the source's length).
+AV1_SECONDS="${BENCH_AV1_SECONDS:-20}"
+AV1_PRESET="${BENCH_AV1_PRESET:-8}"
+AV1_SLOW_PRESET="${BENCH_AV1_SLOW_PRESET:-5}"
+if have_part 8; then
+    AV1_SRC="$MEDIA/src-720p30-${AV1_SECONDS}s.mp4"
+    if [ ! -s "$AV1_SRC" ]; then
+        ffmpeg -nostdin -hide_banner -loglevel error -y -i "$(source_of "$AV1_SECONDS")" -vf scale=1280:720 \
+            -c:v libx264 -preset veryfast -crf 18 -g 60 -c:a copy "$AV1_SRC.part.mp4"
+        mv "$AV1_SRC.part.mp4" "$AV1_SRC"
+    fi
+    gop=$((SEGMENT * FPS))
+    av1_ladder() { # FILE ENCODER PRESET RUNGS...: each rung "HEIGHT KBPS"
+        local file="$1" encoder="$2" preset="$3" rung h kbps
+        shift 3
+        { echo "name = \"bench-av1\""; echo "segment_duration = $SEGMENT.0"; echo "deterministic = false"
+          for rung in "$@"; do
+              read -r h kbps <<<"$rung"
+              printf '\n[[rung]]\ncodec = "av1"\nencoder = "%s"\nheight = %s\nbitrate = %s\npreset = "%s"\n' "$encoder" "$h" $((kbps * 1000)) "$preset"
+          done; } > "$file"
+    }
+    av1_ladder "$MEDIA/av1-svt-720p.toml" svt-av1 "$AV1_PRESET" "720 1500"
+    av1_ladder "$MEDIA/av1-svt-720p-slow.toml" svt-av1 "$AV1_SLOW_PRESET" "720 1500"
+    av1_ladder "$MEDIA/av1-aom-720p.toml" aom "$AV1_PRESET" "720 1500"
+    av1_ladder "$MEDIA/av1-ladder.toml" svt-av1 "$AV1_PRESET" "720 1500" "360 400"
+    cmd_ffmpeg_av1() { # OUT RUNGS...: each rung "HEIGHT KBPS"
+        local out="$1" n=0 rung h kbps split="" maps=()
+        shift
+        for rung in "$@"; do split="$split[s$n]"; n=$((n + 1)); done
+        local graph="[0:v]split=$n$split" i=0
+        for rung in "$@"; do
+            read -r h kbps <<<"$rung"
+            graph="$graph;[s$i]scale=-2:$h[v$i]"
+            maps+=(-map "[v$i]" -c:v libsvtav1 -preset "$AV1_PRESET" -b:v "${kbps}k" -g "$gop" -svtav1-params "scd=0" -map 0:a -c:a aac -b:a 128k "$out/av1_${h}p.mp4")
+            i=$((i + 1))
+        done
+        CMD=(ffmpeg -nostdin -hide_banner -loglevel error -y -i "$AV1_SRC" -filter_complex "$graph" "${maps[@]}")
+    }
+    av1_ssim() { # VARIANT FILE
+        local log="$RESULTS/logs/ssim-$1.log" ssim kbps
+        ffmpeg -nostdin -hide_banner -i "$2" -i "$AV1_SRC" -lavfi "[0:v]setpts=PTS-STARTPTS[a];[1:v]setpts=PTS-STARTPTS[b];[a][b]ssim" -an -f null - > "$log" 2>&1 || true
+        ssim="$(grep -o 'SSIM .*All:[0-9.]*' "$log" | sed 's/.*All://' | tail -n1)"
+        kbps="$(ffprobe -v error -select_streams v:0 -show_entries packet=size -of csv=p=0 "$2" | awk -v s="$AV1_SECONDS" '{ b += $1 } END { printf "%.0f", b * 8 / s / 1000 }')"
+        printf '%s\t%s\t%s\n' "$1" "${ssim:-?}" "${kbps:-?}" >> "$RESULTS/av1-ssim.tsv"
+    }
+    variants=(vodpipe_svt_720p ffmpeg_svt_720p vodpipe_aom_720p vodpipe_svt_720p_slow vodpipe_av1_ladder ffmpeg_av1_ladder)
+    n=${#variants[@]}
+    for round in $(seq 1 "$RUNS"); do
+        for k in $(seq 0 $((n - 1))); do
+            variant="${variants[$(((k + round - 1) % n))]}"
+            out="$RESULTS/out/$variant-$round"
+            rm -rf "$out"; mkdir -p "$out" "$RESULTS/logs"
+            case "$variant" in
+                vodpipe_svt_720p) cmd_vodpipe "$AV1_SRC" "$out" "$MEDIA/av1-svt-720p.toml" ;;
+                vodpipe_aom_720p) cmd_vodpipe "$AV1_SRC" "$out" "$MEDIA/av1-aom-720p.toml" ;;
+                vodpipe_svt_720p_slow) cmd_vodpipe "$AV1_SRC" "$out" "$MEDIA/av1-svt-720p-slow.toml" ;;
+                vodpipe_av1_ladder) cmd_vodpipe "$AV1_SRC" "$out" "$MEDIA/av1-ladder.toml" ;;
+                ffmpeg_svt_720p) cmd_ffmpeg_av1 "$out" "720 1500" ;;
+                ffmpeg_av1_ladder) cmd_ffmpeg_av1 "$out" "720 1500" "360 400" ;;
+            esac
+            if timed 8 "$round" "$variant" "$RESULTS/logs/$variant-$round.log" -- "${CMD[@]}" && [ "$round" = 1 ]; then
+                if [ -f "$out/av1_720p.mp4" ]; then
+                    av1_ssim "$variant" "$out/av1_720p.mp4"
+                elif [ -f "$out/t/av1_720p/playlist.m3u8" ]; then
+                    joined="$out/av1_720p-joined.mp4"
+                    cat "$out/t/av1_720p"/init*.mp4 $(awk -v dir="$out/t/av1_720p" '/^[^#]/ && NF { print dir "/" $0 }' "$out/t/av1_720p/playlist.m3u8") > "$joined"
+                    av1_ssim "$variant" "$joined"
+                fi
+            fi
+            finish_output "$out"
+        done
+    done
+fi
+
+# Part 8's table: median wall and CPU time per variant, the ratio to ffmpeg's within each
+# round (median), and SSIM of the 720p output (round 1).
+av1_summary() {
+    [ -s "$RAW" ] && grep -q '^8	' "$RAW" || return 0
+    echo
+    echo "## AV1 (part 8): ${AV1_SECONDS} s of 720p30, 1500 kb/s, preset $AV1_PRESET (slow: $AV1_SLOW_PRESET), $RUNS rounds"
+    echo
+    awk -F'\t' -v ssimfile="$RESULTS/av1-ssim.tsv" '
+        function median(list,   a, n, i, j, t) {
+            n = split(list, a, " ")
+            for (i = 1; i <= n; i++) for (j = i + 1; j <= n; j++) if (a[j] < a[i]) { t = a[i]; a[i] = a[j]; a[j] = t }
+            return n % 2 ? a[(n + 1) / 2] : (a[n / 2] + a[n / 2 + 1]) / 2
+        }
+        BEGIN { while ((getline line < ssimfile) > 0) { split(line, f, "\t"); ssim[f[1]] = f[2]; kbps[f[1]] = f[3] } }
+        $1 == 8 && $9 == 0 {
+            wall[$3] = wall[$3] " " $4; cpu[$3] = cpu[$3] " " ($5 + $6); at[$2, $3] = $4
+            if (!($3 in seen)) { seen[$3] = 1; order[++n] = $3 }
+            if ($2 > rounds) rounds = $2
+        }
+        END {
+            print "| variant | median wall s | median CPU s | wall vs ffmpeg (same round, median) | SSIM 720p | 720p video kb/s |"
+            print "|---|---|---|---|---|---|"
+            for (i = 1; i <= n; i++) {
+                v = order[i]; peer = (v ~ /ladder/) ? "ffmpeg_av1_ladder" : "ffmpeg_svt_720p"; r = ""
+                for (k = 1; k <= rounds; k++) if (((k, v) in at) && ((k, peer) in at) && at[k, peer] > 0) r = r " " at[k, v] / at[k, peer]
+                printf "| %s | %.1f | %.1f | %s | %s | %s |\n", v, median(wall[v]), median(cpu[v]), r == "" ? "-" : sprintf("%.2fx", median(r)), (v in ssim) ? ssim[v] : "-", (v in kbps) ? kbps[v] : "-"
+            }
+        }' "$RAW"
+}
+
 summary | tee "$RESULTS/summary.md"
+av1_summary | tee -a "$RESULTS/summary.md"
