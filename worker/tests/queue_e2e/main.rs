@@ -51,6 +51,7 @@ use worker::s3::{self, CACHE_CONTROL_IMMUTABLE, CACHE_CONTROL_SHORT, S3Config, S
 
 #[path = "../common/mod.rs"]
 mod common;
+use common::media;
 mod chunks;
 mod faults;
 mod internal;
@@ -1329,16 +1330,6 @@ fn services() -> &'static [(String, String)] {
         assert!(status.success(), "{} failed", make.display());
         env
     })
-}
-
-fn media(name: &str) -> PathBuf {
-    let path = repo().join("fixtures/media").join(name);
-    assert!(
-        path.is_file(),
-        "{} missing (fixtures/make-media.sh)",
-        path.display()
-    );
-    path
 }
 
 /// Distinguishes this run's buckets and ids from any other run's: pid and start time.
