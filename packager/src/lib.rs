@@ -557,6 +557,10 @@ async fn run_part(run: &TitleRun, part: parts::PartJob) -> Result<manifest::chun
         r = consume(run, &mut rx, &mut title, &graph, &part_progress) => r,
         Some(e) = fail_rx.recv() => Err(e),
     };
+    let result = match result {
+        Err(e @ Error::Pipeline { .. }) => Err(streaming_failure(&mut rx).unwrap_or(e)),
+        other => other,
+    };
     // Close the channel first: a streaming thread blocked in blocking_send
     // then returns, and the state change to Null cannot deadlock on it.
     drop(rx);
@@ -575,6 +579,19 @@ async fn run_part(run: &TitleRun, part: parts::PartJob) -> Result<manifest::chun
     }
     puts.drain().await?;
     Ok(manifest::chunk::Part { worker: Some(this_worker()), ..part })
+}
+
+/// A failure a streaming thread queued before it stopped the stream (a copy refused, a
+/// muxer output it could not read): the bus's error for the same stop ("Internal data
+/// stream error") comes after it on the other channel and can be taken first; this one
+/// says what happened.
+fn streaming_failure(rx: &mut mpsc::Receiver<Msg>) -> Option<Error> {
+    while let Ok(msg) = rx.try_recv() {
+        if let Msg::Failed(e) = msg {
+            return Some(e);
+        }
+    }
+    None
 }
 
 /// This process, as the catalog names the worker that made a part.
