@@ -17,6 +17,8 @@
 //! - `source`: the element that reads the upload (with qtdemux's edit-list workaround).
 //! - `range_src`: reading an upload by ranges (a worker's chunk of a title in S3).
 //! - `storage`: the trait the worker implements (folder, S3).
+//! - `heap`: zeroed memory from `malloc`, so encoders that read what they did not write
+//!   give the same bytes in a long-running worker as in a new process.
 //! - `failpoints`: faults injected on purpose for tests (`VODPIPE_FAILPOINT`).
 //! - `error`: the crate's error type, and whose fault each error is (`Cause`).
 //! - `doctor`: the GStreamer elements a ladder needs, and the Debian package of each.
@@ -32,6 +34,7 @@ pub mod downmix;
 pub mod encode;
 pub mod error;
 pub mod failpoints;
+mod heap;
 pub mod ladder;
 mod parts;
 mod pipeline;
@@ -80,6 +83,9 @@ const PINNED_MP4_TIME: u64 = 0;
 
 /// Registers the statically linked plugins; call once before anything else.
 pub fn init() -> Result<(), Error> {
+    if !heap::zero_new_allocations() {
+        tracing::warn!("this C library cannot zero new allocations: x264 rungs may differ run to run");
+    }
     gst::init().map_err(|e| Error::Setup(format!("gstreamer init: {e}")))?;
     gstfmp4::plugin_register_static().map_err(|e| Error::Setup(format!("fmp4 plugin: {e}")))?;
     svtav1::register(None).map_err(|e| Error::Setup(format!("SVT-AV1 element: {e}")))?;

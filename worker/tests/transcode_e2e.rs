@@ -569,6 +569,43 @@ fn same_input_twice_gives_the_same_output() {
     }
 }
 
+/// x264 reads memory it never wrote at widths that are not a multiple of 16 (the default
+/// ladder's 426x240 and 854x480 on a 16:9 source). A new process's memory is zeroed; a
+/// worker that has run jobs before hands it what its earlier pipelines left. glibc's
+/// `MALLOC_PERTURB_=1` fills new memory with 0xfe, standing in for that: the rungs must
+/// come out the same (before `packager::heap` they did not, in both rungs).
+#[test]
+fn the_video_rungs_do_not_depend_on_what_memory_held_before() {
+    let s = Scratch::new("heap_garbage");
+    let mut segments = Vec::new();
+    for (run, perturb) in [("clean", None), ("dirty", Some("1"))] {
+        let out = s.path(run);
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_vodpipe"));
+        cmd.arg("transcode")
+            .arg(media("grainy_16s.mp4"))
+            .arg("--out")
+            .arg(&out)
+            .args(["--video-id", "t"])
+            .current_dir(repo_root())
+            .env("NO_COLOR", "1");
+        if let Some(p) = perturb {
+            cmd.env("MALLOC_PERTURB_", p);
+        }
+        let done = run_with_deadline(&s, cmd, TRANSCODE_DEADLINE, &format!("vodpipe transcode ({run} memory)"));
+        assert!(done.status.success(), "{run}: {}", tail(&String::from_utf8_lossy(&done.stderr), 30));
+        segments.push(out.join("t"));
+    }
+    let (clean, dirty) = (&segments[0], &segments[1]);
+    for rung in ["h264_240p", "h264_480p"] {
+        let files = list_files(&clean.join(rung));
+        assert!(files.iter().filter(|f| f.ends_with(".m4s")).count() >= 4, "{rung}: {files:?}");
+        for f in files.iter().filter(|f| f.ends_with(".m4s")) {
+            let (a, b) = (fs::read(clean.join(rung).join(f)).unwrap(), fs::read(dirty.join(rung).join(f)).unwrap());
+            assert!(a == b, "{rung}/{f} differs when the memory held 0xfe bytes before ({} vs {} bytes)", a.len(), b.len());
+        }
+    }
+}
+
 // ---------------------------------------------------------------------------------------
 // Cases: inputs that must be refused
 // ---------------------------------------------------------------------------------------
