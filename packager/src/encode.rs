@@ -20,37 +20,6 @@ pub(crate) fn set(e: &gst::Element, name: &str, value: &str) {
     e.set_property_from_str(name, value);
 }
 
-/// SVT-AV1 (the element built in, [`crate::svtav1`]): its keyframe schedule is the
-/// segment's, so the keyframes forced on the boundaries are the ones it makes anyway (a
-/// keyframe off its schedule restarts the encoder). Its VBR output is the same run to
-/// run only on one thread.
-fn svt_av1(rung: &Rung, gop_frames: u32, deterministic: bool) -> Result<gst::Element, Error> {
-    let enc = make(Encoder::SvtAv1.element())?;
-    enc.set_property("bitrate", (rung.bitrate / 1000).max(1));
-    enc.set_property("max-bitrate", rung.max_bitrate / 1000);
-    set(&enc, "preset", &rung.preset);
-    enc.set_property("keyframe-interval", gop_frames);
-    enc.set_property("threads", if deterministic { 1u32 } else { 0 });
-    Ok(enc)
-}
-
-/// libaom through GStreamer's `av1enc`.
-fn aom(rung: &Rung, gop_frames: &str, deterministic: bool) -> Result<gst::Element, Error> {
-    let enc = make(Encoder::Aom.element())?;
-    set(&enc, "target-bitrate", &(rung.bitrate / 1000).max(1).to_string());
-    set(&enc, "end-usage", "vbr");
-    // av1enc in 1.22 defaults both quantizer bounds to 0, which pins
-    // q at lossless and ignores the target bitrate (10x over).
-    set(&enc, "min-quantizer", "0");
-    set(&enc, "max-quantizer", "63");
-    set(&enc, "cpu-used", &rung.preset);
-    set(&enc, "keyframe-mode", "disabled");
-    set(&enc, "keyframe-max-dist", gop_frames);
-    set(&enc, "row-mt", "true");
-    set(&enc, "threads", if deterministic { "1" } else { "4" });
-    Ok(enc)
-}
-
 pub(crate) struct EncodeChain {
     pub encoder: gst::Element,
     pub parser: gst::Element,
@@ -75,96 +44,158 @@ pub(crate) fn copy_parser(codec: VideoCodec) -> Result<(gst::Element, gst::Caps)
     })
 }
 
+/// What an encoder is asked for, worked out once from the rung.
+struct Target<'a> {
+    rung: &'a Rung,
+    /// The rung's average and peak rates in kbit/s (what x264, x265 and the AV1
+    /// encoders take), the peak never below the average.
+    kbps: u32,
+    max_kbps: u32,
+    /// Frames from keyframe to keyframe (the segment's length).
+    gop_frames: u32,
+    deterministic: bool,
+}
+
+impl<'a> Target<'a> {
+    fn new(rung: &'a Rung, gop_frames: u32, deterministic: bool) -> Self {
+        let kbps = (rung.bitrate / 1000).max(1);
+        Target { rung, kbps, max_kbps: (rung.max_bitrate / 1000).max(kbps), gop_frames, deterministic }
+    }
+
+    fn encoder(&self) -> Result<gst::Element, Error> {
+        make(self.rung.encoder.element())
+    }
+}
+
+fn x264(t: &Target) -> Result<gst::Element, Error> {
+    let enc = t.encoder()?;
+    set(&enc, "speed-preset", &t.rung.preset);
+    set(&enc, "key-int-max", &t.gop_frames.to_string());
+    set(&enc, "bframes", &t.rung.bframes.to_string());
+    set(&enc, "b-adapt", "false");
+    set(&enc, "threads", if t.deterministic { "1" } else { "0" });
+    // x264enc always sets the VBV maxrate to its `bitrate` property
+    // (its option-string cannot override that), so: quality mode is
+    // capped CRF with the cap as `bitrate`; bitrate mode is ABR whose
+    // VBV buffer holds two seconds at the rung's peak rate.
+    let buffer_ms = match t.rung.quality {
+        Some(q) => {
+            set(&enc, "pass", "qual");
+            set(&enc, "quantizer", &q.to_string());
+            set(&enc, "bitrate", &t.max_kbps.to_string());
+            2000
+        }
+        None => {
+            set(&enc, "pass", "cbr");
+            set(&enc, "bitrate", &t.kbps.to_string());
+            2000 * t.max_kbps / t.kbps
+        }
+    };
+    set(&enc, "vbv-buf-capacity", &buffer_ms.min(10_000).to_string());
+    set(&enc, "option-string", "scenecut=0:open-gop=0");
+    Ok(enc)
+}
+
+fn x265(t: &Target) -> Result<gst::Element, Error> {
+    let enc = t.encoder()?;
+    let n = t.gop_frames;
+    set(&enc, "speed-preset", &t.rung.preset);
+    set(&enc, "bitrate", &t.kbps.to_string());
+    set(&enc, "key-int-max", &n.to_string());
+    // x265enc applies option-string after its properties, so the VBV
+    // cap and CRF can be set here.
+    let mut opts = format!(
+        "scenecut=0:min-keyint={n}:open-gop=0:bframes={}:vbv-maxrate={}:vbv-bufsize={}:repeat-headers=0",
+        t.rung.bframes,
+        t.max_kbps,
+        t.max_kbps * 2
+    );
+    if let Some(q) = t.rung.quality {
+        opts.push_str(&format!(":crf={q}"));
+    }
+    if t.deterministic {
+        opts.push_str(":frame-threads=1:pools=1");
+    }
+    set(&enc, "option-string", &opts);
+    Ok(enc)
+}
+
+fn libvpx(t: &Target) -> Result<gst::Element, Error> {
+    let enc = t.encoder()?;
+    set(&enc, "target-bitrate", &t.rung.bitrate.to_string());
+    set(&enc, "end-usage", "vbr");
+    set(&enc, "cpu-used", &t.rung.preset);
+    // "good" deadline mode: the realtime mode trades compression for latency we do not need.
+    set(&enc, "deadline", "1000000");
+    set(&enc, "keyframe-mode", "disabled");
+    set(&enc, "keyframe-max-dist", &t.gop_frames.to_string());
+    set(&enc, "row-mt", "true");
+    set(&enc, "threads", if t.deterministic { "1" } else { "4" });
+    Ok(enc)
+}
+
+/// SVT-AV1 (the element built in, [`crate::svtav1`]): its keyframe schedule is the
+/// segment's, so the keyframes forced on the boundaries are the ones it makes anyway (a
+/// keyframe off its schedule restarts the encoder). Its VBR output is the same run to
+/// run only on one thread.
+fn svt_av1(t: &Target) -> Result<gst::Element, Error> {
+    let enc = t.encoder()?;
+    enc.set_property("bitrate", t.kbps);
+    enc.set_property("max-bitrate", t.max_kbps);
+    set(&enc, "preset", &t.rung.preset);
+    enc.set_property("keyframe-interval", t.gop_frames);
+    enc.set_property("threads", if t.deterministic { 1u32 } else { 0 });
+    Ok(enc)
+}
+
+/// libaom through GStreamer's `av1enc`.
+fn aom(t: &Target) -> Result<gst::Element, Error> {
+    let enc = t.encoder()?;
+    set(&enc, "target-bitrate", &t.kbps.to_string());
+    set(&enc, "end-usage", "vbr");
+    // av1enc in 1.22 defaults both quantizer bounds to 0, which pins
+    // q at lossless and ignores the target bitrate (10x over).
+    set(&enc, "min-quantizer", "0");
+    set(&enc, "max-quantizer", "63");
+    set(&enc, "cpu-used", &t.rung.preset);
+    set(&enc, "keyframe-mode", "disabled");
+    set(&enc, "keyframe-max-dist", &t.gop_frames.to_string());
+    set(&enc, "row-mt", "true");
+    set(&enc, "threads", if t.deterministic { "1" } else { "4" });
+    Ok(enc)
+}
+
 pub(crate) fn encode_chain(rung: &Rung, gop_frames: u32, deterministic: bool) -> Result<EncodeChain, Error> {
-    let kbps = (rung.bitrate / 1000).max(1);
-    let max_kbps = (rung.max_bitrate / 1000).max(kbps);
-    let n = gop_frames.to_string();
-    let threads = if deterministic { "1" } else { "0" };
-    let (encoder, parser, caps) = match rung.codec {
-        VideoCodec::H264 => {
-            let enc = make("x264enc")?;
-            set(&enc, "speed-preset", &rung.preset);
-            set(&enc, "key-int-max", &n);
-            set(&enc, "bframes", &rung.bframes.to_string());
-            set(&enc, "b-adapt", "false");
-            set(&enc, "threads", threads);
-            // x264enc always sets the VBV maxrate to its `bitrate` property
-            // (its option-string cannot override that), so: quality mode is
-            // capped CRF with the cap as `bitrate`; bitrate mode is ABR whose
-            // VBV buffer holds two seconds at the rung's peak rate.
-            let buffer_ms = match rung.quality {
-                Some(q) => {
-                    set(&enc, "pass", "qual");
-                    set(&enc, "quantizer", &q.to_string());
-                    set(&enc, "bitrate", &max_kbps.to_string());
-                    2000
-                }
-                None => {
-                    set(&enc, "pass", "cbr");
-                    set(&enc, "bitrate", &kbps.to_string());
-                    2000 * max_kbps / kbps
-                }
-            };
-            set(&enc, "vbv-buf-capacity", &buffer_ms.min(10_000).to_string());
-            set(&enc, "option-string", "scenecut=0:open-gop=0");
-            let caps = gst::Caps::builder("video/x-h264")
+    let target = Target::new(rung, gop_frames, deterministic);
+    let encoder = match rung.encoder {
+        Encoder::X264 => x264(&target)?,
+        Encoder::X265 => x265(&target)?,
+        Encoder::Libvpx => libvpx(&target)?,
+        Encoder::SvtAv1 => svt_av1(&target)?,
+        Encoder::Aom => aom(&target)?,
+    };
+    let (parser, caps) = match rung.codec {
+        VideoCodec::H264 => (
+            make("h264parse")?,
+            gst::Caps::builder("video/x-h264")
                 .field("profile", rung.profile.as_str())
                 .field("stream-format", "avc")
                 .field("alignment", "au")
-                .build();
-            (enc, make("h264parse")?, caps)
-        }
-        VideoCodec::H265 => {
-            let enc = make("x265enc")?;
-            set(&enc, "speed-preset", &rung.preset);
-            set(&enc, "bitrate", &kbps.to_string());
-            set(&enc, "key-int-max", &n);
-            // x265enc applies option-string after its properties, so the VBV
-            // cap and CRF can be set here.
-            let mut opts = format!(
-                "scenecut=0:min-keyint={n}:open-gop=0:bframes={}:vbv-maxrate={max_kbps}:vbv-bufsize={}:repeat-headers=0",
-                rung.bframes,
-                max_kbps * 2
-            );
-            if let Some(q) = rung.quality {
-                opts.push_str(&format!(":crf={q}"));
-            }
-            if deterministic {
-                opts.push_str(":frame-threads=1:pools=1");
-            }
-            set(&enc, "option-string", &opts);
-            let caps = gst::Caps::builder("video/x-h265")
+                .build(),
+        ),
+        VideoCodec::H265 => (
+            make("h265parse")?,
+            gst::Caps::builder("video/x-h265")
                 .field("profile", rung.profile.as_str())
                 .field("stream-format", "hvc1")
                 .field("alignment", "au")
-                .build();
-            (enc, make("h265parse")?, caps)
-        }
-        VideoCodec::Vp9 => {
-            let enc = make("vp9enc")?;
-            set(&enc, "target-bitrate", &rung.bitrate.to_string());
-            set(&enc, "end-usage", "vbr");
-            set(&enc, "cpu-used", &rung.preset);
-            // "good" deadline mode: the realtime mode trades compression for latency we do not need.
-            set(&enc, "deadline", "1000000");
-            set(&enc, "keyframe-mode", "disabled");
-            set(&enc, "keyframe-max-dist", &n);
-            set(&enc, "row-mt", "true");
-            set(&enc, "threads", if deterministic { "1" } else { "4" });
-            let caps = gst::Caps::builder("video/x-vp9").build();
-            (enc, make("vp9parse")?, caps)
-        }
-        VideoCodec::Av1 => {
-            let enc = match rung.encoder {
-                Encoder::Aom => aom(rung, &n, deterministic)?,
-                _ => svt_av1(rung, gop_frames, deterministic)?,
-            };
-            let caps = gst::Caps::builder("video/x-av1")
-                .field("stream-format", "obu-stream")
-                .field("alignment", "tu")
-                .build();
-            (enc, make("av1parse")?, caps)
-        }
+                .build(),
+        ),
+        VideoCodec::Vp9 => (make("vp9parse")?, gst::Caps::builder("video/x-vp9").build()),
+        VideoCodec::Av1 => (
+            make("av1parse")?,
+            gst::Caps::builder("video/x-av1").field("stream-format", "obu-stream").field("alignment", "tu").build(),
+        ),
     };
     // cmafmux takes H.264/H.265/AV1 but not VP9; isofmp4mux writes the same
     // fragmented layout (one moof+mdat per segment) with a vpcC sample entry.
