@@ -54,6 +54,7 @@ fn segments(id: &str, durations: &[u64], timescale: u32, bitrate: u64) -> Vec<Se
                 size,
                 sha256: Sha256Digest::of(uri.as_bytes()),
                 uri,
+                key_frame_bytes: None,
             };
             start += duration;
             segment
@@ -70,6 +71,7 @@ fn rendition(track: TrackInfo, durations: &[u64], bitrate: u64) -> Rendition {
         size: 780,
         sha256: Sha256Digest::of(uri.as_bytes()),
         uri,
+        key_frame_bytes: None,
     };
     let segments = segments(&track.id, durations, track.timescale, bitrate);
     Rendition {
@@ -138,7 +140,6 @@ fn title() -> Presentation {
 fn source() -> SourceInfo {
     SourceInfo {
         uri: "file:///media/in/feature.mp4".into(),
-        key_frame_bytes: None,
         container: "ISO MP4/M4A".into(),
         video_codec: "H.264 (High Profile)".into(),
         audio_codec: Some("MPEG-4 AAC".into()),

@@ -63,10 +63,10 @@ pub fn catalog_objects(c: &Catalog) -> Vec<Expected> {
 /// What is wrong with an object as read: its size and digest against the catalog's.
 pub fn object_problems(e: &Expected, bytes: &[u8]) -> Vec<String> {
     let mut out = Vec::new();
-    if let Some(size) = e.size {
-        if bytes.len() as u64 != size {
-            out.push(format!("{}: {} bytes, the catalog says {size}", e.key, bytes.len()));
-        }
+    if let Some(size) = e.size
+        && bytes.len() as u64 != size
+    {
+        out.push(format!("{}: {} bytes, the catalog says {size}", e.key, bytes.len()));
     }
     if let Some(want) = e.sha256 {
         let got = Sha256Digest::of(bytes);

@@ -130,7 +130,7 @@ fn verify_passes_a_whole_title_and_names_each_kind_of_damage() {
             let mut v: serde_json::Value = serde_json::from_slice(&fs::read(&path).unwrap()).unwrap();
             let chunk = &mut v["renditions"][0]["chunks"][0]["sha256"];
             let digest = chunk.as_str().unwrap().to_owned();
-            let flipped = if digest.starts_with('0') { format!("1{}", &digest[1..]) } else { format!("0{}", &digest[1..]) };
+            let flipped = format!("{}{}", if digest.starts_with('0') { '1' } else { '0' }, &digest[1..]);
             *chunk = serde_json::Value::String(flipped);
             fs::write(&path, serde_json::to_vec_pretty(&v).unwrap()).unwrap();
         },

@@ -201,18 +201,23 @@ pub fn load() -> Result<&'static Api, String> {
         };
         // SAFETY: each address is the library's own function of that name, whose C
         // signature the field's type repeats (checked against the 1.4.1 headers).
+        unsafe fn function<F: Copy>(address: *mut c_void) -> F {
+            const { assert!(std::mem::size_of::<F>() == std::mem::size_of::<*mut c_void>()) };
+            // SAFETY: the caller's promise above; F is a function pointer of the same size.
+            unsafe { std::mem::transmute_copy::<*mut c_void, F>(&address) }
+        }
         unsafe {
             Ok(Api {
-                svt_av1_get_version: std::mem::transmute::<*mut c_void, _>(symbol("svt_av1_get_version")?),
-                svt_av1_enc_init_handle: std::mem::transmute::<*mut c_void, _>(symbol("svt_av1_enc_init_handle")?),
-                svt_av1_enc_parse_parameter: std::mem::transmute::<*mut c_void, _>(symbol("svt_av1_enc_parse_parameter")?),
-                svt_av1_enc_set_parameter: std::mem::transmute::<*mut c_void, _>(symbol("svt_av1_enc_set_parameter")?),
-                svt_av1_enc_init: std::mem::transmute::<*mut c_void, _>(symbol("svt_av1_enc_init")?),
-                svt_av1_enc_send_picture: std::mem::transmute::<*mut c_void, _>(symbol("svt_av1_enc_send_picture")?),
-                svt_av1_enc_get_packet: std::mem::transmute::<*mut c_void, _>(symbol("svt_av1_enc_get_packet")?),
-                svt_av1_enc_release_out_buffer: std::mem::transmute::<*mut c_void, _>(symbol("svt_av1_enc_release_out_buffer")?),
-                svt_av1_enc_deinit: std::mem::transmute::<*mut c_void, _>(symbol("svt_av1_enc_deinit")?),
-                svt_av1_enc_deinit_handle: std::mem::transmute::<*mut c_void, _>(symbol("svt_av1_enc_deinit_handle")?),
+                svt_av1_get_version: function(symbol("svt_av1_get_version")?),
+                svt_av1_enc_init_handle: function(symbol("svt_av1_enc_init_handle")?),
+                svt_av1_enc_parse_parameter: function(symbol("svt_av1_enc_parse_parameter")?),
+                svt_av1_enc_set_parameter: function(symbol("svt_av1_enc_set_parameter")?),
+                svt_av1_enc_init: function(symbol("svt_av1_enc_init")?),
+                svt_av1_enc_send_picture: function(symbol("svt_av1_enc_send_picture")?),
+                svt_av1_enc_get_packet: function(symbol("svt_av1_enc_get_packet")?),
+                svt_av1_enc_release_out_buffer: function(symbol("svt_av1_enc_release_out_buffer")?),
+                svt_av1_enc_deinit: function(symbol("svt_av1_enc_deinit")?),
+                svt_av1_enc_deinit_handle: function(symbol("svt_av1_enc_deinit_handle")?),
             })
         }
     })
