@@ -40,6 +40,8 @@ pub enum LadderProblem {
     Quality { rung: usize },
     #[error("rung {rung}: copy is only for h264 or h265 rungs")]
     Copy { rung: usize },
+    #[error("rung {rung}: bit_depth {bit_depth} with {encoder} (8 everywhere; 10 only with svt-av1)")]
+    BitDepth { rung: usize, bit_depth: u8, encoder: &'static str },
     #[error("two rungs are both {0}")]
     Duplicate(String),
     #[error("{higher} must have a higher bitrate than {lower}")]

@@ -80,6 +80,9 @@ pub struct RungFile {
     pub encoder: Option<String>,
     /// B-frames between references (h264/h265 only).
     pub bframes: Option<u32>,
+    /// Bits per sample of the encoded picture: 8 (the default) or 10. 10 only on rungs
+    /// whose encoder takes it ([`Encoder::takes_10_bit`]: svt-av1).
+    pub bit_depth: Option<u8>,
     /// Constant-quality mode (CRF 0..=51, h264/h265 only), capped at `max_bitrate`.
     pub quality: Option<u32>,
     /// Remux instead of encoding when the source already is this rung (h264/h265):
@@ -122,6 +125,8 @@ pub struct Rung {
     pub preset: String,
     pub encoder: Encoder,
     pub bframes: u32,
+    /// 8 or 10; see [`RungFile::bit_depth`].
+    pub bit_depth: u8,
     pub quality: Option<u32>,
     pub copy: bool,
 }
@@ -169,6 +174,12 @@ impl Encoder {
             Encoder::SvtAv1 => "vodpipesvtav1enc",
             Encoder::Aom => "av1enc",
         }
+    }
+
+    /// Whether it encodes 10-bit pictures here. SVT-AV1 takes them as they are; 10-bit
+    /// H.265/VP9/H.264 would need their own profiles and CODECS strings, not built.
+    pub fn takes_10_bit(self) -> bool {
+        self == Encoder::SvtAv1
     }
 
     /// Whether `preset` is one of its speed presets.
@@ -350,6 +361,10 @@ impl Ladder {
             if copy && !matches!(codec, VideoCodec::H264 | VideoCodec::H265) {
                 return Err(LadderProblem::Copy { rung: n });
             }
+            let bit_depth = r.bit_depth.unwrap_or(8);
+            if !(bit_depth == 8 || bit_depth == 10 && encoder.takes_10_bit() && !copy) {
+                return Err(LadderProblem::BitDepth { rung: n, bit_depth, encoder: encoder.name() });
+            }
             rungs.push(Rung {
                 copy,
                 codec,
@@ -360,6 +375,7 @@ impl Ladder {
                 preset,
                 encoder,
                 bframes,
+                bit_depth,
                 quality: r.quality,
             });
         }
@@ -522,6 +538,14 @@ mod tests {
         assert!(matches!(problem("[[rung]]\ncodec='vp9'\nheight=360\nbitrate=1000000\nbframes=2"), LadderProblem::BFrames { .. }));
         assert!(matches!(problem("[[rung]]\ncodec='h264'\nheight=360\nbitrate=1000000\nbogus=1"), LadderProblem::Syntax(_)));
         assert!(matches!(problem("[[rung]]\ncodec='vp9'\nheight=360\nbitrate=1000000\ncopy=true"), LadderProblem::Copy { .. }));
+        assert!(matches!(problem("[[rung]]\ncodec='h265'\nheight=360\nbitrate=1000000\nbit_depth=10"), LadderProblem::BitDepth { .. }));
+        assert!(matches!(
+            problem("[[rung]]\ncodec='av1'\nencoder='aom'\nheight=360\nbitrate=1000000\nbit_depth=10"),
+            LadderProblem::BitDepth { .. }
+        ));
+        assert!(matches!(problem("[[rung]]\ncodec='av1'\nheight=360\nbitrate=1000000\nbit_depth=12"), LadderProblem::BitDepth { .. }));
+        let ten = Ladder::from_toml("[[rung]]\ncodec='av1'\nheight=360\nbitrate=1000000\nbit_depth=10").unwrap();
+        assert_eq!(ten.rungs[0].bit_depth, 10);
         let copy = Ladder::from_toml("[[rung]]\ncodec='h265'\nheight=360\nbitrate=1000000\ncopy=true").unwrap();
         assert!(copy.rungs[0].copy);
     }

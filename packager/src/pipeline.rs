@@ -3,7 +3,7 @@
 //!
 //! ```text
 //! filesrc ! decodebin ─video─ queue ! [deinterlace] ! videorate ! caps ! tee
-//!     tee ─ queue ! videoconvertscale ! caps(I420, WxH, colorimetry) ! ENC ! PARSE ! caps ! cmafmux ! appsink   (per rung)
+//!     tee ─ queue ! videoconvertscale ! caps(I420 or I420_10LE, WxH, colorimetry) ! ENC ! PARSE ! caps ! cmafmux ! appsink   (per rung)
 //!     tee ─ queue ! videorate ! videoconvertscale ! caps(RGB) ! appsink                                        (poster, sprites)
 //!                     ─audio─ queue ! audioconvert ! audioresample ! caps ! voaacenc ! aacparse ! cmafmux ! appsink
 //! ```
@@ -631,8 +631,9 @@ fn encoded_rung(
     let fps = cx.source.frame_rate;
     let q = queue(BRANCH_QUEUE_FRAMES)?;
     let scale = make("videoconvertscale")?;
+    let format = if rung.rung.bit_depth == 10 { gst_video::VideoFormat::I42010le } else { gst_video::VideoFormat::I420 };
     let mut raw = gst_video::VideoCapsBuilder::new()
-        .format(gst_video::VideoFormat::I420)
+        .format(format)
         .width(rung.width as i32)
         .height(rung.rung.height as i32)
         .pixel_aspect_ratio(gst::Fraction::new(1, 1))

@@ -103,3 +103,54 @@ fn without_the_svt_av1_library_the_doctor_names_it() {
     assert!(stderr.contains("vodpipesvtav1enc"), "the failure does not name the element:\n{stderr}");
     assert!(!s.out().join("short").join("master.m3u8").exists(), "a manifest was written");
 }
+
+/// `bit_depth = 10` on an SVT-AV1 rung: a 10-bit 4:2:0 stream (ffprobe: yuv420p10le), the
+/// bit depth in its CODECS (`av01.0.xxM.10`) in the master playlist and the MPD, and a
+/// title that passes every check and plays; the 8-bit rung beside it stays 8-bit.
+#[test]
+fn a_ten_bit_rung_is_ten_bit_in_the_stream_and_in_codecs() {
+    const TEN_BIT: &str = r#"name = "av1-10-bit"
+segment_duration = 2.0
+deterministic = true
+
+[[rung]]
+codec = "av1"
+height = 360
+bitrate = 500000
+preset = "12"
+bit_depth = 10
+
+[[rung]]
+codec = "av1"
+height = 240
+bitrate = 250000
+preset = "12"
+"#;
+    let s = Scratch::new("av1_ten_bit");
+    let input = media("short.mp4");
+    let ladder = s.path("av1-10.toml");
+    fs::write(&ladder, TEN_BIT).unwrap();
+    run_ok(&[arg("transcode"), input.clone().into(), arg("--out"), s.out().into(), arg("--ladder"), ladder.into()]);
+    let title = s.out().join("short");
+    let expect = Expect { renditions: vec!["av1_360p".into(), "av1_240p".into()], segment_seconds: 2.0 };
+    let report = verify_title(&s, &input, &title, &expect);
+    for (rung, pix_fmt, depth) in [("av1_360p", "yuv420p10le", ".10"), ("av1_240p", "yuv420p", ".08")] {
+        let joined = s.path(&format!("{rung}.mp4"));
+        let mut bytes = fs::read(title.join(rung).join("init.mp4")).unwrap();
+        bytes.extend(fs::read(title.join(rung).join("seg-00001.m4s")).unwrap());
+        fs::write(&joined, bytes).unwrap();
+        let probe = std::process::Command::new("ffprobe")
+            .args(["-v", "error", "-select_streams", "v:0", "-show_entries", "stream=pix_fmt", "-of", "default=nw=1:nk=1"])
+            .arg(&joined)
+            .output()
+            .expect("running ffprobe");
+        assert_eq!(String::from_utf8_lossy(&probe.stdout).trim(), pix_fmt, "{rung}");
+        let master = fs::read_to_string(title.join("master.m3u8")).unwrap();
+        let mpd = fs::read_to_string(title.join("manifest.mpd")).unwrap();
+        let line = master.lines().find(|l| l.contains("RESOLUTION") && !l.contains("I-FRAME") && l.contains(&format!("{}x{}", report.video[rung].width, report.video[rung].height))).unwrap_or_else(|| panic!("{rung} in {master}"));
+        let codecs = line.split("CODECS=\"").nth(1).and_then(|c| c.split([',', '"']).next()).unwrap();
+        assert!(codecs.starts_with("av01.0.") && codecs.ends_with(depth), "{rung}: CODECS {codecs}");
+        assert!(mpd.contains(&format!("codecs=\"{codecs}\"")), "{rung}: the MPD lacks codecs=\"{codecs}\"");
+    }
+    play_everything(&s, &title, &report);
+}
