@@ -1,7 +1,7 @@
 //! Our HLS and DASH output in real browser players: Debian's Chromium, headless, running
 //! npm's hls.js (master.m3u8), dash.js (manifest.mpd) and Shaka Player (both), driven by
 //! `scripts/browser/play.mjs`. A 16 s 720p title with stereo AAC, made with the default
-//! ladder, must play in each of the four without an error from the player or the page's
+//! ladder (and again with the AV1 ladder), must play in each of the four without an error from the player or the page's
 //! console; show the duration catalog.json gives; keep playing after seeks to 10%, 50%
 //! and 90% of it and reach the end; list the ladder's renditions and every audio
 //! rendition (with its language when the catalog has one), each of which keeps playing
@@ -50,14 +50,21 @@ const SESSIONS: &[(&str, &str, bool)] = &[
 
 #[test]
 fn hls_js_dash_js_and_shaka_play_our_title_in_chromium() {
-    play_in_browsers("browser_playback", &media("grainy_16s.mp4"));
+    play_in_browsers("browser_playback", &media("grainy_16s.mp4"), None);
+}
+
+/// The same title made with the AV1 ladder (SVT-AV1, `av01` CODECS, 720p and 360p of this
+/// source): the same checks in every player.
+#[test]
+fn the_players_play_an_av1_title() {
+    play_in_browsers("browser_av1", &media("grainy_16s.mp4"), Some(&repo_root().join("ladders/av1.toml")));
 }
 
 /// A film with dubs: English and German stereo, French stereo and 5.1. Every player
 /// lists the four, starts with English (the default), and plays each once switched to.
 #[test]
 fn the_players_list_and_switch_every_language_and_the_5_1() {
-    play_in_browsers("browser_languages", &field_media("34_three_languages.mkv"));
+    play_in_browsers("browser_languages", &field_media("34_three_languages.mkv"), None);
 }
 
 /// Sidecar subtitles on a title whose media does not start at presentation time 0: with
@@ -465,15 +472,14 @@ fn make_bframe_source(out: &Path, seconds: u32) {
 }
 
 /// Packages `input` with the default ladder and has the four sessions play it.
-fn play_in_browsers(case: &str, input: &Path) {
+fn play_in_browsers(case: &str, input: &Path, ladder: Option<&Path>) {
     require_browser_tools();
     let s = Scratch::new(case);
-    run_ok(&[
-        arg("transcode"),
-        input.into(),
-        arg("--out"),
-        s.out().into(),
-    ]);
+    let mut args = vec![arg("transcode"), input.into(), arg("--out"), s.out().into()];
+    if let Some(ladder) = ladder {
+        args.extend([arg("--ladder"), ladder.into()]);
+    }
+    run_ok(&args);
     let title = s.out().join(input.file_stem().unwrap());
     let catalog: Value =
         serde_json::from_slice(&fs::read(title.join("catalog.json")).unwrap()).unwrap();
