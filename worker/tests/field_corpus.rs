@@ -1,6 +1,7 @@
 //! The field corpus: uploads as phones, cameras, editors, broadcast captures and ffmpeg
 //! write them (fixtures/make-field-media.sh lists each and what it imitates), every one
-//! packaged end to end and judged with tools nobody here wrote.
+//! packaged end to end and judged with tools nobody here wrote, twice: with one H.264 rung
+//! and with one AV1 rung (SVT-AV1, the encoder element written here).
 //!
 //! Every fixture carries the same sync markers: a white two-frame flash from title time
 //! 3.0 s and a 100 ms 1 kHz beep from the same time. For each title:
@@ -53,6 +54,23 @@ bitrate = 150000
 preset = "ultrafast"
 "#;
 
+/// The same rung in AV1 (SVT-AV1 at its fastest preset): every fixture again, judged the
+/// same way, for the encoder element written here.
+const FIELD_LADDER_AV1: &str = r#"
+name = "field-av1"
+segment_duration = 4.0
+deterministic = true
+
+[audio]
+bitrate = 64000
+
+[[rung]]
+codec = "av1"
+height = 144
+bitrate = 150000
+preset = "12"
+"#;
+
 const SEGMENT_SECONDS: f64 = 4.0;
 
 /// How a title's frame count must relate to its source's.
@@ -65,13 +83,15 @@ enum Frames {
     Resampled,
 }
 
-/// Packages one fixture with [`FIELD_LADDER`]; returns the scratch, input and title folder.
-fn package(fixture: &str) -> (Scratch, PathBuf, PathBuf) {
+/// Packages one fixture with `ladder` ([`FIELD_LADDER`] or [`FIELD_LADDER_AV1`]); returns
+/// the scratch, input and title folder.
+fn package(fixture: &str, ladder_toml: &str) -> (Scratch, PathBuf, PathBuf) {
     let stem = Path::new(fixture).file_stem().unwrap().to_string_lossy().into_owned();
-    let s = Scratch::new(&format!("field_{stem}"));
+    let tag = if ladder_toml == FIELD_LADDER { "" } else { "_av1" };
+    let s = Scratch::new(&format!("field_{stem}{tag}"));
     let input = field_media(fixture);
     let ladder = s.path("ladder.toml");
-    fs::write(&ladder, FIELD_LADDER).unwrap();
+    fs::write(&ladder, ladder_toml).unwrap();
     run_ok(&[
         arg("transcode"),
         input.clone().into(),
@@ -241,14 +261,14 @@ fn grey_picture(file: &Path, copyts: bool, at: f64, turn: bool) -> Vec<u8> {
     rgb_of(file, &pre, filter)
 }
 
-fn check_field(fixture: &str, frames: Frames) {
-    let (s, input, title) = package(fixture);
+fn check_field(fixture: &str, frames: Frames, ladder: &str) {
+    let (s, input, title) = package(fixture, ladder);
     let src = source_facts(&input);
     let video_id = fs::read_dir(&title)
         .unwrap()
         .filter_map(|e| e.ok())
         .map(|e| e.file_name().to_string_lossy().into_owned())
-        .find(|n| n.starts_with("h264_"))
+        .find(|n| n.starts_with("h264_") || n.starts_with("av1_"))
         .expect("a video rendition");
     let video = probe_rendition(&s, &title, &video_id);
     let concat_video = s.path(&format!("{video_id}.concat.mp4"));
@@ -431,12 +451,22 @@ fn more_audio(s: &Scratch, title: &Path) -> std::collections::BTreeMap<String, T
         .collect()
 }
 
+/// Two tests per fixture: `<case>::h264` and `<case>::av1`.
 macro_rules! field_cases {
     ($($name:ident: $fixture:literal, $frames:expr;)*) => {
         $(
-            #[test]
-            fn $name() {
-                check_field($fixture, $frames);
+            mod $name {
+                use super::*;
+
+                #[test]
+                fn h264() {
+                    check_field($fixture, $frames, FIELD_LADDER);
+                }
+
+                #[test]
+                fn av1() {
+                    check_field($fixture, $frames, FIELD_LADDER_AV1);
+                }
             }
         )*
     };
